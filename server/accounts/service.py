@@ -1,0 +1,255 @@
+"""Account operations: users, roles, sessions and app users.
+
+Every function works inside the caller's transaction and raises :class:`server.errors.Problem`
+for what the caller did wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from server import errors
+from server.accounts.models import ROLE_RANK, ApiToken, AppUser, ProjectRole, Role, User
+from server.accounts.security import (
+    MIN_PASSWORD_LENGTH,
+    digest_ha1,
+    hash_password,
+    new_token,
+    token_hash,
+    verify_password,
+)
+from server.audit import service as audit
+from server.db import utcnow
+from server.projects.models import Project
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def create_user(
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    display_name: str = "",
+    site_admin: bool = False,
+    actor_user_id: int | None = None,
+) -> User:
+    """Create a user.
+
+    Raises:
+        Problem: the email is taken (409) or the password is too short (400).
+    """
+    email = normalise_email(email)
+    if "@" not in email or len(email) > 320:
+        raise errors.invalid_input({"email": ["not a valid email address"]})
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise errors.invalid_input(
+            {"password": [f"must be at least {MIN_PASSWORD_LENGTH} characters"]}
+        )
+    user = User(
+        email=email,
+        display_name=display_name or email.split("@")[0],
+        password_hash=hash_password(password),
+        digest_ha1=digest_ha1(email, password),
+        is_site_admin=site_admin,
+    )
+    try:
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except IntegrityError:
+        raise errors.conflict(
+            "user.exists", "A user with this email exists", f"{email} is already registered"
+        ) from None
+    audit.record(
+        session, "user.create", user_id=actor_user_id, target_type="user", target_id=user.id
+    )
+    return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise errors.invalid_input(
+            {"password": [f"must be at least {MIN_PASSWORD_LENGTH} characters"]}
+        )
+    user.password_hash = hash_password(password)
+    user.digest_ha1 = digest_ha1(user.email, password)
+    audit.record(session, "user.password", user_id=user.id, target_type="user", target_id=user.id)
+
+
+def grant_role(
+    session: Session, user: User, project: Project, role: Role, actor_user_id: int | None = None
+) -> ProjectRole:
+    """Give ``user`` ``role`` in ``project``, replacing any role they had there."""
+    existing = session.scalars(
+        select(ProjectRole).where(
+            ProjectRole.user_id == user.id, ProjectRole.project_id == project.id
+        )
+    ).first()
+    if existing:
+        existing.role = role.value
+        grant = existing
+    else:
+        grant = ProjectRole(user_id=user.id, project_id=project.id, role=role.value)
+        session.add(grant)
+    audit.record(
+        session,
+        "role.grant",
+        project_id=project.id,
+        user_id=actor_user_id,
+        target_type="user",
+        target_id=user.id,
+        role=role.value,
+    )
+    return grant
+
+
+def role_in(session: Session, user: User, project_id: int) -> Role | None:
+    """The user's role in a project; site administrators count as administrators everywhere."""
+    if user.is_site_admin:
+        return Role.ADMINISTRATOR
+    value = session.scalar(
+        select(ProjectRole.role).where(
+            ProjectRole.user_id == user.id, ProjectRole.project_id == project_id
+        )
+    )
+    return Role(value) if value else None
+
+
+def require_role(session: Session, user: User, project_id: int, minimum: Role) -> Role:
+    """Check that the user holds at least ``minimum`` in the project.
+
+    Raises:
+        Problem: 404 when the user has no role there (the project's existence is not revealed),
+            403 when the role is too weak.
+    """
+    role = role_in(session, user, project_id)
+    if role is None:
+        raise errors.not_found("Project")
+    if ROLE_RANK[role] < ROLE_RANK[minimum]:
+        raise errors.forbidden(f"this needs the {minimum.value} role; you are {role.value}")
+    return role
+
+
+def visible_project_ids(session: Session, user: User) -> list[int] | None:
+    """Projects the user may see; None means all (site administrator)."""
+    if user.is_site_admin:
+        return None
+    return list(
+        session.scalars(select(ProjectRole.project_id).where(ProjectRole.user_id == user.id))
+    )
+
+
+def authenticate_password(session: Session, email: str, password: str) -> User:
+    """Return the active user with these credentials.
+
+    Raises:
+        Problem: 401 ``auth.bad_credentials``; the same answer for an unknown email and a wrong
+            password, so the API does not reveal who has an account.
+    """
+    user = session.scalars(select(User).where(User.email == normalise_email(email))).first()
+    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+        raise errors.bad_credentials()
+    return user
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: str
+
+
+def open_session(session: Session, user: User, ttl_seconds: int) -> IssuedToken:
+    token = new_token()
+    expires = utcnow() + timedelta(seconds=ttl_seconds)
+    session.add(ApiToken(token_hash=token_hash(token), user_id=user.id, expires_at=expires))
+    audit.record(session, "session.open", user_id=user.id, target_type="user", target_id=user.id)
+    return IssuedToken(token=token, expires_at=expires.isoformat())
+
+
+def user_for_token(session: Session, token: str) -> tuple[User, ApiToken]:
+    """Resolve a bearer token.
+
+    Raises:
+        Problem: 401 ``auth.token_invalid`` for an unknown, expired or revoked token.
+    """
+    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash(token))).first()
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        raise errors.token_invalid()
+    user = session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        raise errors.token_invalid()
+    return user, row
+
+
+def revoke_session(session: Session, row: ApiToken) -> None:
+    row.revoked_at = utcnow()
+    audit.record(
+        session, "session.revoke", user_id=row.user_id, target_type="api_token", target_id=row.id
+    )
+
+
+@dataclass(frozen=True)
+class IssuedAppUser:
+    app_user: AppUser
+    token: str
+
+
+def create_app_user(
+    session: Session, project: Project, name: str, actor_user_id: int | None = None
+) -> IssuedAppUser:
+    """Create a device identity; the token is returned once and only its hash is kept."""
+    name = name.strip()
+    if not name:
+        raise errors.invalid_input({"name": ["must not be empty"]})
+    token = new_token()
+    app_user = AppUser(
+        project_id=project.id,
+        display_name=name,
+        token_hash=token_hash(token),
+        created_by_user_id=actor_user_id,
+    )
+    session.add(app_user)
+    session.flush()
+    audit.record(
+        session,
+        "app_user.create",
+        project_id=project.id,
+        user_id=actor_user_id,
+        target_type="app_user",
+        target_id=app_user.id,
+        name=name,
+    )
+    return IssuedAppUser(app_user=app_user, token=token)
+
+
+def revoke_app_user(session: Session, app_user: AppUser, actor_user_id: int | None = None) -> None:
+    if app_user.revoked_at is None:
+        app_user.revoked_at = utcnow()
+        audit.record(
+            session,
+            "app_user.revoke",
+            project_id=app_user.project_id,
+            user_id=actor_user_id,
+            target_type="app_user",
+            target_id=app_user.id,
+        )
+
+
+def app_user_for_token(session: Session, token: str) -> AppUser:
+    """Resolve a device token.
+
+    Raises:
+        Problem: 403 ``auth.app_user_token_invalid`` (never 401, see errors.py).
+    """
+    row = session.scalars(select(AppUser).where(AppUser.token_hash == token_hash(token))).first()
+    if row is None or row.revoked_at is not None:
+        raise errors.app_user_token_invalid()
+    return row

@@ -1,0 +1,144 @@
+"""JSON API for sessions, users, roles and app users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+from sqlalchemy import select
+
+from server import errors
+from server.accounts import service
+from server.accounts.models import AppUser, Role, User
+from server.accounts.schemas import (
+    AppUserCreateRequest,
+    RoleGrantRequest,
+    SessionRequest,
+    UserCreateRequest,
+)
+from server.projects.service import get_project
+from server.urls import app_user_url
+from server.web import (
+    commit,
+    current_api_token,
+    current_user,
+    db,
+    load_json,
+    login_required,
+    runtime,
+)
+
+blueprint = Blueprint("accounts_api", __name__, url_prefix="/api/v1")
+
+
+@blueprint.post("/sessions")
+def open_session() -> Any:
+    data = load_json(SessionRequest())
+    user = service.authenticate_password(db(), data["email"], data["password"])
+    issued = service.open_session(db(), user, runtime().settings.session_ttl_seconds)
+    commit()
+    return jsonify({"token": issued.token, "expires_at": issued.expires_at}), 201
+
+
+@blueprint.delete("/sessions/current")
+@login_required
+def close_session() -> Any:
+    service.revoke_session(db(), current_api_token())
+    commit()
+    return "", 204
+
+
+@blueprint.get("/users/current")
+@login_required
+def who_am_i() -> Any:
+    user = current_user()
+    return jsonify(_user_json(user))
+
+
+@blueprint.post("/users")
+@login_required
+def create_user() -> Any:
+    actor = current_user()
+    if not actor.is_site_admin:
+        raise errors.forbidden("only site administrators create users")
+    data = load_json(UserCreateRequest())
+    user = service.create_user(
+        db(),
+        data["email"],
+        data["password"],
+        display_name=data["display_name"],
+        actor_user_id=actor.id,
+    )
+    commit()
+    return jsonify(_user_json(user)), 201
+
+
+@blueprint.put("/projects/<int:project_id>/roles")
+@login_required
+def grant_role(project_id: int) -> Any:
+    actor = current_user()
+    service.require_role(db(), actor, project_id, Role.ADMINISTRATOR)
+    data = load_json(RoleGrantRequest())
+    user = db().scalars(select(User).where(User.email == service.normalise_email(data["email"])))
+    target = user.first()
+    if target is None:
+        raise errors.not_found("User", f"no user {data['email']}")
+    service.grant_role(db(), target, get_project(db(), project_id), Role(data["role"]), actor.id)
+    commit()
+    return jsonify({"email": target.email, "project_id": project_id, "role": data["role"]})
+
+
+@blueprint.get("/projects/<int:project_id>/app-users")
+@login_required
+def list_app_users(project_id: int) -> Any:
+    service.require_role(db(), current_user(), project_id, Role.COORDINATOR)
+    rows = db().scalars(
+        select(AppUser).where(AppUser.project_id == project_id).order_by(AppUser.id)
+    )
+    return jsonify([_app_user_json(a) for a in rows])
+
+
+@blueprint.post("/projects/<int:project_id>/app-users")
+@login_required
+def create_app_user(project_id: int) -> Any:
+    actor = current_user()
+    service.require_role(db(), actor, project_id, Role.COORDINATOR)
+    data = load_json(AppUserCreateRequest())
+    issued = service.create_app_user(db(), get_project(db(), project_id), data["name"], actor.id)
+    commit()
+    body = _app_user_json(issued.app_user)
+    body["token"] = issued.token
+    body["server_url"] = app_user_url(request.host_url, issued.token, project_id)
+    return jsonify(body), 201
+
+
+@blueprint.delete("/projects/<int:project_id>/app-users/<int:app_user_id>")
+@login_required
+def revoke_app_user(project_id: int, app_user_id: int) -> Any:
+    actor = current_user()
+    service.require_role(db(), actor, project_id, Role.COORDINATOR)
+    app_user = db().get(AppUser, app_user_id)
+    if app_user is None or app_user.project_id != project_id:
+        raise errors.not_found("App user")
+    service.revoke_app_user(db(), app_user, actor.id)
+    commit()
+    return "", 204
+
+
+def _user_json(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "display_name": user.display_name,
+        "site_admin": user.is_site_admin,
+    }
+
+
+def _app_user_json(app_user: AppUser) -> dict[str, Any]:
+    return {
+        "id": app_user.id,
+        "project_id": app_user.project_id,
+        "name": app_user.display_name,
+        "created_at": app_user.created_at.isoformat(),
+        "revoked": app_user.revoked_at is not None,
+    }

@@ -1,0 +1,1 @@
+"""Content-addressed blob storage for attachments and form sources."""

@@ -1,0 +1,126 @@
+"""Blob store adapter: a directory of files named by their SHA-256.
+
+Content is streamed to a temporary file in the store's own directory while it is hashed, then
+renamed into place, so a reader never sees half a blob and a crash leaves at most a temporary
+file behind. Because names are hashes, writing the same content twice is harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+CHUNK = 64 * 1024
+
+
+class BlobTooLarge(Exception):
+    """The content exceeded the size the caller allowed."""
+
+
+class BlobSizeMismatch(Exception):
+    """The content's size differs from the size it claimed."""
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    sha256: str
+    md5: str
+    size: int
+
+
+class BlobStore(Protocol):
+    def put_stream(
+        self, stream: BinaryIO, *, max_bytes: int | None = None, expect_size: int | None = None
+    ) -> StoredBlob: ...
+
+    def put_bytes(self, data: bytes) -> StoredBlob: ...
+
+    def open(self, sha256: str) -> BinaryIO: ...
+
+    def exists(self, sha256: str) -> bool: ...
+
+    def path(self, sha256: str) -> Path: ...
+
+
+class FileBlobStore:
+    """The default store: files under ``<data dir>/blobs/ab/cd/<sha256>``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp = root / ".incoming"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha256: str) -> Path:
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise ValueError(f"not a sha256: {sha256!r}")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).exists()
+
+    def open(self, sha256: str) -> BinaryIO:
+        return self.path(sha256).open("rb")
+
+    def iter_chunks(self, sha256: str) -> Iterator[bytes]:
+        with self.open(sha256) as fh:
+            while chunk := fh.read(CHUNK):
+                yield chunk
+
+    def put_bytes(self, data: bytes) -> StoredBlob:
+        import io
+
+        return self.put_stream(io.BytesIO(data))
+
+    def put_stream(
+        self, stream: BinaryIO, *, max_bytes: int | None = None, expect_size: int | None = None
+    ) -> StoredBlob:
+        """Stream content into the store and return its hashes.
+
+        Raises:
+            BlobTooLarge: more than ``max_bytes`` arrived.
+            BlobSizeMismatch: ``expect_size`` was given and the content had another size.
+        """
+        sha = hashlib.sha256()
+        md5 = hashlib.md5(usedforsecurity=False)
+        size = 0
+        fd, tmp_name = tempfile.mkstemp(dir=self.tmp)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := stream.read(CHUNK):
+                    size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise BlobTooLarge(f"more than {max_bytes} bytes")
+                    sha.update(chunk)
+                    md5.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            if expect_size is not None and size != expect_size:
+                raise BlobSizeMismatch(f"received {size} bytes, expected {expect_size}")
+            digest = sha.hexdigest()
+            target = self.path(digest)
+            if target.exists():
+                os.unlink(tmp_name)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp_name, target)
+            return StoredBlob(sha256=digest, md5=md5.hexdigest(), size=size)
+        except BaseException:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
+            raise
+
+    def copy_file(self, path: Path) -> StoredBlob:
+        with path.open("rb") as fh:
+            return self.put_stream(fh)
+
+    def remove_all(self) -> None:
+        """Used by tests to empty a store between runs."""
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)

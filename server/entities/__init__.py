@@ -1,0 +1,1 @@
+"""Shared records (ODK entities): hazard areas and survivors, their versions and conflicts."""

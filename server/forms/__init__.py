@@ -1,0 +1,1 @@
+"""Forms: publishing XLSForms as versioned XForms, and their media."""

@@ -1,0 +1,199 @@
+"""Turning an uploaded form file into a checked XForm, and reading what the XForm declares.
+
+This is the pyxform adapter: XLSForm files (.xlsx, .xls) are compiled, XForm files (.xml) are
+parsed; either way the result is described by :class:`CompiledForm`, read from the XForm itself
+so that every source format yields the same facts.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+from lxml import etree
+
+from server.errors import Problem
+from server.xmlsafe import child, local_name, parse
+
+XLSX_MAGIC = b"PK\x03\x04"
+XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# An .xlsx is a zip; its unpacked size is bounded so a zip bomb dressed as a form is refused
+# before openpyxl inflates it.
+MAX_UNPACKED_XLSX = 64 * 1024 * 1024
+MAX_XLSX_RATIO = 200
+MAX_XLSX_ENTRIES = 2000
+
+ENTITIES_NS = "http://www.opendatakit.org/xforms/entities"
+MEDIA_RE = re.compile(r"jr://(images|audio|video|file|file-csv)/([^\s\"'<>]+)")
+MEDIA_KIND = {
+    "images": "image",
+    "audio": "audio",
+    "video": "video",
+    "file": "file",
+    "file-csv": "file",
+}
+
+
+@dataclass
+class CompiledForm:
+    xml: str
+    form_id: str
+    version: str
+    title: str
+    entity_spec: dict[str, Any]
+    media: dict[str, str]  # name -> kind
+    warnings: list[str] = field(default_factory=list)
+    itemsets_csv: str | None = None
+
+
+def compile_upload(filename: str, data: bytes) -> CompiledForm:
+    """Compile an uploaded XLSForm or check an uploaded XForm.
+
+    Raises:
+        Problem: 400 ``form.unsupported_file`` (not an XLSForm/XForm), ``form.unsafe_file``
+            (zip bomb), ``form.invalid`` (pyxform's explanation, with sheet and row),
+            or an XML problem for a bad XForm.
+    """
+    suffix = PurePath(filename or "").suffix.lower()
+    if suffix == ".xml" or (not suffix and data.lstrip()[:1] == b"<"):
+        return describe_xform(data)
+    if suffix == ".xlsx" or data[:4] == XLSX_MAGIC:
+        if data[:4] != XLSX_MAGIC:
+            raise _unsupported(filename, "it is named .xlsx but is not an Excel workbook")
+        _check_zip(data)
+        return _compile_xlsform(data, "xlsx")
+    if suffix == ".xls" or data[:8] == XLS_MAGIC:
+        if data[:8] != XLS_MAGIC:
+            raise _unsupported(filename, "it is named .xls but is not an Excel workbook")
+        return _compile_xlsform(data, "xls")
+    raise _unsupported(filename, "upload an XLSForm (.xlsx or .xls) or an XForm (.xml)")
+
+
+def _unsupported(filename: str, why: str) -> Problem:
+    return Problem(400, "form.unsupported_file", "Not a form file", f"{filename!r}: {why}")
+
+
+def _check_zip(data: bytes) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+    except zipfile.BadZipFile:
+        raise Problem(
+            400,
+            "form.unsupported_file",
+            "Not a form file",
+            "the .xlsx file is damaged (not a readable zip archive)",
+        ) from None
+    unpacked = sum(i.file_size for i in infos)
+    packed = max(1, sum(i.compress_size for i in infos))
+    if (
+        len(infos) > MAX_XLSX_ENTRIES
+        or unpacked > MAX_UNPACKED_XLSX
+        or (unpacked > 1024 * 1024 and unpacked / packed > MAX_XLSX_RATIO)
+    ):
+        raise Problem(
+            400,
+            "form.unsafe_file",
+            "The workbook unpacks to far more than any form needs",
+            f"the .xlsx would unpack to {unpacked} bytes from {packed}; refused as unsafe",
+        )
+
+
+def _compile_xlsform(data: bytes, file_type: str) -> CompiledForm:
+    from pyxform.errors import PyXFormError
+    from pyxform.xls2xform import convert
+
+    warnings: list[str] = []
+    try:
+        result = convert(xlsform=data, warnings=warnings, file_type=file_type)
+    except PyXFormError as exc:
+        raise Problem(400, "form.invalid", "The XLSForm has errors", str(exc).strip()) from None
+    except (ValueError, KeyError, TypeError, zipfile.BadZipFile, OSError) as exc:
+        # pyxform and its readers raise these for workbooks they cannot make sense of.
+        raise Problem(
+            400, "form.invalid", "The XLSForm could not be read", f"{type(exc).__name__}: {exc}"
+        ) from None
+    compiled = describe_xform(result.xform.encode("utf-8"))
+    compiled.warnings = list(warnings)
+    compiled.itemsets_csv = result.itemsets
+    return compiled
+
+
+def describe_xform(data: bytes) -> CompiledForm:
+    """Read form id, version, title, entity declarations and media from an XForm.
+
+    Raises:
+        Problem: 400 when it is not an XForm with a primary instance carrying an ``id``.
+    """
+    root = parse(data, "the XForm")
+    if local_name(root) != "html":
+        raise Problem(400, "form.invalid", "Not an XForm", "the XML's root element is not <h:html>")
+    head = child(root, "head")
+    model = child(head, "model") if head is not None else None
+    instance = child(model, "instance") if model is not None else None
+    primary = (
+        next((n for n in instance if isinstance(n.tag, str)), None)
+        if instance is not None
+        else None
+    )
+    if primary is None or not primary.get("id"):
+        raise Problem(
+            400,
+            "form.invalid",
+            "Not an XForm",
+            "the XForm has no primary instance with an id attribute",
+        )
+    title_node = child(head, "title") if head is not None else None
+    form_id = primary.get("id", "")
+    version = primary.get("version") or ""
+    assert model is not None
+    return CompiledForm(
+        xml=data.decode("utf-8"),
+        form_id=form_id,
+        version=version,
+        title=(title_node.text or "").strip() if title_node is not None else form_id,
+        entity_spec=_entity_spec(model, primary),
+        media=_media(root, model),
+    )
+
+
+def _entity_spec(model: etree._Element, primary: etree._Element) -> dict[str, Any]:
+    entity = None
+    for node in primary.iter():
+        if isinstance(node.tag, str) and local_name(node) == "entity":
+            entity = node
+            break
+    if entity is None:
+        return {}
+    properties = []
+    for bind in model:
+        if not isinstance(bind.tag, str) or local_name(bind) != "bind":
+            continue
+        saveto = bind.get(f"{{{ENTITIES_NS}}}saveto")
+        if saveto:
+            properties.append({"name": saveto, "path": bind.get("nodeset", "")})
+    return {
+        "dataset": entity.get("dataset", ""),
+        "create": entity.get("create") is not None,
+        "update": entity.get("update") is not None,
+        "entities_version": model.get(f"{{{ENTITIES_NS}}}entities-version", ""),
+        "properties": properties,
+    }
+
+
+def _media(root: etree._Element, model: etree._Element) -> dict[str, str]:
+    media: dict[str, str] = {}
+    text = etree.tostring(root, encoding="unicode")
+    for scheme, name in MEDIA_RE.findall(text):
+        media.setdefault(name, MEDIA_KIND[scheme])
+    for instance in model:
+        if isinstance(instance.tag, str) and local_name(instance) == "instance":
+            src = instance.get("src", "")
+            match = MEDIA_RE.match(src)
+            if match:
+                media[match.group(2)] = MEDIA_KIND[match.group(1)]
+    return media

@@ -1,0 +1,335 @@
+"""Publishing forms and changing their state.
+
+A form's versions are immutable: republishing the same version with the same XForm is a no-op,
+with a different XForm it is refused, and a new version is added beside the old ones so that
+submissions made with an old version keep pointing at it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from server import errors
+from server.audit import service as audit
+from server.blobs import service as blob_service
+from server.blobs.store import FileBlobStore
+from server.db import utcnow
+from server.errors import Problem
+from server.forms.compile import CompiledForm, compile_upload
+from server.forms.models import Form, FormAttachment, FormState, FormVersion
+from server.projects.models import Project
+
+
+@dataclass
+class PublishResult:
+    form: Form
+    version: FormVersion
+    created: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+def publish(
+    session: Session,
+    blobs: FileBlobStore,
+    project: Project,
+    filename: str,
+    data: bytes,
+    *,
+    max_bytes: int,
+    actor_user_id: int | None = None,
+) -> PublishResult:
+    """Compile and publish one form file into ``project``.
+
+    Raises:
+        Problem: 413 over ``max_bytes``; 400 for a file that is not a valid form (see
+            :func:`compile_upload`); 409 ``form.version_conflict`` when the version exists with
+            other content.
+    """
+    if len(data) > max_bytes:
+        raise errors.too_large(max_bytes)
+    compiled = compile_upload(filename, data)
+    stored = blobs.put_bytes(data)
+    blob_service.register(session, stored, _content_type(filename))
+    return _publish_compiled(
+        session, blobs, project, compiled, filename, stored.sha256, actor_user_id
+    )
+
+
+def _publish_compiled(
+    session: Session,
+    blobs: FileBlobStore,
+    project: Project,
+    compiled: CompiledForm,
+    filename: str,
+    source_sha256: str,
+    actor_user_id: int | None,
+) -> PublishResult:
+    if not compiled.version:
+        raise Problem(
+            400,
+            "form.no_version",
+            "The form has no version",
+            f"{filename}: set 'version' in the settings sheet so devices can tell versions apart",
+        )
+    form = _get_or_create_form(session, project, compiled)
+    xml_bytes = compiled.xml.encode("utf-8")
+    sha256 = hashlib.sha256(xml_bytes).hexdigest()
+    existing = session.scalars(
+        select(FormVersion).where(
+            FormVersion.form_id == form.id, FormVersion.version == compiled.version
+        )
+    ).first()
+    if existing is not None:
+        if existing.xml_sha256 != sha256:
+            raise errors.form_version_exists(compiled.form_id, compiled.version)
+        return PublishResult(form, existing, created=False, warnings=compiled.warnings)
+
+    version = FormVersion(
+        form_id=form.id,
+        version=compiled.version,
+        title=compiled.title,
+        xml=compiled.xml,
+        xml_md5=hashlib.md5(xml_bytes, usedforsecurity=False).hexdigest(),
+        xml_sha256=sha256,
+        source_filename=Path(filename).name,
+        source_blob_sha256=source_sha256,
+        entity_spec=compiled.entity_spec,
+        published_by_user_id=actor_user_id,
+    )
+    try:
+        with session.begin_nested():
+            session.add(version)
+            session.flush()
+    except IntegrityError:
+        # Someone published the same version at the same moment; theirs stands.
+        raise errors.form_version_exists(compiled.form_id, compiled.version) from None
+    form.current_version = compiled.version
+    form.name = compiled.title
+    form.updated_at = utcnow()
+    _register_media(session, blobs, project, version, compiled)
+    audit.record(
+        session,
+        "form.publish",
+        project_id=project.id,
+        user_id=actor_user_id,
+        target_type="form",
+        target_id=compiled.form_id,
+        version=compiled.version,
+        warnings=compiled.warnings,
+    )
+    return PublishResult(form, version, created=True, warnings=compiled.warnings)
+
+
+def _get_or_create_form(session: Session, project: Project, compiled: CompiledForm) -> Form:
+    stmt = select(Form).where(Form.project_id == project.id, Form.xml_form_id == compiled.form_id)
+    form = session.scalars(stmt).first()
+    if form is not None:
+        return form
+    form = Form(
+        project_id=project.id,
+        xml_form_id=compiled.form_id,
+        name=compiled.title,
+        current_version=compiled.version,
+    )
+    try:
+        with session.begin_nested():
+            session.add(form)
+            session.flush()
+    except IntegrityError:
+        form = session.scalars(stmt).one()
+    return form
+
+
+def entity_list_names(session: Session, project_id: int) -> set[str]:
+    """Entity lists declared by any published form of the project."""
+    rows = session.scalars(
+        select(FormVersion.entity_spec)
+        .join(Form, Form.id == FormVersion.form_id)
+        .where(Form.project_id == project_id)
+    )
+    return {spec["dataset"] for spec in rows if spec and spec.get("dataset")}
+
+
+def _register_media(
+    session: Session,
+    blobs: FileBlobStore,
+    project: Project,
+    version: FormVersion,
+    compiled: CompiledForm,
+) -> None:
+    lists = entity_list_names(session, project.id)
+    for name, kind in sorted(compiled.media.items()):
+        stem, _, ext = name.rpartition(".")
+        attachment = FormAttachment(form_version_id=version.id, name=name, kind=kind)
+        if ext.lower() == "csv" and stem in lists:
+            attachment.kind = "entity_list"
+            attachment.entity_list = stem
+        if name == "itemsets.csv" and compiled.itemsets_csv is not None:
+            stored = blobs.put_bytes(compiled.itemsets_csv.encode("utf-8"))
+            blob_service.register(session, stored, "text/csv")
+            attachment.blob_sha256 = stored.sha256
+        session.add(attachment)
+    # A list declared by this form may be one that earlier forms already select from.
+    dataset = compiled.entity_spec.get("dataset")
+    if dataset:
+        pending = session.scalars(
+            select(FormAttachment)
+            .join(FormVersion, FormVersion.id == FormAttachment.form_version_id)
+            .join(Form, Form.id == FormVersion.form_id)
+            .where(
+                Form.project_id == project.id,
+                FormAttachment.name == f"{dataset}.csv",
+                FormAttachment.blob_sha256.is_(None),
+                FormAttachment.kind != "entity_list",
+            )
+        )
+        for attachment in pending:
+            attachment.kind = "entity_list"
+            attachment.entity_list = dataset
+
+
+def get_form(session: Session, project_id: int, xml_form_id: str) -> Form:
+    form = session.scalars(
+        select(Form).where(Form.project_id == project_id, Form.xml_form_id == xml_form_id)
+    ).first()
+    if form is None:
+        raise errors.form_not_found(xml_form_id)
+    return form
+
+
+def get_version(session: Session, form: Form, version: str | None = None) -> FormVersion:
+    wanted = form.current_version if version is None else version
+    row = session.scalars(
+        select(FormVersion).where(FormVersion.form_id == form.id, FormVersion.version == wanted)
+    ).first()
+    if row is None:
+        raise errors.form_version_not_found(form.xml_form_id, wanted)
+    return row
+
+
+def list_forms(session: Session, project_id: int) -> list[Form]:
+    return list(
+        session.scalars(
+            select(Form).where(Form.project_id == project_id).order_by(Form.xml_form_id)
+        )
+    )
+
+
+def list_versions(session: Session, form: Form) -> list[FormVersion]:
+    return list(
+        session.scalars(
+            select(FormVersion).where(FormVersion.form_id == form.id).order_by(FormVersion.id)
+        )
+    )
+
+
+def set_state(session: Session, form: Form, state: FormState, actor_user_id: int | None) -> None:
+    if form.state != state.value:
+        audit.record(
+            session,
+            "form.state",
+            project_id=form.project_id,
+            user_id=actor_user_id,
+            target_type="form",
+            target_id=form.xml_form_id,
+            previous=form.state,
+            state=state.value,
+        )
+        form.state = state.value
+        form.updated_at = utcnow()
+
+
+def attach_media(
+    session: Session,
+    blobs: FileBlobStore,
+    form: Form,
+    name: str,
+    data: bytes,
+    actor_user_id: int | None,
+) -> FormAttachment:
+    """Upload the content of a media file the current version expects.
+
+    Raises:
+        Problem: 404 when the current version expects no such file; 409 for an entity list
+            (its content is generated from the list).
+    """
+    version = get_version(session, form)
+    attachment = session.scalars(
+        select(FormAttachment).where(
+            FormAttachment.form_version_id == version.id, FormAttachment.name == name
+        )
+    ).first()
+    if attachment is None:
+        raise errors.not_found(
+            "Form attachment", f"form {form.xml_form_id!r} does not use a file named {name!r}"
+        )
+    if attachment.kind == "entity_list":
+        raise errors.conflict(
+            "form.attachment_is_entity_list",
+            "This file is an entity list",
+            f"{name!r} is generated from the entity list; it cannot be uploaded",
+        )
+    stored = blobs.put_bytes(data)
+    blob_service.register(session, stored, _content_type(name))
+    attachment.blob_sha256 = stored.sha256
+    audit.record(
+        session,
+        "form.attachment",
+        project_id=form.project_id,
+        user_id=actor_user_id,
+        target_type="form",
+        target_id=form.xml_form_id,
+        name=name,
+        sha256=stored.sha256,
+    )
+    return attachment
+
+
+def _content_type(filename: str) -> str:
+    import mimetypes
+
+    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
+
+
+def bundled_form_files(directory: Path) -> list[Path]:
+    """The library's form files (``forms/*.xlsx``), in name order."""
+    return sorted(p for p in directory.glob("*.xlsx") if not p.name.startswith("~$"))
+
+
+def publish_many(
+    session: Session,
+    blobs: FileBlobStore,
+    project: Project,
+    files: list[Path],
+    *,
+    max_bytes: int,
+    actor_user_id: int | None = None,
+) -> list[PublishResult]:
+    """Publish several files, forms that create entity lists first so that forms selecting from
+    those lists see them as entity lists."""
+    compiled: list[tuple[Path, bytes, CompiledForm]] = []
+    for path in files:
+        data = path.read_bytes()
+        if len(data) > max_bytes:
+            raise errors.too_large(max_bytes)
+        try:
+            compiled.append((path, data, compile_upload(path.name, data)))
+        except Problem as exc:
+            raise Problem(exc.status, exc.code, exc.title, f"{path.name}: {exc.detail}") from None
+    compiled.sort(key=lambda item: (not item[2].entity_spec.get("create"), item[0].name))
+    results = []
+    for path, data, form in compiled:
+        stored = blobs.put_bytes(data)
+        blob_service.register(session, stored, _content_type(path.name))
+        results.append(
+            _publish_compiled(
+                session, blobs, project, form, path.name, stored.sha256, actor_user_id
+            )
+        )
+    return results

@@ -1,0 +1,26 @@
+"""Every model, imported in one place so the metadata is complete (for Alembic and tests)."""
+
+from server.accounts.models import ApiToken, AppUser, ProjectRole, User
+from server.audit.models import AuditEntry
+from server.blobs.models import Blob
+from server.db import Base
+from server.forms.models import Form, FormAttachment, FormVersion
+from server.projects.models import Project
+from server.submissions.models import Submission, SubmissionAttachment, SubmissionVersion
+
+__all__ = [
+    "ApiToken",
+    "AppUser",
+    "AuditEntry",
+    "Base",
+    "Blob",
+    "Form",
+    "FormAttachment",
+    "FormVersion",
+    "Project",
+    "ProjectRole",
+    "Submission",
+    "SubmissionAttachment",
+    "SubmissionVersion",
+    "User",
+]

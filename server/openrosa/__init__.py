@@ -1,0 +1,1 @@
+"""The OpenRosa protocol surface that ODK Collect and KoboCollect speak."""

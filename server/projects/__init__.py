@@ -1,0 +1,1 @@
+"""Projects: one per country coalition or programme; everything else belongs to one."""

@@ -1,0 +1,164 @@
+"""Server settings, read from the environment into one typed object.
+
+Everything the server needs to know about its surroundings lives here, so the rest of the code
+never touches ``os.environ``. Reading fails fast, with one clear message, on what is missing or
+malformed.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_FORMS_DIR = PROJECT_ROOT / "forms"
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
+ENVIRONMENTS = ("development", "production", "test")
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The server's configuration. Build it with :meth:`from_env` or directly in tests."""
+
+    data_dir: Path
+    database_url: str
+    secret_key: str
+    environment: str = "development"
+    # Public base URL used in links handed to devices (formList downloadUrl, app-user URLs).
+    # When unset, links are built from the request's own host.
+    public_url: str | None = None
+    max_upload_bytes: int = 100 * 1024 * 1024
+    max_form_bytes: int = 10 * 1024 * 1024
+    session_ttl_seconds: int = 14 * 24 * 3600
+    log_level: str = "INFO"
+    log_json: bool = True
+    # Offline entity updates whose predecessor has not arrived are force-applied after this delay.
+    entity_backlog_force_after_seconds: int = 5 * 24 * 3600
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def upload_tmp_dir(self) -> Path:
+        return self.data_dir / "tmp"
+
+    @property
+    def database_backend(self) -> str:
+        return make_url(self.database_url).get_backend_name()
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
+        """Read settings from the environment.
+
+        Raises:
+            SettingsError: a value is missing (``SECRET_KEY`` in production) or malformed.
+        """
+        env = dict(os.environ if environ is None else environ)
+        environment = env.get("FIELDSYNC_ENV", "development").strip().lower()
+        if environment not in ENVIRONMENTS:
+            raise SettingsError(
+                f"FIELDSYNC_ENV={environment!r} is not one of {', '.join(ENVIRONMENTS)}"
+            )
+        data_dir = Path(env.get("FIELDSYNC_DATA_DIR", "./instance")).expanduser().resolve()
+        database_url = env.get("DATABASE_URL", "").strip()
+        if not database_url:
+            database_url = f"sqlite:///{data_dir / 'fieldsync.sqlite3'}"
+        database_url = normalise_database_url(database_url)
+
+        secret_key = env.get("SECRET_KEY", "").strip()
+        if not secret_key:
+            if environment == "production":
+                raise SettingsError(
+                    "SECRET_KEY must be set in production (FIELDSYNC_ENV=production); "
+                    "generate one with: python -c 'import secrets; print(secrets.token_hex(32))'"
+                )
+            secret_key = load_or_create_secret(data_dir)
+
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            secret_key=secret_key,
+            environment=environment,
+            public_url=(env.get("FIELDSYNC_PUBLIC_URL") or "").rstrip("/") or None,
+            max_upload_bytes=_int(env, "FIELDSYNC_MAX_UPLOAD_BYTES", 100 * 1024 * 1024),
+            max_form_bytes=_int(env, "FIELDSYNC_MAX_FORM_BYTES", 10 * 1024 * 1024),
+            session_ttl_seconds=_int(env, "FIELDSYNC_SESSION_TTL_SECONDS", 14 * 24 * 3600),
+            log_level=env.get("FIELDSYNC_LOG_LEVEL", "INFO").upper(),
+            log_json=env.get("FIELDSYNC_LOG_FORMAT", "json").lower() != "text",
+            entity_backlog_force_after_seconds=_int(
+                env, "FIELDSYNC_BACKLOG_FORCE_AFTER_SECONDS", 5 * 24 * 3600
+            ),
+        )
+
+
+def normalise_database_url(url: str) -> str:
+    """Check a database URL and pick the psycopg 3 driver for plain ``postgresql://`` URLs.
+
+    Raises:
+        SettingsError: the URL cannot be parsed or names an unsupported database.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise SettingsError(
+            f"DATABASE_URL is malformed ({exc}); expected e.g. "
+            "postgresql://user@host:5432/fieldsync or sqlite:////path/to/file.sqlite3"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "postgres":
+        backend = "postgresql"
+    if backend not in SUPPORTED_BACKENDS:
+        raise SettingsError(
+            f"DATABASE_URL names the database {backend!r}; fieldsync runs on "
+            "PostgreSQL (production) or SQLite (embedded)"
+        )
+    if backend == "postgresql" and "+" not in parsed.drivername:
+        # Plain postgresql:// would pick whichever driver SQLAlchemy prefers; fieldsync ships
+        # psycopg 3.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def load_or_create_secret(data_dir: Path) -> str:
+    """Return the embedded default's secret key, generating it once into the data directory."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    # Create with owner-only permissions; on Windows the mode is ignored, which is acceptable
+    # for the embedded default on a laptop.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+    if value < 0:
+        raise SettingsError(f"{name}={raw!r} must not be negative")
+    return value

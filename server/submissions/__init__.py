@@ -1,0 +1,1 @@
+"""Submissions: immutable instances received from devices, their versions and attachments."""

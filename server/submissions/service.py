@@ -1,0 +1,440 @@
+"""Receiving submissions: the decision tree of new / resend / edit / conflict, in one place.
+
+Every outcome is idempotent and happens inside the caller's transaction: a resend of the same
+bytes changes nothing but may add attachments that had not arrived; a different body under a
+known instanceID is refused; an edit adds a version. Uniqueness is decided by database
+constraints, so two devices (or one device retrying) racing with the same instance store it once.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from server import errors
+from server.audit import service as audit
+from server.blobs import service as blob_service
+from server.blobs.store import StoredBlob
+from server.db import utcnow
+from server.forms.models import Form, FormState, FormVersion
+from server.projects.models import Project
+from server.submissions.models import (
+    ReviewState,
+    Submission,
+    SubmissionAttachment,
+    SubmissionVersion,
+)
+from server.submissions.parse import ParsedInstance, binary_paths, parse_instance, referenced_files
+
+_UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f]")
+
+
+class Outcome(enum.StrEnum):
+    CREATED = "created"
+    DUPLICATE = "duplicate"
+    EDIT = "edit"
+
+
+@dataclass(frozen=True)
+class IncomingAttachment:
+    """A file that arrived with the submission, already streamed into the blob store."""
+
+    name: str
+    stored: StoredBlob
+    content_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class Submitter:
+    user_id: int | None = None
+    app_user_id: int | None = None
+    # Hops the submission travelled before reaching this server, oldest first, e.g.
+    # [{"hop": "hub", "id": "camp-3 laptop", "received_at": "..."}].
+    via: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass
+class IngestResult:
+    outcome: Outcome
+    submission: Submission
+    version: SubmissionVersion
+    form: Form
+    form_version: FormVersion
+    attachments_expected: list[str] = field(default_factory=list)
+    attachments_missing: list[str] = field(default_factory=list)
+    attachments_added: list[str] = field(default_factory=list)
+
+
+def check_attachment_name(name: str) -> str:
+    """Raises: Problem 400 when the name is a path or holds control characters."""
+    if not name or name in (".", "..") or _UNSAFE_NAME.search(name) or len(name) > 300:
+        raise errors.bad_attachment_name(name)
+    return name
+
+
+def ingest(
+    session: Session,
+    project: Project,
+    xml: bytes,
+    attachments: Sequence[IncomingAttachment] = (),
+    submitter: Submitter | None = None,
+) -> IngestResult:
+    """Store a submission (or recognise a resend or an edit of one).
+
+    Raises:
+        Problem: 400 bad XML or instance; 404 unknown form or version; 409 closed form,
+            different content under a known instanceID, or an edit of a superseded version.
+    """
+    submitter = submitter or Submitter()
+    for attachment in attachments:
+        check_attachment_name(attachment.name)
+    parsed = parse_instance(xml)
+    form = session.scalars(
+        select(Form).where(Form.project_id == project.id, Form.xml_form_id == parsed.form_id)
+    ).first()
+    if form is None:
+        raise errors.form_not_found(parsed.form_id)
+    if form.state == FormState.CLOSED:
+        raise errors.form_closed(parsed.form_id)
+    form_version = session.scalars(
+        select(FormVersion).where(
+            FormVersion.form_id == form.id, FormVersion.version == parsed.version
+        )
+    ).first()
+    if form_version is None:
+        raise errors.form_version_not_found(parsed.form_id, parsed.version)
+
+    expected = sorted(
+        referenced_files(parsed.root, binary_paths(form_version.xml_sha256, form_version.xml))
+    )
+    sha256 = hashlib.sha256(xml).hexdigest()
+    by_name = {a.name: a for a in attachments}
+
+    for _attempt in range(3):
+        existing = _find_version(session, form.id, parsed.instance_id)
+        if existing is not None:
+            return _resend(session, form, form_version, existing, sha256, by_name, expected, parsed)
+        try:
+            with session.begin_nested():
+                result = _store_new(
+                    session,
+                    project,
+                    form,
+                    form_version,
+                    parsed,
+                    xml,
+                    sha256,
+                    by_name,
+                    expected,
+                    submitter,
+                )
+            return result
+        except IntegrityError:
+            # Another request stored this instance (or edited the same version) between our
+            # look-up and our insert; the constraint decided. Look again and answer as a resend
+            # or a stale edit.
+            if parsed.deprecated_id:
+                previous = _find_version(session, form.id, parsed.deprecated_id)
+                again = _find_version(session, form.id, parsed.instance_id)
+                if previous is not None and again is None:
+                    raise errors.submission_edit_stale(parsed.deprecated_id) from None
+            continue
+    raise errors.conflict(
+        "submission.busy",
+        "The submission is being stored by another request",
+        "try again in a moment",
+    )
+
+
+def _find_version(session: Session, form_id: int, instance_id: str) -> SubmissionVersion | None:
+    return session.scalars(
+        select(SubmissionVersion).where(
+            SubmissionVersion.form_id == form_id, SubmissionVersion.instance_id == instance_id
+        )
+    ).first()
+
+
+def _resend(
+    session: Session,
+    form: Form,
+    form_version: FormVersion,
+    existing: SubmissionVersion,
+    sha256: str,
+    by_name: dict[str, IncomingAttachment],
+    expected: list[str],
+    parsed: ParsedInstance,
+) -> IngestResult:
+    if existing.xml_sha256 != sha256:
+        raise errors.submission_differs(parsed.instance_id)
+    added = _fill_attachments(session, existing, by_name)
+    submission = session.get(Submission, existing.submission_id)
+    assert submission is not None
+    return IngestResult(
+        outcome=Outcome.DUPLICATE,
+        submission=submission,
+        version=existing,
+        form=form,
+        form_version=form_version,
+        attachments_expected=expected,
+        attachments_missing=_missing(session, existing),
+        attachments_added=added,
+    )
+
+
+def _store_new(
+    session: Session,
+    project: Project,
+    form: Form,
+    form_version: FormVersion,
+    parsed: ParsedInstance,
+    xml: bytes,
+    sha256: str,
+    by_name: dict[str, IncomingAttachment],
+    expected: list[str],
+    submitter: Submitter,
+) -> IngestResult:
+    now = utcnow()
+    provenance = [
+        *submitter.via,
+        {
+            "hop": "server",
+            "received_at": now.isoformat(),
+            "app_user_id": submitter.app_user_id,
+            "user_id": submitter.user_id,
+        },
+    ]
+    previous: SubmissionVersion | None = None
+    if parsed.deprecated_id:
+        previous = _find_version(session, form.id, parsed.deprecated_id)
+        if previous is not None and not previous.is_current:
+            raise errors.submission_edit_stale(parsed.deprecated_id)
+
+    if previous is not None:
+        submission = session.get(Submission, previous.submission_id, with_for_update=True)
+        assert submission is not None
+        if submission.current_instance_id != previous.instance_id:
+            raise errors.submission_edit_stale(parsed.deprecated_id or "")
+        previous.is_current = False
+        submission.current_instance_id = parsed.instance_id
+        submission.review_state = ReviewState.EDITED.value
+        submission.updated_at = now
+        outcome = Outcome.EDIT
+    else:
+        submission = Submission(
+            project_id=project.id,
+            form_id=form.id,
+            root_instance_id=parsed.instance_id,
+            current_instance_id=parsed.instance_id,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(submission)
+        session.flush()
+        outcome = Outcome.CREATED
+
+    version = SubmissionVersion(
+        submission_id=submission.id,
+        form_id=form.id,
+        form_version_id=form_version.id,
+        instance_id=parsed.instance_id,
+        deprecated_id=parsed.deprecated_id if previous is not None else None,
+        instance_name=parsed.instance_name,
+        xml=xml.decode("utf-8"),
+        xml_sha256=sha256,
+        xml_size=len(xml),
+        device_id=parsed.device_id,
+        submitter_user_id=submitter.user_id,
+        submitter_app_user_id=submitter.app_user_id,
+        provenance=provenance,
+        received_at=now,
+        is_current=True,
+    )
+    session.add(version)
+    session.flush()
+
+    carried = _carried_over(session, previous) if previous is not None else {}
+    for name in expected:
+        row = SubmissionAttachment(submission_version_id=version.id, name=name)
+        if name not in by_name and name in carried:
+            row.blob_sha256 = carried[name]
+            row.received_at = now
+        session.add(row)
+    session.flush()
+    added = _fill_attachments(session, version, by_name)
+
+    if outcome is Outcome.EDIT:
+        audit.record(
+            session,
+            "submission.edit",
+            project_id=project.id,
+            user_id=submitter.user_id,
+            app_user_id=submitter.app_user_id,
+            target_type="submission",
+            target_id=submission.root_instance_id,
+            instance_id=parsed.instance_id,
+            deprecated_id=parsed.deprecated_id,
+        )
+
+    from server.entities.service import apply_submission
+
+    apply_submission(session, project, form, form_version, submission, version, parsed)
+
+    return IngestResult(
+        outcome=outcome,
+        submission=submission,
+        version=version,
+        form=form,
+        form_version=form_version,
+        attachments_expected=expected,
+        attachments_missing=_missing(session, version),
+        attachments_added=added,
+    )
+
+
+def _carried_over(session: Session, previous: SubmissionVersion) -> dict[str, str]:
+    rows = session.scalars(
+        select(SubmissionAttachment).where(
+            SubmissionAttachment.submission_version_id == previous.id,
+            SubmissionAttachment.blob_sha256.is_not(None),
+        )
+    )
+    return {r.name: r.blob_sha256 for r in rows if r.blob_sha256}
+
+
+def _fill_attachments(
+    session: Session, version: SubmissionVersion, by_name: dict[str, IncomingAttachment]
+) -> list[str]:
+    """Attach arrived files to the names the version expects and that are still empty."""
+    if not by_name:
+        return []
+    added = []
+    rows = session.scalars(
+        select(SubmissionAttachment).where(
+            SubmissionAttachment.submission_version_id == version.id,
+            SubmissionAttachment.name.in_(list(by_name)),
+        )
+    )
+    for row in rows:
+        incoming = by_name[row.name]
+        if row.blob_sha256 is not None:
+            # A received file is part of the immutable version; a resend cannot swap it.
+            continue
+        blob_service.register(session, incoming.stored, incoming.content_type)
+        row.blob_sha256 = incoming.stored.sha256
+        row.received_at = utcnow()
+        added.append(row.name)
+    return added
+
+
+def _missing(session: Session, version: SubmissionVersion) -> list[str]:
+    return list(
+        session.scalars(
+            select(SubmissionAttachment.name)
+            .where(
+                SubmissionAttachment.submission_version_id == version.id,
+                SubmissionAttachment.blob_sha256.is_(None),
+            )
+            .order_by(SubmissionAttachment.name)
+        )
+    )
+
+
+# --- reading and reviewing ----------------------------------------------------------------------
+
+
+def get_submission(session: Session, form: Form, instance_id: str) -> Submission:
+    """Find a submission by its root instanceID or the instanceID of any of its versions.
+
+    Raises:
+        Problem: 404.
+    """
+    submission = session.scalars(
+        select(Submission).where(
+            Submission.form_id == form.id, Submission.root_instance_id == instance_id
+        )
+    ).first()
+    if submission is None:
+        version = _find_version(session, form.id, instance_id)
+        if version is not None:
+            submission = session.get(Submission, version.submission_id)
+    if submission is None:
+        raise errors.not_found("Submission", f"no submission {instance_id!r} for this form")
+    return submission
+
+
+def versions_of(session: Session, submission: Submission) -> list[SubmissionVersion]:
+    return list(
+        session.scalars(
+            select(SubmissionVersion)
+            .where(SubmissionVersion.submission_id == submission.id)
+            .order_by(SubmissionVersion.id)
+        )
+    )
+
+
+def attachments_of(session: Session, version: SubmissionVersion) -> list[SubmissionAttachment]:
+    return list(
+        session.scalars(
+            select(SubmissionAttachment)
+            .where(SubmissionAttachment.submission_version_id == version.id)
+            .order_by(SubmissionAttachment.name)
+        )
+    )
+
+
+def list_submissions(
+    session: Session, form: Form, limit: int = 500, offset: int = 0
+) -> list[Submission]:
+    return list(
+        session.scalars(
+            select(Submission)
+            .where(Submission.form_id == form.id)
+            .order_by(Submission.id)
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+
+
+def count_submissions(session: Session, form: Form) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(Submission).where(Submission.form_id == form.id)
+        )
+        or 0
+    )
+
+
+def set_review_state(
+    session: Session,
+    submission: Submission,
+    state: ReviewState,
+    actor_user_id: int,
+    note: str = "",
+) -> None:
+    """Record a data verifier's decision; every change goes to the audit log."""
+    previous = submission.review_state
+    submission.review_state = state.value
+    submission.updated_at = utcnow()
+    audit.record(
+        session,
+        "submission.review",
+        project_id=submission.project_id,
+        user_id=actor_user_id,
+        target_type="submission",
+        target_id=submission.root_instance_id,
+        previous=previous,
+        state=state.value,
+        note=note,
+    )
+    from server.entities.service import on_review_state_change
+
+    on_review_state_change(session, submission, previous, state)

@@ -1,0 +1,1 @@
+"""fieldsync's sync client: store-and-forward sync for coordinators' laptops."""

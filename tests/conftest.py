@@ -1,0 +1,161 @@
+"""Test fixtures: a real database (SQLite by default, PostgreSQL when
+``FIELDSYNC_TEST_DATABASE_URL`` names one), built by running the migrations, emptied between tests.
+
+On PostgreSQL a fresh database is created for the run and dropped afterwards, so the suite never
+touches data it did not make.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from server import create_app
+from server.db import Base, make_engine
+from server.migrate import upgrade
+from server.settings import BUNDLED_FORMS_DIR, Settings, normalise_database_url
+from tests.factories import Factories
+
+
+def _create_postgres_database(url: str) -> tuple[str, str]:
+    base = make_url(normalise_database_url(url))
+    name = f"fieldsync_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False), name
+
+
+def _drop_postgres_database(url: str, name: str) -> None:
+    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated, empty database for the whole run."""
+    configured = os.environ.get("FIELDSYNC_TEST_DATABASE_URL", "").strip()
+    if configured and not configured.startswith("sqlite"):
+        url, name = _create_postgres_database(configured)
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+        _drop_postgres_database(url, name)
+        return
+    path = tmp_path_factory.mktemp("db") / "fieldsync-test.sqlite3"
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+
+
+def empty_database(app: Flask) -> None:
+    engine = app.extensions["fieldsync"].engine
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(
+                text(
+                    "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+                )
+            )
+        else:
+            for table in tables:
+                conn.execute(text(f'DELETE FROM "{table}"'))  # noqa: S608 (table names are ours)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        secret_key="test-secret-key",
+        environment="test",
+        log_level="WARNING",
+        max_upload_bytes=20 * 1024 * 1024,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Flask]:
+    application = create_app(settings)
+    application.config["TESTING"] = True
+    empty_database(application)
+    yield application
+    empty_database(application)
+    application.extensions["fieldsync"].engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def db_session(app: Flask) -> Iterator[Session]:
+    """A session on the test database; commit to make rows visible to the app."""
+    session = app.extensions["fieldsync"].session_factory()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def factories(app: Flask) -> Factories:
+    return Factories(app)
+
+
+@pytest.fixture(scope="session")
+def bundled_forms_dir() -> Path:
+    return BUNDLED_FORMS_DIR
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """The app served by waitress on a loopback port, in a thread of the test process."""
+
+    def __init__(self, app: Flask) -> None:
+        from waitress.server import create_server
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server: Any = create_server(
+            app, host="127.0.0.1", port=self.port, threads=8, _quiet=True
+        )
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[LiveServer]:
+    server = LiveServer(app).start()
+    yield server
+    server.stop()
