@@ -109,18 +109,95 @@ def _compile_xlsform(data: bytes, file_type: str) -> CompiledForm:
 
     warnings: list[str] = []
     try:
-        result = convert(xlsform=data, warnings=warnings, file_type=file_type)
+        result = convert(xlsform=data, warnings=warnings, file_type=f".{file_type}")
     except PyXFormError as exc:
-        raise Problem(400, "form.invalid", "The XLSForm has errors", str(exc).strip()) from None
+        raise Problem(400, "form.invalid", "The XLSForm has errors",
+                      _with_location(str(exc).strip(), data, file_type)) from None
     except (ValueError, KeyError, TypeError, zipfile.BadZipFile, OSError) as exc:
         # pyxform and its readers raise these for workbooks they cannot make sense of.
         raise Problem(
             400, "form.invalid", "The XLSForm could not be read", f"{type(exc).__name__}: {exc}"
         ) from None
+    _check_expressions(result.xform, data, file_type)
     compiled = describe_xform(result.xform.encode("utf-8"))
     compiled.warnings = list(warnings)
     compiled.itemsets_csv = result.itemsets
     return compiled
+
+
+XPATH_NAMESPACES = {
+    "jr": "http://openrosa.org/javarosa",
+    "orx": "http://openrosa.org/xforms",
+    "odk": "http://www.opendatakit.org/xforms",
+    "entities": ENTITIES_NS,
+}
+# XForm bind attribute -> the XLSForm column it comes from.
+EXPRESSION_COLUMNS = {
+    "relevant": "relevant",
+    "constraint": "constraint",
+    "calculate": "calculation",
+    "required": "required",
+    "readonly": "read_only",
+}
+
+
+def _survey_rows(data: bytes, file_type: str) -> list[dict[str, Any]]:
+    from pyxform.xls2json_backends import get_xlsform
+
+    try:
+        return list(get_xlsform(xlsform=data, file_type=f".{file_type}").survey)
+    except Exception:  # noqa: BLE001 - locating is best effort; the error itself is reported
+        return []
+
+
+def _row_of(rows: list[dict[str, Any]], **match: str) -> int | None:
+    for index, row in enumerate(rows):
+        if all(str(row.get(k, "")).strip() == v for k, v in match.items()):
+            return index + 2  # one header row, rows counted from 1 as a spreadsheet does
+    return None
+
+
+def _with_location(message: str, data: bytes, file_type: str) -> str:
+    """pyxform names the sheet and row for most errors but not all (an unknown question type,
+    for one); where it does not, find the quoted value in the survey sheet."""
+    if "row" in message.lower():
+        return message
+    rows = _survey_rows(data, file_type)
+    for token in re.findall(r"'([^']+)'", message):
+        for column in ("type", "name"):
+            row = _row_of(rows, **{column: token})
+            if row is not None:
+                return f"[row : {row}] On the 'survey' sheet, column '{column}': {message}"
+    return message
+
+
+def _check_expressions(xform: str, data: bytes, file_type: str) -> None:
+    """Refuse expressions that are not valid XPath: pyxform passes them through unchecked,
+    and Collect would only fail when a field worker opens the form."""
+    root = parse(xform.encode("utf-8"), "the XForm")
+    for bind in root.iter():
+        if not isinstance(bind.tag, str) or local_name(bind) != "bind":
+            continue
+        for attribute, column in EXPRESSION_COLUMNS.items():
+            expression = bind.get(attribute)
+            if not expression or expression in ("true()", "false()"):
+                continue
+            try:
+                etree.XPath(expression, namespaces=XPATH_NAMESPACES)
+            except etree.XPathSyntaxError:
+                name = bind.get("nodeset", "").rsplit("/", 1)[-1]
+                rows = _survey_rows(data, file_type)
+                row = _row_of(rows, name=name)
+                original = next((str(r.get(column, "")) for r in rows
+                                 if str(r.get("name", "")).strip() == name), expression)
+                where = f"[row : {row}] " if row else ""
+                raise Problem(
+                    400,
+                    "form.invalid",
+                    "The XLSForm has errors",
+                    f"{where}On the 'survey' sheet, the '{column}' of '{name}' is not a valid "
+                    f"expression: {original}",
+                ) from None
 
 
 def describe_xform(data: bytes) -> CompiledForm:
