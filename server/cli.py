@@ -474,5 +474,12 @@ def _project(session: Session, project_id: int | None) -> Any:
     return project
 
 
+def _register_groups() -> None:
+    # Command groups of other packages register themselves on ``main`` when imported.
+    import server.entities.cli  # noqa: F401
+
+
+_register_groups()
+
 if __name__ == "__main__":
     main()

@@ -4,9 +4,17 @@ from server.accounts.models import ApiToken, AppUser, ProjectRole, User
 from server.audit.models import AuditEntry
 from server.blobs.models import Blob
 from server.db import Base
+from server.entities.models import (
+    Entity,
+    EntityConflict,
+    EntityInbox,
+    EntityList,
+    EntityVersion,
+)
 from server.forms.models import Form, FormAttachment, FormVersion
 from server.projects.models import Project
 from server.submissions.models import Submission, SubmissionAttachment, SubmissionVersion
+from server.sync.models import BlobUpload, IdempotencyKey, SyncChange
 
 __all__ = [
     "ApiToken",
@@ -14,13 +22,21 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Blob",
+    "Entity",
+    "EntityConflict",
+    "EntityInbox",
+    "EntityList",
+    "EntityVersion",
+    "BlobUpload",
     "Form",
     "FormAttachment",
     "FormVersion",
+    "IdempotencyKey",
     "Project",
     "ProjectRole",
     "Submission",
     "SubmissionAttachment",
     "SubmissionVersion",
+    "SyncChange",
     "User",
 ]

@@ -46,6 +46,8 @@ class Settings:
     log_json: bool = True
     # Offline entity updates whose predecessor has not arrived are force-applied after this delay.
     entity_backlog_force_after_seconds: int = 5 * 24 * 3600
+    # Per-property merge policies of entity lists, readable by an information-management officer.
+    entity_policies_path: Path = BUNDLED_FORMS_DIR / "entity_policies.toml"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -104,6 +106,9 @@ class Settings:
             log_json=env.get("FIELDSYNC_LOG_FORMAT", "json").lower() != "text",
             entity_backlog_force_after_seconds=_int(
                 env, "FIELDSYNC_BACKLOG_FORCE_AFTER_SECONDS", 5 * 24 * 3600
+            ),
+            entity_policies_path=Path(
+                env.get("FIELDSYNC_ENTITY_POLICIES") or BUNDLED_FORMS_DIR / "entity_policies.toml"
             ),
         )
 

@@ -43,7 +43,7 @@ def make_runtime(settings: Settings) -> Runtime:
     return Runtime(
         settings=settings,
         engine=engine,
-        session_factory=make_session_factory(engine),
+        session_factory=make_session_factory(engine, settings=settings),
         blobs=FileBlobStore(settings.blob_dir),
     )
 

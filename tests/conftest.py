@@ -141,16 +141,30 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server: Any = create_server(
-            app, host="127.0.0.1", port=self.port, threads=8, _quiet=True
+            app, host="127.0.0.1", port=self.port, threads=8, asyncore_loop_timeout=0.1
         )
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except OSError:
+            # Closing the listening socket under the poll loop ends it this way.
+            if not self._stopping.is_set():
+                raise
 
     def start(self) -> LiveServer:
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         self._server.close()
+        # Keep-alive connections keep waitress's loop running; close them too.
+        for channel in list(self._server._map.values()):
+            channel.close()
+        self._server.task_dispatcher.shutdown()
         self._thread.join(timeout=5)
 
 

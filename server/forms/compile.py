@@ -7,6 +7,8 @@ so that every source format yields the same facts.
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import io
 import re
 import zipfile
@@ -104,6 +106,21 @@ def _check_zip(data: bytes) -> None:
 
 
 def _compile_xlsform(data: bytes, file_type: str) -> CompiledForm:
+    # Compiling is pure and slow (hundreds of ms); the same workbook compiles the same way.
+    key = (hashlib.sha256(data).hexdigest(), file_type)
+    cached = _COMPILED.get(key)
+    if cached is None:
+        cached = _compile_xlsform_uncached(data, file_type)
+        if len(_COMPILED) >= 64:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        _COMPILED[key] = cached
+    return copy.deepcopy(cached)
+
+
+_COMPILED: dict[tuple[str, str], CompiledForm] = {}
+
+
+def _compile_xlsform_uncached(data: bytes, file_type: str) -> CompiledForm:
     from pyxform.errors import PyXFormError
     from pyxform.xls2xform import convert
 

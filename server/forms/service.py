@@ -24,6 +24,7 @@ from server.errors import Problem
 from server.forms.compile import CompiledForm, compile_upload
 from server.forms.models import Form, FormAttachment, FormState, FormVersion
 from server.projects.models import Project
+from server.sync import changes as sync_changes
 
 
 @dataclass
@@ -113,6 +114,11 @@ def _publish_compiled(
     form.name = compiled.title
     form.updated_at = utcnow()
     _register_media(session, blobs, project, version, compiled)
+    if compiled.entity_spec:
+        from server.entities.service import register_form_version
+
+        register_form_version(session, project.id, compiled.entity_spec)
+    sync_changes.form_version_changed(session, form, version)
     audit.record(
         session,
         "form.publish",
@@ -243,6 +249,7 @@ def set_state(session: Session, form: Form, state: FormState, actor_user_id: int
         )
         form.state = state.value
         form.updated_at = utcnow()
+        sync_changes.form_state_changed(session, form)
 
 
 def attach_media(

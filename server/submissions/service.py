@@ -33,6 +33,7 @@ from server.submissions.models import (
     SubmissionVersion,
 )
 from server.submissions.parse import ParsedInstance, binary_paths, parse_instance, referenced_files
+from server.sync import changes as sync_changes
 
 _UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f]")
 
@@ -97,18 +98,19 @@ def ingest(
     for attachment in attachments:
         check_attachment_name(attachment.name)
     parsed = parse_instance(xml)
-    form = session.scalars(
-        select(Form).where(Form.project_id == project.id, Form.xml_form_id == parsed.form_id)
+    # Form and version in one round trip: this runs for every submission.
+    row = session.execute(
+        select(Form, FormVersion)
+        .outerjoin(
+            FormVersion, (FormVersion.form_id == Form.id) & (FormVersion.version == parsed.version)
+        )
+        .where(Form.project_id == project.id, Form.xml_form_id == parsed.form_id)
     ).first()
-    if form is None:
+    if row is None:
         raise errors.form_not_found(parsed.form_id)
+    form, form_version = row
     if form.state == FormState.CLOSED:
         raise errors.form_closed(parsed.form_id)
-    form_version = session.scalars(
-        select(FormVersion).where(
-            FormVersion.form_id == form.id, FormVersion.version == parsed.version
-        )
-    ).first()
     if form_version is None:
         raise errors.form_version_not_found(parsed.form_id, parsed.version)
 
@@ -184,7 +186,7 @@ def _resend(
         form=form,
         form_version=form_version,
         attachments_expected=expected,
-        attachments_missing=_missing(session, existing),
+        attachments_missing=_missing(session, existing) if expected else [],
         attachments_added=added,
     )
 
@@ -294,7 +296,7 @@ def _store_new(
         form=form,
         form_version=form_version,
         attachments_expected=expected,
-        attachments_missing=_missing(session, version),
+        attachments_missing=_missing(session, version) if expected else [],
         attachments_added=added,
     )
 
@@ -424,6 +426,7 @@ def set_review_state(
     previous = submission.review_state
     submission.review_state = state.value
     submission.updated_at = utcnow()
+    sync_changes.review_state_changed(session, submission)
     audit.record(
         session,
         "submission.review",

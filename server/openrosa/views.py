@@ -1,0 +1,293 @@
+"""The OpenRosa routes ODK Collect and KoboCollect use: form list, form and media downloads,
+and submissions.
+
+Every route exists twice: under ``/v1/projects/<id>`` for users (HTTP Basic or Digest) and under
+``/v1/key/<token>/projects/<id>`` for app users, whose token travels in the one server URL a
+tablet is configured with. Protocol checks and headers live in the two hooks at the top.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Callable
+from typing import Any, cast
+from urllib.parse import quote
+
+from flask import Blueprint, Response, g, request
+from sqlalchemy import select
+
+from server import errors
+from server.app_errors import render_problem
+from server.blobs.models import Blob
+from server.errors import Problem
+from server.forms.models import Form, FormAttachment, FormState, FormVersion
+from server.openrosa import auth, encoding, entity_lists, formats
+from server.openrosa.multipart import received_submission
+from server.submissions.service import Outcome, ingest
+from server.urls import base_url
+from server.web import commit, db, runtime
+
+openrosa_blueprint = Blueprint("openrosa", __name__, url_prefix="/v1")
+
+USER_PREFIX = "/projects/<int:project_id>"
+APP_USER_PREFIX = "/key/<token>/projects/<int:project_id>"
+
+
+def route(rule: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a view under both the user and the app-user prefix."""
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        name = view.__name__
+        openrosa_blueprint.add_url_rule(USER_PREFIX + rule, name, view, **options)
+        openrosa_blueprint.add_url_rule(APP_USER_PREFIX + rule, f"{name}_key", view, **options)
+        return view
+
+    return decorator
+
+
+class VersionHeaderMissing(Problem):
+    def __init__(self) -> None:
+        super().__init__(
+            400,
+            "openrosa.version_missing",
+            "Not an OpenRosa request",
+            "send the header 'X-OpenRosa-Version: 1.0' (ODK Collect and KoboCollect do)",
+        )
+
+
+@openrosa_blueprint.url_value_preprocessor
+def _take_caller_values(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    if values is not None:
+        g.openrosa_token = values.pop("token", None)
+        g.openrosa_project_id = values.pop("project_id", None)
+
+
+@openrosa_blueprint.before_request
+def _openrosa_request() -> None:
+    """The protocol gate: the version header, then who is calling."""
+    if not request.headers.get("X-OpenRosa-Version"):
+        raise VersionHeaderMissing()
+    project_id = g.get("openrosa_project_id")
+    if project_id is None:
+        return
+    token = g.get("openrosa_token")
+    if token is not None:
+        g.caller = auth.authenticate_app_user(db(), token, project_id)
+    else:
+        g.caller = auth.authenticate_user(db(), project_id, runtime().settings.secret_key)
+
+
+@openrosa_blueprint.after_request
+def _openrosa_headers(response: Response) -> Response:
+    response.headers.update(formats.openrosa_headers())
+    if response.status_code == 401:
+        stale = bool(g.get("openrosa_stale_nonce"))
+        for challenge in auth.challenges(runtime().settings.secret_key, stale=stale):
+            response.headers.add("WWW-Authenticate", challenge)
+    return response
+
+
+@openrosa_blueprint.errorhandler(auth.ChallengeRequired)
+def _challenge(exc: auth.ChallengeRequired) -> Response:
+    g.openrosa_stale_nonce = exc.stale
+    return render_problem(exc)
+
+
+def caller() -> auth.Caller:
+    return cast(auth.Caller, g.caller)
+
+
+def caller_base_url() -> str:
+    """The URL prefix the caller used, so links work with a device token as well."""
+    token = g.get("openrosa_token")
+    project_id = caller().project.id
+    if token is not None:
+        return f"{base_url()}/v1/key/{quote(token, safe='')}/projects/{project_id}"
+    return f"{base_url()}/v1/projects/{project_id}"
+
+
+# --- form list and downloads ---------------------------------------------------------------------
+
+
+@route("/formList", methods=["GET"])
+def form_list() -> Response:
+    session = db()
+    who = caller()
+    entries: list[formats.FormListEntry] = []
+    if who.may_fill:
+        query = (
+            select(Form, FormVersion)
+            .join(
+                FormVersion,
+                (FormVersion.form_id == Form.id) & (FormVersion.version == Form.current_version),
+            )
+            .where(Form.project_id == who.project.id, Form.state == FormState.OPEN.value)
+            .order_by(Form.xml_form_id)
+        )
+        wanted = request.args.get("formID")
+        if wanted:
+            query = query.where(Form.xml_form_id == wanted)
+        rows = session.execute(query).all()
+        with_media = (
+            set(
+                session.scalars(
+                    select(FormAttachment.form_version_id)
+                    .distinct()
+                    .where(FormAttachment.form_version_id.in_([v.id for _f, v in rows]))
+                )
+            )
+            if rows
+            else set()
+        )
+        base = caller_base_url()
+        for form, version in rows:
+            form_url = f"{base}/forms/{quote(form.xml_form_id, safe='')}"
+            entries.append(
+                formats.FormListEntry(
+                    form_id=form.xml_form_id,
+                    name=version.title or form.name,
+                    version=version.version,
+                    md5=version.xml_md5,
+                    download_url=f"{form_url}.xml",
+                    manifest_url=f"{form_url}/manifest" if version.id in with_media else None,
+                )
+            )
+    return encoding.bytes_response(
+        formats.form_list_body(entries).encode("utf-8"), formats.XML_CONTENT_TYPE
+    )
+
+
+def _downloadable(form_id: str) -> tuple[Form, FormVersion]:
+    """The form and its current version, for a caller who may fill it.
+
+    Raises:
+        Problem: 403 for a viewer, 404 for an unknown form, 409 for a closed one.
+    """
+    caller().require_fill()
+    row = (
+        db()
+        .execute(
+            select(Form, FormVersion)
+            .join(
+                FormVersion,
+                (FormVersion.form_id == Form.id) & (FormVersion.version == Form.current_version),
+            )
+            .where(Form.project_id == caller().project.id, Form.xml_form_id == form_id)
+        )
+        .first()
+    )
+    if row is None:
+        raise errors.form_not_found(form_id)
+    form, version = row
+    if form.state == FormState.CLOSED.value:
+        raise errors.form_closed(form_id)
+    return form, version
+
+
+@route("/forms/<form_id>.xml", methods=["GET"])
+def form_xml(form_id: str) -> Response:
+    _form, version = _downloadable(form_id)
+    return encoding.bytes_response(
+        version.xml.encode("utf-8"), formats.XML_CONTENT_TYPE, etag=version.xml_md5
+    )
+
+
+@route("/forms/<form_id>/manifest", methods=["GET"])
+def manifest(form_id: str) -> Response:
+    form, version = _downloadable(form_id)
+    session = db()
+    rows = session.execute(
+        select(FormAttachment, Blob.md5)
+        .outerjoin(Blob, Blob.sha256 == FormAttachment.blob_sha256)
+        .where(FormAttachment.form_version_id == version.id)
+        .order_by(FormAttachment.name)
+    ).all()
+    base = f"{caller_base_url()}/forms/{quote(form.xml_form_id, safe='')}/attachments"
+    entries = []
+    for attachment, md5 in rows:
+        url = f"{base}/{quote(attachment.name, safe='')}"
+        if attachment.kind == "entity_list" and attachment.entity_list:
+            md5 = entity_lists.entity_list_hash(session, form.project_id, attachment.entity_list)
+            entries.append(formats.MediaFileEntry(attachment.name, md5, url, entity_list=True))
+        elif md5 is not None:
+            # Media not uploaded yet is left out, as devices cannot fetch it.
+            entries.append(formats.MediaFileEntry(attachment.name, md5, url))
+    return encoding.bytes_response(
+        formats.manifest_body(entries).encode("utf-8"), formats.XML_CONTENT_TYPE
+    )
+
+
+@route("/forms/<form_id>/attachments/<name>", methods=["GET"])
+def media_file(form_id: str, name: str) -> Response:
+    form, version = _downloadable(form_id)
+    session = db()
+    row = session.execute(
+        select(FormAttachment, Blob)
+        .outerjoin(Blob, Blob.sha256 == FormAttachment.blob_sha256)
+        .where(FormAttachment.form_version_id == version.id, FormAttachment.name == name)
+    ).first()
+    if row is None:
+        raise errors.not_found("Form attachment", f"form {form_id!r} has no file {name!r}")
+    attachment, blob = row
+    if attachment.kind == "entity_list" and attachment.entity_list:
+        return _entity_list_download(form.project_id, attachment.entity_list, name)
+    if blob is None:
+        raise errors.not_found("Form attachment", f"{name!r} has not been uploaded yet")
+    content_type = blob.content_type or _guess_type(name)
+    blobs = runtime().blobs
+    if encoding.etag_matches(blob.md5):
+        return encoding.not_modified(blob.md5)
+    return encoding.stream_response(
+        blobs.iter_chunks(blob.sha256), content_type, etag=blob.md5, size=blob.size
+    )
+
+
+def _entity_list_download(project_id: int, list_name: str, name: str) -> Response:
+    session = db()
+    # Compare with the cheap hash first, so an unchanged list is never generated.
+    current = entity_lists.entity_list_hash(session, project_id, list_name)
+    if encoding.etag_matches(current):
+        return encoding.not_modified(current)
+    listing = entity_lists.entity_list_csv(session, project_id, list_name)
+    return encoding.stream_response(
+        listing.chunks, "text/csv; charset=utf-8", etag=listing.md5, filename=name
+    )
+
+
+def _guess_type(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+# --- submissions ---------------------------------------------------------------------------------
+
+
+@route("/submission", methods=["GET", "HEAD"])
+def submission_probe() -> Response:
+    """Collect's pre-flight: who am I to this server, and how much may I send."""
+    caller().require_fill()
+    response = Response(status=204)
+    response.headers["X-OpenRosa-Accept-Content-Length"] = str(runtime().settings.max_upload_bytes)
+    return response
+
+
+@route("/submission", methods=["POST"])
+def submission() -> Response:
+    who = caller()
+    who.require_fill()
+    settings = runtime().settings
+    with received_submission(
+        encoding.decoded_request_stream(settings.max_upload_bytes),
+        request.content_type or "",
+        settings.upload_tmp_dir,
+        settings.max_form_bytes,
+    ) as received:
+        assert received.xml is not None
+        incoming = received.store_attachments(runtime().blobs, settings.max_upload_bytes)
+        result = ingest(db(), who.project, received.xml, incoming, who.submitter())
+        commit()
+    text = formats.submission_received_text(
+        duplicate=result.outcome is Outcome.DUPLICATE, missing=result.attachments_missing
+    )
+    response = formats.message_response(201, text, nature="submit_success")
+    response.headers["X-OpenRosa-Accept-Content-Length"] = str(settings.max_upload_bytes)
+    return response

@@ -1,0 +1,258 @@
+"""The sync API under ``/api/v1/sync/``: blobs, push and the change feed (docs/sync-protocol.md).
+
+Views parse headers and bodies, check the caller's role, and hand over to the services.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any, cast
+
+from flask import Blueprint, Response, request
+from marshmallow import Schema, ValidationError
+from sqlalchemy import select
+
+from server import errors
+from server.accounts import service as accounts
+from server.accounts.models import ROLE_RANK, ProjectRole, Role, User
+from server.projects.service import get_project
+from server.sync import changes, problems, service, uploads
+from server.sync.cursors import START, CursorInvalid, decode_cursor, encode_cursor
+from server.sync.encoding import decoded_body
+from server.sync.schemas import MissingBlobsRequest, PushRequest
+from server.web import commit, current_user, db, login_required, runtime
+
+blueprint = Blueprint("sync_api", __name__, url_prefix="/api/v1/sync")
+
+_GZIP_MIN_BYTES = 1024
+_KEY_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F))
+
+
+# --- blobs --------------------------------------------------------------------------------------
+
+
+@blueprint.post("/blobs/missing")
+@login_required
+def missing_blobs() -> Any:
+    _require_uploader(current_user())
+    data = _json_body(MissingBlobsRequest())
+    found = uploads.missing(db(), runtime().blobs, data["sha256"])
+    return _json({"missing": found})
+
+
+@blueprint.route("/blobs/<sha256>", methods=["HEAD"])
+@login_required
+def blob_offset(sha256: str) -> Any:
+    _require_uploader(current_user())
+    state = uploads.upload_state(
+        db(), runtime().blobs, _uploads_dir(), uploads.check_sha256(sha256)
+    )
+    return _upload_response(200, state)
+
+
+@blueprint.patch("/blobs/<sha256>")
+@login_required
+def upload_chunk(sha256: str) -> Any:
+    user = current_user()
+    _require_uploader(user)
+    uploads.check_sha256(sha256)
+    settings = runtime().settings
+    offset = _header_int("Upload-Offset")
+    length = _header_int("Upload-Length")
+    if length > settings.max_upload_bytes:
+        raise errors.too_large(settings.max_upload_bytes)
+    checksum = uploads.parse_checksum(request.headers.get("Upload-Checksum"))
+    # No transaction is held while the chunk's bytes are copied off the request.
+    commit()
+    chunk = uploads.spool_chunk(request.stream, _uploads_dir(), settings.max_upload_bytes)
+    try:
+        state = uploads.receive_chunk(
+            db(),
+            runtime().blobs,
+            _uploads_dir(),
+            sha256,
+            offset=offset,
+            length=length,
+            chunk=chunk,
+            checksum=checksum,
+            user_id=user.id,
+        )
+    except uploads.UploadDiscarded:
+        commit()
+        raise problems.hash_mismatch(sha256) from None
+    commit()
+    return _upload_response(204, state)
+
+
+# --- push ---------------------------------------------------------------------------------------
+
+
+@blueprint.post("/push")
+@login_required
+def push() -> Any:
+    user = current_user()
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key or len(key) > 200 or not set(key) <= _KEY_CHARS:
+        raise problems.idempotency_key_required()
+    raw = _decoded_json()
+    data = _load(PushRequest(), raw)
+    accounts.require_role(db(), user, data["project_id"], Role.DATA_COLLECTOR)
+    items = [
+        service.PushItem(
+            client_id=item["client_id"],
+            xml=item["xml"],
+            attachments=tuple(
+                service.AttachmentRef(a["name"], a["sha256"]) for a in item["attachments"]
+            ),
+            via=tuple(item["via"]),
+        )
+        for item in data["items"]
+    ]
+    # The key is claimed and the batch stored in transactions of their own.
+    commit()
+    answer = service.push(
+        runtime().session_factory,
+        runtime().blobs,
+        data["project_id"],
+        user.id,
+        key,
+        service.request_fingerprint(raw),
+        items,
+    )
+    response = _json(answer.body)
+    if answer.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+# --- pull ---------------------------------------------------------------------------------------
+
+
+@blueprint.get("/changes")
+@login_required
+def pull_changes() -> Any:
+    user = current_user()
+    project_id = _query_int("project_id", None)
+    accounts.require_role(db(), user, project_id, Role.VIEWER)
+    project = get_project(db(), project_id)
+    limit = _query_int("limit", changes.DEFAULT_PAGE)
+    secret = runtime().settings.secret_key
+    scope = f"{project.id}:{project.created_at.isoformat()}"
+    token = request.args.get("cursor", "").strip()
+    try:
+        after = decode_cursor(secret, scope, token) if token else START
+        page = changes.read_changes(db(), project.id, after, limit)
+    except (CursorInvalid, changes.CursorExpired) as exc:
+        raise problems.cursor_expired(f"this cursor cannot be served ({exc})") from None
+    etag = page.etag(scope)
+    if page.not_modified(scope, _if_none_match(etag)):
+        response = Response(status=304)
+    else:
+        response = _json(
+            {
+                "changes": [c.to_json() for c in page.changes],
+                "cursor": encode_cursor(secret, scope, page.position),
+                "more": page.more,
+            }
+        )
+    # Weak: the gzip and plain bodies of a page differ in bytes but not in meaning.
+    response.headers["ETag"] = f'W/"{etag}"'
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _require_uploader(user: User) -> None:
+    """Blobs belong to no project: anyone who may push somewhere may send them.
+
+    Raises:
+        Problem: 403 when the user may push in no project.
+    """
+    if user.is_site_admin:
+        return
+    roles = db().scalars(select(ProjectRole.role).where(ProjectRole.user_id == user.id))
+    if not any(ROLE_RANK[Role(r)] >= ROLE_RANK[Role.DATA_COLLECTOR] for r in roles):
+        raise errors.forbidden("sending attachments needs the data_collector role in a project")
+
+
+def _uploads_dir() -> Path:
+    return runtime().settings.data_dir / "uploads"
+
+
+def _upload_response(status: int, state: uploads.UploadState) -> Response:
+    response = Response(status=status)
+    response.headers["Upload-Offset"] = str(state.offset)
+    if state.length is not None:
+        response.headers["Upload-Length"] = str(state.length)
+    if state.complete:
+        response.headers["Upload-Complete"] = "1"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _header_int(name: str) -> int:
+    raw = request.headers.get(name, "").strip()
+    if not raw.isdigit():
+        raise problems.bad_upload_header(name, f"{name} must be a whole number of bytes")
+    return int(raw)
+
+
+def _query_int(name: str, default: int | None) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw.strip() == "":
+        if default is None:
+            raise errors.invalid_input({name: ["required"]})
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise errors.invalid_input({name: ["not a whole number"]}) from None
+
+
+def _decoded_json() -> dict[str, Any]:
+    body = decoded_body(runtime().settings.max_upload_bytes)
+    try:
+        data = json.loads(body or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise errors.malformed_json(str(exc)) from None
+    if not isinstance(data, dict):
+        raise errors.malformed_json("expected a JSON object")
+    return data
+
+
+def _json_body(schema: Schema) -> dict[str, Any]:
+    return _load(schema, _decoded_json())
+
+
+def _load(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return cast(dict[str, Any], schema.load(data))
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"body": exc.messages}
+        raise errors.invalid_input(messages) from None
+
+
+def _json(body: dict[str, Any]) -> Response:
+    """A JSON answer, gzipped when the client accepts it and it is worth it (slow links)."""
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    response = Response(mimetype="application/json")
+    if len(data) >= _GZIP_MIN_BYTES and request.accept_encodings["gzip"] > 0:
+        data = gzip.compress(data, compresslevel=6, mtime=0)
+        response.headers["Content-Encoding"] = "gzip"
+    response.headers["Vary"] = "Accept-Encoding"
+    response.set_data(data)
+    return response
+
+
+def _if_none_match(etag: str) -> str | None:
+    """``etag`` when the request's If-None-Match names it (weakly), else None."""
+    for candidate in request.headers.get("If-None-Match", "").split(","):
+        value = candidate.strip()
+        value = value[2:] if value.startswith("W/") else value
+        if value.strip('"') == etag:
+            return etag
+    return None
