@@ -9,7 +9,9 @@ rows in one project (the rows a pull reads; one per entity version), serves the 
 ``fieldsync-server run`` (waitress) on loopback, and times, over HTTP with keep-alive:
 - an unchanged pull from the tip cursor (200, empty page) and the same with ``If-None-Match``
   (304), each one request;
-- for comparison, the first page from scratch (500 and 5000 changes).
+- for comparison, the first page from scratch (500 and 5000 changes);
+- the same unchanged pull in-process (Flask test client, no HTTP server), with the number of SQL
+  statements it runs, to separate the app's cost from the HTTP server's and the machine's load.
 Figures are printed, not asserted. Target: an unchanged pull in one request under 50 ms.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -141,7 +144,7 @@ def summary(label: str, times: list[float], response: requests.Response) -> None
 
 def measure(url: str, project_id: int, scope: str, tip: Position, repeat: int) -> None:
     port = free_port()
-    data_dir = tempfile.mkdtemp(prefix="fieldsync-bench-")
+    data_dir = tempfile.mkdtemp(prefix="fieldsync-bench-sync-")
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -198,6 +201,58 @@ def measure(url: str, project_id: int, scope: str, tip: Position, repeat: int) -
     finally:
         server.terminate()
         server.wait(timeout=10)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def measure_in_process(url: str, project_id: int, scope: str, tip: Position, repeat: int) -> None:
+    from sqlalchemy import event
+
+    from server import create_app
+    from server.settings import Settings
+
+    data_dir = Path(tempfile.mkdtemp(prefix="fieldsync-bench-sync-"))
+    app = create_app(
+        Settings(
+            data_dir=data_dir,
+            database_url=normalise_database_url(url),
+            secret_key=SECRET,
+            log_level="WARNING",
+        )
+    )
+    client = app.test_client()
+    token = client.post(
+        "/api/v1/sessions", json={"email": "bench@example.org", "password": PASSWORD}
+    ).get_json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    pull = (
+        f"/api/v1/sync/changes?project_id={project_id}&cursor={encode_cursor(SECRET, scope, tip)}"
+    )
+    etag = client.get(pull, headers=headers).headers["ETag"]
+    statements = 0
+
+    def count(*_args: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    engine = app.extensions["fieldsync"].engine
+    event.listen(engine, "before_cursor_execute", count)
+    for _ in range(20):
+        client.get(pull, headers=headers)
+    statements = 0
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        response = client.get(pull, headers={**headers, "If-None-Match": etag})
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 304
+    ordered = sorted(times)
+    print(
+        f"unchanged pull in-process (no HTTP), 304: median {statistics.median(times):6.2f} ms, "
+        f"p95 {ordered[int(len(ordered) * 0.95) - 1]:6.2f} ms; "
+        f"{statements / repeat:.0f} SQL statements per pull"
+    )
+    engine.dispose()
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def main() -> None:
@@ -217,6 +272,7 @@ def main() -> None:
     try:
         project_id, scope, tip = fill(url, args.rows)
         measure(url, project_id, scope, tip, args.repeat)
+        measure_in_process(url, project_id, scope, tip, args.repeat)
     finally:
         drop_database(url, name)
 

@@ -283,6 +283,25 @@ def user_list(state: CliState) -> None:
             click.echo(f"{row.id}\t{row.email}\t{described}{admin}")
 
 
+@user.command("revoke-sessions", help="Revoke every API token of a user (a lost laptop, a field "
+                                       "hub taken out of service).")
+@click.argument("email")
+@pass_state
+@handle_errors
+def user_revoke_sessions(state: CliState, email: str) -> None:
+    from server.accounts import service as accounts
+    from server.accounts.models import User
+
+    with state.transaction() as session:
+        target = session.scalars(select(User).where(
+            User.email == accounts.normalise_email(email))).first()
+        if target is None:
+            fail(f"no user {email}")
+        assert target is not None
+        count = accounts.revoke_all_sessions(session, target)
+    click.echo(f"revoked {count} tokens of {email}")
+
+
 def _read_password() -> str:
     if sys.stdin.isatty():
         return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))

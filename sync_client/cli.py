@@ -19,7 +19,7 @@ from typing import Any, TypeVar, cast
 import click
 
 from sync_client import conflicts as conflicts_mod
-from sync_client import outbox
+from sync_client import hub, outbox
 from sync_client.backoff import RetryPolicy
 from sync_client.errors import (
     EXIT_INTERNAL,
@@ -349,6 +349,9 @@ def _do_push(
     if retry_refused:
         n = outbox.retry_refused(store)
         click.echo(f"queued again {n} refused items")
+    collected = hub.before_push(store, fieldsync_home(), config.project_id, config.hub_id)
+    if collected.queued:
+        click.echo(f"hub: queued {collected.queued} forms received from tablets")
     pending = outbox.summary(store)
     total_items = pending.by_state.get("pending", 0)
     api = make_api(config, net)
@@ -394,6 +397,10 @@ def _do_pull(store: Store, config: Config, net: NetOptions) -> PullReport:
         )
     for warning in report.warnings:
         click.echo(f"  warning: {warning}")
+    mirrored = hub.after_pull(store, fieldsync_home(), config.project_id, config.project_name)
+    if mirrored.forms or mirrored.media or mirrored.entities_adopted:
+        click.echo(f"hub: serving {mirrored.forms} new forms, {mirrored.media} media files, "
+                   f"{mirrored.entities_adopted} updated records")
     return report
 
 
@@ -557,6 +564,14 @@ def conflicts_resolve(conflict_id: str, values: tuple[str, ...], reason: str, re
         outcome = conflicts_mod.queue(store, config.project_id, conflict_id, parsed, reason, reopen)
     click.echo(f"resolution of conflict {conflict_id} {outcome}; it is sent on the next push")
 
+
+def _register_groups() -> None:
+    from sync_client.hub_cli import hub_group
+
+    main.add_command(hub_group)
+
+
+_register_groups()
 
 if __name__ == "__main__":
     main(prog_name="fieldsync")

@@ -73,6 +73,21 @@ def create_user() -> Any:
     return jsonify(_user_json(user)), 201
 
 
+@blueprint.delete("/users/<email>/sessions")
+@login_required
+def revoke_user_sessions(email: str) -> Any:
+    """Log a user out everywhere: every token they hold (laptops, field hubs) stops working."""
+    actor = current_user()
+    target = db().scalars(select(User).where(User.email == service.normalise_email(email))).first()
+    if target is None:
+        raise errors.not_found("User", f"no user {email}")
+    if not actor.is_site_admin and actor.id != target.id:
+        raise errors.forbidden("only site administrators revoke other users' sessions")
+    service.revoke_all_sessions(db(), target, actor.id)
+    commit()
+    return "", 204
+
+
 @blueprint.put("/projects/<int:project_id>/roles")
 @login_required
 def grant_role(project_id: int) -> Any:

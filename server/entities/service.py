@@ -110,8 +110,12 @@ def apply_submission(
     submission: Submission,
     version: SubmissionVersion,
     parsed: ParsedInstance,
+    context: dict[str, Any] | None = None,
 ) -> None:
     """Record the entity block of a newly stored submission version and apply it if it can be.
+
+    ``context`` comes from a field hub: the tablet's base expressed in the centre's terms
+    (the centre version it started from and the hub-received updates it had seen).
 
     Nothing a device sent is dropped: an update that cannot be applied stays in the inbox with
     its reason (held, awaiting approval or rejected).
@@ -145,6 +149,13 @@ def apply_submission(
         "replaces_update": previous_update,
         "problems": list(block.problems),
     }
+    if context:
+        trunk = context.get("trunk_version")
+        seen = context.get("seen_updates") or []
+        if (trunk is None or isinstance(trunk, int)) and isinstance(seen, list):
+            payload["hub_trunk_version"] = trunk
+            payload["hub_seen_updates"] = [str(s) for s in seen]
+            payload["hub_context"] = True
     inbox = EntityInbox(
         project_id=project.id,
         list_name=entity_list.name,
@@ -168,6 +179,9 @@ def apply_submission(
     if block.problems:
         _reject(inbox, "; ".join(block.problems))
         return
+    if is_hub(session):
+        payload["export_context"] = hub_export_context(session, entity_list, inbox, block)
+        inbox.payload = dict(payload)
     if entity_list.approval_required and submission.review_state != "approved":
         inbox.status = InboxStatus.AWAITING_APPROVAL.value
         inbox.reason = "this list applies updates once their submission is approved"
@@ -354,6 +368,21 @@ def _base_ids(
     if replaced:
         # An edit of a sent form supersedes what the original sent.
         seen.add(str(replaced))
+    if payload.get("hub_context"):
+        # Forwarded by a field hub: the centre version the hub had, plus the updates the hub
+        # received (and applied provisionally) that the tablet had seen.
+        hub_trunk = payload.get("hub_trunk_version")
+        hub_seen = set(payload.get("hub_seen_updates") or [])
+        known = {v.update_id for v in versions}
+        missing = sorted(hub_seen - known)
+        if missing and not force:
+            return frozenset(), (
+                f"waiting for {len(missing)} report(s) the tablet had seen on the field hub "
+                f"(first: {missing[0]})"
+            ), False
+        trunk_ids = {v.update_id for v in versions
+                     if hub_trunk is not None and v.version <= int(hub_trunk)}
+        return frozenset(seen | trunk_ids | (hub_seen & known)), "", bool(missing)
     if base is None:
         # Forms without offline-entity support send no base: they saw the current state.
         return frozenset(seen | {v.update_id for v in versions}), "", False
@@ -467,13 +496,16 @@ def _apply(
     number = entity.current_version + 1
     values = dict(result.state.values)
     label = values.pop(LABEL, entity.label or "")
+    update_json = update_to_json(update)
+    if is_hub(session):
+        update_json["hub_context"] = _hub_context_after(versions, update.update_id)
     version = EntityVersion(
         entity_id=entity.id,
         version=number,
         base_version=base_version,
         update_id=update.update_id,
         kind=update.kind.value,
-        update=update_to_json(update),
+        update=update_json,
         result={"label": label, "values": values},
         conflicts_opened=[c.conflict_id for c in result.conflicts_opened],
         conflicts_closed=[c.conflict_id for c in result.conflicts_closed],
@@ -611,6 +643,65 @@ def _record_feed(
                 "version": version.version,
             },
         )
+
+
+# --- field hub ----------------------------------------------------------------------------------
+
+
+def is_hub(session: Session) -> bool:
+    settings: Settings | None = session.info.get("settings")
+    return bool(settings and settings.extra.get("hub"))
+
+
+def _hub_context_after(versions: list[EntityVersion], update_id: str) -> dict[str, Any]:
+    """A hub version in the centre's terms: the centre version the hub had adopted, and every
+    report the hub applied on top of it (provisionally)."""
+    adopted = [v.version for v in versions if v.update.get("adopted")]
+    seen = [v.update_id for v in versions if not v.update.get("adopted")]
+    return {"trunk_version": max(adopted) if adopted else None,
+            "seen_updates": [*seen, update_id]}
+
+
+def _hub_context_at(versions: list[EntityVersion], number: int) -> dict[str, Any] | None:
+    for v in versions:
+        if v.version == number:
+            if v.update.get("adopted"):
+                return {"trunk_version": number, "seen_updates": []}
+            context = v.update.get("hub_context")
+            return dict(context) if context else None
+        replaced = (v.update.get("hub_versions") or {}).get(str(number))
+        if replaced:
+            return dict(replaced)
+    return None
+
+
+def hub_export_context(session: Session, entity_list: EntityList, inbox: EntityInbox,
+                       block: EntityBlock) -> dict[str, Any] | None:
+    """On a field hub: what the tablet had seen, in the centre's terms, for the centre to
+    merge the report against the right base when the hub forwards it."""
+    if block.base_version is None:
+        return None
+    entity = _find_entity(session, entity_list, block.uuid)
+    if entity is None:
+        return None
+    versions = _versions(session, entity)
+    base = block.base_version
+    chained: list[str] = []
+    if block.branch_id and block.trunk_version is not None and base > block.trunk_version:
+        # The tablet's own offline chain: its trunk is a hub version; its earlier reports on
+        # the branch come through the hub too.
+        chained = [row.update_id for row in session.scalars(
+            select(EntityInbox).where(EntityInbox.project_id == inbox.project_id,
+                                      EntityInbox.list_name == inbox.list_name,
+                                      EntityInbox.entity_uuid == inbox.entity_uuid,
+                                      EntityInbox.id != inbox.id))
+            if row.payload.get("branch_id") == block.branch_id]
+        base = block.trunk_version
+    context = _hub_context_at(versions, base)
+    if context is None:
+        return None
+    context["seen_updates"] = [*context.get("seen_updates", []), *chained]
+    return context
 
 
 # --- (de)serialising updates ------------------------------------------------------------------

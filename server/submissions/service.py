@@ -60,6 +60,10 @@ class Submitter:
     # Hops the submission travelled before reaching this server, oldest first, e.g.
     # [{"hop": "hub", "id": "camp-3 laptop", "received_at": "..."}].
     via: tuple[dict[str, Any], ...] = ()
+    # Set by a field hub forwarding a tablet's report: what the tablet had seen beyond the
+    # centre's version, {"trunk_version": n, "seen_updates": [instanceIDs]} (see
+    # docs/adr/0006-field-hub.md).
+    entity_context: dict[str, Any] | None = None
 
 
 @dataclass
@@ -228,6 +232,7 @@ def _store_new(
         submission.current_instance_id = parsed.instance_id
         submission.review_state = ReviewState.EDITED.value
         submission.updated_at = now
+        sync_changes.review_state_changed(session, submission)
         outcome = Outcome.EDIT
     else:
         submission = Submission(
@@ -287,7 +292,8 @@ def _store_new(
 
     from server.entities.service import apply_submission
 
-    apply_submission(session, project, form, form_version, submission, version, parsed)
+    apply_submission(session, project, form, form_version, submission, version, parsed,
+                     context=submitter.entity_context)
 
     return IngestResult(
         outcome=outcome,

@@ -149,7 +149,11 @@ def push_item(
     try:
         with session.begin_nested():
             result = ingest(
-                session, project, xml, incoming, Submitter(user_id=user_id, via=item.via)
+                session,
+                project,
+                xml,
+                incoming,
+                Submitter(user_id=user_id, via=item.via, entity_context=hub_context(item.via)),
             )
     except Problem as problem:
         status = ItemStatus.CONFLICT if problem.code in CONFLICT_CODES else ItemStatus.REJECTED
@@ -167,3 +171,13 @@ def _instance_id(xml: bytes) -> str | None:
         return parse_instance(xml).instance_id
     except Problem:
         return None
+
+
+def hub_context(via: Any) -> dict[str, Any] | None:
+    """What a field hub knew when it received the report (its last hop's ``entity_context``):
+    the centre version it had and the hub-received updates the tablet had seen."""
+    for hop in reversed(list(via or [])):
+        if isinstance(hop, dict) and hop.get("hop") == "hub":
+            context = hop.get("entity_context")
+            return context if isinstance(context, dict) else None
+    return None

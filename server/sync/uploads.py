@@ -194,6 +194,10 @@ def receive_chunk(
             session.flush()
             upload = None
         if upload is None:
+            # A racing request may have completed the blob while we waited for the lock.
+            state = _already_complete(session, blobs, sha256)
+            if state is not None:
+                return state
             if offset != 0:
                 raise problems.offset_mismatch(0, None)
             # Starting an upload is rare enough to sweep the abandoned ones on the way.

@@ -344,7 +344,6 @@ def test_an_upload_over_the_limit_gets_413_with_a_message_from_a_running_server(
 ) -> None:
     from server import create_app
     from tests.conftest import empty_database
-    from tests.openrosa.conftest import _LiveServer
 
     small = create_app(settings.with_overrides(max_upload_bytes=256 * 1024))
     empty_database(small)
@@ -352,7 +351,7 @@ def test_an_upload_over_the_limit_gets_413_with_a_message_from_a_running_server(
     project = factories.project()
     device = factories.device(project)
     publish_fixture(factories, project, "simple_form")
-    server = _LiveServer(small).start()
+    server = LiveServer(small).start()
     try:
         with requests.Session() as collect:
             collect.headers.update(OPENROSA)

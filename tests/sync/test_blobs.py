@@ -203,3 +203,17 @@ def test_sending_blobs_needs_a_role_that_may_push(
     nobody = SyncApi(client, factories.login(factories.user()))
     assert nobody.head(SHA).status_code == 403
     assert client.head(f"/api/v1/sync/blobs/{SHA}").status_code == 401
+
+
+def test_content_already_in_the_store_is_registered_instead_of_uploaded(
+    api: SyncApi, app: Flask, db_session: Session
+) -> None:
+    """A completion whose transaction did not commit leaves verified content in the store."""
+    app.extensions["fieldsync"].blobs.put_bytes(CONTENT)
+    assert api.head(SHA).headers["Upload-Complete"] == "1"
+    response = api.patch(SHA, CONTENT[:10], 0, len(CONTENT))
+    assert (response.status_code, response.headers["Upload-Complete"]) == (204, "1")
+    blob = db_session.get(Blob, SHA)
+    assert blob is not None and blob.size == len(CONTENT)
+    db_session.rollback()
+    assert api.missing([SHA]).get_json() == {"missing": []}

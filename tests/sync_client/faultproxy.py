@@ -28,8 +28,10 @@ class Faults:
     throttle: float = 0.0
     delay_seconds: tuple[float, float] = (0.01, 0.1)
     throttle_bytes_per_second: int = 256 * 1024
-    # Cuts fall within the first ``cut_within`` bytes of the direction they hit.
-    cut_within: int = 64 * 1024
+    # Cuts fall within the first ``cut_*_within`` bytes a connection carries that way: requests
+    # carry batches and chunks, answers are mostly small.
+    cut_request_within: int = 64 * 1024
+    cut_response_within: int = 4 * 1024
 
 
 @dataclass
@@ -112,8 +114,10 @@ class FaultProxy:
             draw = self._rng.random
             if not self.enabled:
                 return _Plan(None, None, 0.0, None)
-            cut_up = self._rng.randint(1, f.cut_within) if draw() < f.cut_request else None
-            cut_down = self._rng.randint(1, f.cut_within) if draw() < f.cut_response else None
+            cut_up = self._rng.randint(1, f.cut_request_within) if draw() < f.cut_request else None
+            cut_down = (
+                self._rng.randint(1, f.cut_response_within) if draw() < f.cut_response else None
+            )
             delay = self._rng.uniform(*f.delay_seconds) if draw() < f.delay else 0.0
             rate = f.throttle_bytes_per_second if draw() < f.throttle else None
         return _Plan(cut_up, cut_down, delay, rate)

@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -32,13 +33,14 @@ from tests.sync_client.server_state import submissions
 pytestmark = pytest.mark.e2e
 
 BAD_LINK = Faults(
-    cut_request=0.12,
-    cut_response=0.12,
+    cut_request=0.15,
+    cut_response=0.15,
     delay=0.3,
     throttle=0.1,
     delay_seconds=(0.005, 0.05),
     throttle_bytes_per_second=1024 * 1024,
-    cut_within=48 * 1024,
+    cut_request_within=12 * 1024,
+    cut_response_within=2 * 1024,
 )
 # Exit codes that mean "the link beat the retry budget this time": run again.
 TRANSIENT = (EXIT_OFFLINE, EXIT_SERVER)
@@ -56,38 +58,48 @@ def run_until_done(
     rng: random.Random,
     kills: int,
     max_runs: int,
-) -> tuple[int, int]:
+    run_timeout: float = 120,
+) -> tuple[int, int, list[str]]:
     """Run a command until it exits 0, killing it at random moments ``kills`` times first.
-    Returns (runs, kills done)."""
+    Returns (runs, kills done, one line per run)."""
     killed = 0
+    log: list[str] = []
     for run in range(1, max_runs + 1):
+        started = time.monotonic()
         process = fieldsync.start(*args)
         if killed < kills and rng.random() < 0.7:
-            time.sleep(rng.uniform(0.4, 2.5))
+            time.sleep(rng.uniform(0.8, 3.0))
             if process.poll() is None:
                 process.kill()
                 process.communicate()
                 killed += 1
+                log.append(f"run {run}: killed after {time.monotonic() - started:.1f} s")
                 continue
         try:
-            out, err = process.communicate(timeout=120)
+            out, err = process.communicate(timeout=run_timeout)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.communicate()
-            raise
+            out, err = process.communicate()
+            raise AssertionError(
+                f"run {run} hung for {run_timeout} s; earlier runs: {log}; stderr: {err}"
+            ) from None
+        log.append(
+            f"run {run}: exit {process.returncode} after {time.monotonic() - started:.1f} s "
+            f"{err.strip()}"
+        )
         if process.returncode == 0:
-            return run, killed
+            return run, killed, log
         assert process.returncode in TRANSIENT, f"exit {process.returncode}: {err}{out}"
     raise AssertionError(f"{' '.join(args)} did not finish in {max_runs} runs")
 
 
 def outbox_states(home: Path) -> dict[str, int]:
-    with sqlite3.connect(home / STORE_NAME) as conn:
+    with closing(sqlite3.connect(home / STORE_NAME)) as conn:
         return dict(conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
 
 
 def local_forms(home: Path) -> set[tuple[str, str, bool]]:
-    with sqlite3.connect(home / STORE_NAME) as conn:
+    with closing(sqlite3.connect(home / STORE_NAME)) as conn:
         rows = conn.execute("SELECT form_id, version, xml IS NOT NULL FROM form_versions")
         return {(f, v, bool(x)) for f, v, x in rows}
 
@@ -109,6 +121,7 @@ def bad_link_run(
     count: int,
     kills: int,
     seed: int,
+    run_timeout: float = 120,
 ) -> None:
     rng = random.Random(seed)
     project = factories.project("Bad link")
@@ -136,13 +149,16 @@ def bad_link_run(
     assert f"imported {count} forms" in imported.stdout
 
     push_args = ("push", "--batch-size", "15", "--chunk-size", "8192")
-    runs, killed = run_until_done(fieldsync, push_args, rng, kills=kills, max_runs=40 + kills)
+    runs, killed, log = run_until_done(
+        fieldsync, push_args, rng, kills=kills, max_runs=40 + kills, run_timeout=run_timeout
+    )
     assert killed >= 1
     stats = proxy.stats
     print(
         f"\n{count} submissions: {runs} push runs, {killed} killed; {stats.connections} "
         f"connections, {stats.cuts_up} cut mid-request, {stats.cuts_down} cut mid-response"
     )
+    print("\n".join(log))
 
     assert submissions(factories, project.id) == expected
     with factories.session() as session:
@@ -151,7 +167,7 @@ def bad_link_run(
     assert outbox_states(fieldsync.home) == {"sent": count}
     assert proxy.stats.cuts_up + proxy.stats.cuts_down > 0
 
-    run_until_done(fieldsync, ("pull",), rng, kills=1, max_runs=30)
+    run_until_done(fieldsync, ("pull",), rng, kills=1, max_runs=30, run_timeout=run_timeout)
     assert local_forms(fieldsync.home) == server_forms(factories, project.id)
     # converged: the next pull finds nothing new
     for _ in range(20):
@@ -173,4 +189,4 @@ def test_push_through_a_bad_link_with_kills(
 def test_push_500_through_a_bad_link_with_kills(
     factories: Factories, proxy: FaultProxy, tmp_path: Path
 ) -> None:
-    bad_link_run(factories, proxy, tmp_path, count=500, kills=10, seed=11)
+    bad_link_run(factories, proxy, tmp_path, count=500, kills=10, seed=11, run_timeout=900)

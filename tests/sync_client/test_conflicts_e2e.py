@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ def write_filled(instances: Path, name: str, xml: bytes) -> None:
 
 def local_conflicts(home: Path) -> dict[str, tuple[str, str]]:
     """conflict key -> (state, kind), as the last pull left them."""
-    with sqlite3.connect(home / STORE_NAME) as conn:
+    with closing(sqlite3.connect(home / STORE_NAME)) as conn:
         rows = conn.execute("SELECT conflict_id, state, data FROM conflicts").fetchall()
     return {key: (state, json.loads(data)["kind"]) for key, state, data in rows}
 
@@ -100,7 +101,7 @@ def test_conflict_listed_resolved_and_synced(
     assert fieldsync("pull").returncode == 0
     assert local_conflicts(fieldsync.home)[hard] == ("closed", "hard")
     assert "conflicts:   0 open needing review" in fieldsync("status").stdout
-    with sqlite3.connect(fieldsync.home / STORE_NAME) as conn:
+    with closing(sqlite3.connect(fieldsync.home / STORE_NAME)) as conn:
         [(data,)] = conn.execute(
             "SELECT data FROM entities WHERE list_name = 'hazard_areas' AND uuid = ?", (ha,)
         ).fetchall()

@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import stat
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -95,9 +97,7 @@ def test_import_push_pull_and_status(fieldsync: Fieldsync, setup: Setup, tmp_pat
     pulled = fieldsync("pull")
     assert pulled.returncode == 0, pulled.stderr
     assert "1 forms" in pulled.stdout
-    import sqlite3
-
-    with sqlite3.connect(fieldsync.home / STORE_NAME) as conn:
+    with closing(sqlite3.connect(fieldsync.home / STORE_NAME)) as conn:
         xml = conn.execute(
             "SELECT xml FROM form_versions WHERE form_id = 'simple' AND version = '1'"
         ).fetchone()[0]

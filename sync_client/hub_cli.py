@@ -1,0 +1,156 @@
+"""``fieldsync hub``: serve the camp's tablets from this laptop, and add or revoke devices."""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import time
+from pathlib import Path
+
+import click
+
+from sync_client import hub
+from sync_client.errors import FieldsyncError
+from sync_client.home import fieldsync_home, load_config
+
+log = logging.getLogger("fieldsync.hub")
+
+
+@click.group(
+    "hub",
+    invoke_without_command=True,
+    help=(
+        "Run this laptop as a field hub: an OpenRosa server on the camp's Wi-Fi that serves "
+        "the forms and entity lists last pulled from the centre and receives the tablets' "
+        "forms. Run `fieldsync sync` (or use --sync-every) to exchange with the centre."
+    ),
+)
+@click.option("--host", default=None,
+              help="Address to listen on (default 0.0.0.0: every network of this laptop).")
+@click.option("--port", type=int, default=None, help="Port (default 8765).")
+@click.option("--url", default=None,
+              help="The URL tablets reach this laptop at, e.g. http://192.168.8.10:8765 "
+                   "(default: worked out from this laptop's address).")
+@click.option("--sync-every", type=int, default=0, show_default=True,
+              help="Also push and pull with the centre every N seconds when it is reachable "
+                   "(0: only when you run `fieldsync sync`).")
+@click.pass_context
+def hub_group(ctx: click.Context, host: str | None, port: int | None, url: str | None,
+              sync_every: int) -> None:
+    if ctx.invoked_subcommand is not None:
+        return
+    home = fieldsync_home()
+    config = hub.load_hub_config(home)
+    config.host = host or config.host
+    config.port = port or config.port
+    config.url = url if url is not None else config.url
+    hub.save_hub_config(home, config)
+    serve(home, config, sync_every)
+
+
+def serve(home: Path, config: hub.HubConfig, sync_every: int) -> None:
+    import waitress
+
+    from server import create_app
+
+    client_config = load_config(home)
+    runtime = hub.open_hub(home)
+    settings = runtime.settings
+    runtime.engine.dispose()
+    _refresh(home)
+    app = create_app(settings)
+    if sync_every > 0:
+        worker = threading.Thread(target=_sync_loop, args=(home, sync_every), daemon=True)
+        worker.start()
+    project = client_config.project_name or "the hub's project"
+    click.echo(f"field hub for {project} serving on http://{config.host}:{config.port}")
+    click.echo(f"tablets use {config.device_base()}; add one with `fieldsync hub add-device NAME`")
+    waitress.serve(app, host=config.host, port=config.port, threads=8, ident="fieldsync-hub",
+                   _quiet=True)
+
+
+def _refresh(home: Path) -> None:
+    """Serve what the last pull brought, before the first tablet asks."""
+    from sync_client.store import open_store
+
+    client_config = load_config(home)
+    if client_config.project_id is None:
+        return
+    store = open_store(home)
+    try:
+        hub.after_pull(store, home, client_config.project_id, client_config.project_name)
+    finally:
+        store.close()
+
+
+def _sync_loop(home: Path, every: int) -> None:
+    while True:
+        time.sleep(every)
+        try:
+            sync_once(home)
+        except FieldsyncError as exc:
+            log.warning("background sync failed", extra={"error": str(exc)})
+        except Exception:  # noqa: BLE001 - the hub must keep serving tablets whatever happens
+            log.exception("background sync failed")
+
+
+def sync_once(home: Path) -> None:
+    """Collect, push, pull and mirror once (what `fieldsync sync` does on a hub)."""
+    from sync_client.backoff import RetryPolicy
+    from sync_client.http import CONNECT_TIMEOUT, Api
+    from sync_client.pull import pull
+    from sync_client.push import push
+    from sync_client.store import open_store
+
+    config = load_config(home).require_login()
+    assert config.project_id is not None
+    api = Api(config.server_url, config.token, RetryPolicy(), timeout=(CONNECT_TIMEOUT, 60.0))
+    store = open_store(home)
+    try:
+        hub.before_push(store, home, config.project_id, config.hub_id)
+        push(store, api, config.project_id)
+        pull(store, api, config.project_id)
+        hub.after_pull(store, home, config.project_id, config.project_name)
+    finally:
+        store.close()
+
+
+@hub_group.command("add-device", help=(
+    "Issue a token for a tablet; prints the server URL to enter in ODK Collect and a QR code "
+    "for Collect's \"Configure with QR code\"."))
+@click.argument("name")
+@click.option("--url", default=None, help="The URL tablets reach this laptop at.")
+@click.option("--png", type=click.Path(path_type=Path), default=None,
+              help="Also write the QR code to this PNG file.")
+def add_device(name: str, url: str | None, png: Path | None) -> None:
+    import segno
+
+    home = fieldsync_home()
+    config = hub.load_hub_config(home)
+    client_config = load_config(home)
+    setup = hub.add_device(home, name, url or config.device_base(), client_config.project_name)
+    code = segno.make(setup.qr_payload, error="m")
+    click.echo(f"device {setup.app_user_id} ({name}) can now use this hub")
+    click.echo("scan with ODK Collect: Projects > Add project > Configure with QR code")
+    buffer = io.StringIO()
+    code.terminal(out=buffer, compact=True)
+    click.echo(buffer.getvalue())
+    if png is not None:
+        code.save(str(png), scale=6)
+        click.echo(f"QR code written to {png}")
+    click.echo("or enter this server URL by hand (shown once):")
+    click.echo(setup.url)
+
+
+@hub_group.command("devices", help="List the tablets this hub issued tokens to.")
+def devices() -> None:
+    for device_id, name, revoked in hub.list_devices(fieldsync_home()):
+        click.echo(f"{device_id}\t{name}\t{'revoked' if revoked else 'active'}")
+
+
+@hub_group.command("revoke-device", help="Revoke a tablet's token; it gets 403 from then on.")
+@click.argument("device_id", type=int)
+def revoke_device(device_id: int) -> None:
+    hub.revoke_device(fieldsync_home(), device_id)
+    click.echo(f"revoked device {device_id}")
