@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from server.db import transaction  # noqa: E402
-from server.entities.models import Entity, EntityList, EntityVersion  # noqa: E402
+from server.entities.models import Entity, EntityVersion  # noqa: E402
 from server.migrate import upgrade  # noqa: E402
 from server.settings import Settings, normalise_database_url  # noqa: E402
 from server.web import make_runtime  # noqa: E402

@@ -283,8 +283,10 @@ def user_list(state: CliState) -> None:
             click.echo(f"{row.id}\t{row.email}\t{described}{admin}")
 
 
-@user.command("revoke-sessions", help="Revoke every API token of a user (a lost laptop, a field "
-                                       "hub taken out of service).")
+@user.command(
+    "revoke-sessions",
+    help="Revoke every API token of a user (a lost laptop, a field hub taken out of service).",
+)
 @click.argument("email")
 @pass_state
 @handle_errors
@@ -293,8 +295,9 @@ def user_revoke_sessions(state: CliState, email: str) -> None:
     from server.accounts.models import User
 
     with state.transaction() as session:
-        target = session.scalars(select(User).where(
-            User.email == accounts.normalise_email(email))).first()
+        target = session.scalars(
+            select(User).where(User.email == accounts.normalise_email(email))
+        ).first()
         if target is None:
             fail(f"no user {email}")
         assert target is not None

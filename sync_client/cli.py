@@ -399,8 +399,10 @@ def _do_pull(store: Store, config: Config, net: NetOptions) -> PullReport:
         click.echo(f"  warning: {warning}")
     mirrored = hub.after_pull(store, fieldsync_home(), config.project_id, config.project_name)
     if mirrored.forms or mirrored.media or mirrored.entities_adopted:
-        click.echo(f"hub: serving {mirrored.forms} new forms, {mirrored.media} media files, "
-                   f"{mirrored.entities_adopted} updated records")
+        click.echo(
+            f"hub: serving {mirrored.forms} new forms, {mirrored.media} media files, "
+            f"{mirrored.entities_adopted} updated records"
+        )
     return report
 
 

@@ -61,15 +61,19 @@ def load_hub_config(home: Path) -> HubConfig:
     if not path.exists():
         return HubConfig()
     data = json.loads(path.read_text(encoding="utf-8"))
-    return HubConfig(host=str(data.get("host", "0.0.0.0")),  # noqa: S104
-                     port=int(data.get("port", 8765)), url=str(data.get("url", "")))
+    return HubConfig(
+        host=str(data.get("host", "0.0.0.0")),  # noqa: S104
+        port=int(data.get("port", 8765)),
+        url=str(data.get("url", "")),
+    )
 
 
 def save_hub_config(home: Path, config: HubConfig) -> None:
     path = hub_dir(home) / HUB_CONFIG
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"host": config.host, "port": config.port, "url": config.url}),
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps({"host": config.host, "port": config.port, "url": config.url}), encoding="utf-8"
+    )
 
 
 def local_address() -> str:
@@ -157,8 +161,11 @@ def add_device(home: Path, name: str, base_url: str, project_name: str = "") -> 
 def collect_qr_payload(url: str, project_name: str, device_name: str) -> str:
     """What Collect's "Configure with QR code" reads: zlib-compressed JSON settings, base64."""
     settings = {
-        "general": {"server_url": url, "form_update_mode": "match_exactly",
-                    "autosend": "wifi_and_cellular"},
+        "general": {
+            "server_url": url,
+            "form_update_mode": "match_exactly",
+            "autosend": "wifi_and_cellular",
+        },
         "admin": {},
         "project": {"name": f"{project_name} ({device_name})", "icon": "F"},
     }
@@ -172,8 +179,10 @@ def list_devices(home: Path) -> list[tuple[int, str, bool]]:
     runtime = open_hub(home)
     try:
         with runtime.session_factory() as session:
-            return [(a.id, a.display_name, a.revoked_at is not None)
-                    for a in session.scalars(select(AppUser).order_by(AppUser.id))]
+            return [
+                (a.id, a.display_name, a.revoked_at is not None)
+                for a in session.scalars(select(AppUser).order_by(AppUser.id))
+            ]
     finally:
         runtime.engine.dispose()
 
@@ -219,17 +228,30 @@ def collect(store: Store, runtime: Any, project_id: int | None, hub_id: str) -> 
     report = CollectReport()
     after = int(store.get_meta("hub_collected_upto") or 0)
     with runtime.session_factory() as session:
-        versions = list(session.scalars(
-            select(SubmissionVersion).where(SubmissionVersion.id > after)
-            .order_by(SubmissionVersion.id)))
+        versions = list(
+            session.scalars(
+                select(SubmissionVersion)
+                .where(SubmissionVersion.id > after)
+                .order_by(SubmissionVersion.id)
+            )
+        )
         for version in versions:
-            files = list(session.scalars(select(SubmissionAttachment).where(
-                SubmissionAttachment.submission_version_id == version.id,
-                SubmissionAttachment.blob_sha256.is_not(None))))
-            inbox = session.scalars(select(EntityInbox).where(
-                EntityInbox.submission_version_id == version.id)).first()
-            device = session.get(AppUser, version.submitter_app_user_id) \
-                if version.submitter_app_user_id else None
+            files = list(
+                session.scalars(
+                    select(SubmissionAttachment).where(
+                        SubmissionAttachment.submission_version_id == version.id,
+                        SubmissionAttachment.blob_sha256.is_not(None),
+                    )
+                )
+            )
+            inbox = session.scalars(
+                select(EntityInbox).where(EntityInbox.submission_version_id == version.id)
+            ).first()
+            device = (
+                session.get(AppUser, version.submitter_app_user_id)
+                if version.submitter_app_user_id
+                else None
+            )
             received = version.received_at.isoformat().replace("+00:00", "Z")
             device_hop: dict[str, Any] = {
                 "hop": "device",
@@ -256,8 +278,9 @@ def collect(store: Store, runtime: Any, project_id: int | None, hub_id: str) -> 
                 modified=version.received_at,
             )
             with store.transaction() as conn:
-                outcome = add_submission(store, conn, found, attachments, project_id,
-                                         [device_hop, hub_hop], "hub")
+                outcome = add_submission(
+                    store, conn, found, attachments, project_id, [device_hop, hub_hop], "hub"
+                )
                 store.set_meta(conn, "hub_collected_upto", str(version.id))
             if outcome is AddOutcome.IMPORTED:
                 report.queued += 1
@@ -293,8 +316,9 @@ class MirrorReport:
     entities_kept: int = 0
 
 
-def mirror(store: Store, runtime: Any, centre_project_id: int,
-           project_name: str = "") -> MirrorReport:
+def mirror(
+    store: Store, runtime: Any, centre_project_id: int, project_name: str = ""
+) -> MirrorReport:
     """Make the hub serve what was last pulled from the centre."""
     from server.db import transaction
 
@@ -302,33 +326,46 @@ def mirror(store: Store, runtime: Any, centre_project_id: int,
     conn = store.conn
     forms = conn.execute(
         "SELECT form_id, version, xml FROM form_versions WHERE project_id = ? AND xml IS NOT NULL "
-        "ORDER BY updated_at", (centre_project_id,)).fetchall()
-    states = dict(conn.execute(
-        "SELECT form_id, state FROM forms WHERE project_id = ?", (centre_project_id,)).fetchall())
+        "ORDER BY updated_at",
+        (centre_project_id,),
+    ).fetchall()
+    states = dict(
+        conn.execute(
+            "SELECT form_id, state FROM forms WHERE project_id = ?", (centre_project_id,)
+        ).fetchall()
+    )
     media = conn.execute(
         "SELECT form_id, version, name, sha256, is_entity_list, updated_at FROM media "
-        "WHERE project_id = ? ORDER BY updated_at", (centre_project_id,)).fetchall()
-    pending = {row[0] for row in conn.execute(
-        "SELECT instance_id FROM outbox WHERE state = 'pending' AND instance_id IS NOT NULL")}
+        "WHERE project_id = ? ORDER BY updated_at",
+        (centre_project_id,),
+    ).fetchall()
+    pending = {
+        row[0]
+        for row in conn.execute(
+            "SELECT instance_id FROM outbox WHERE state = 'pending' AND instance_id IS NOT NULL"
+        )
+    }
     with transaction(runtime.session_factory) as session:
         project = hub_project(session, project_name)
         # Forms that create entity lists first, so forms selecting from them see entity lists.
         ordered = sorted(forms, key=lambda r: b"create=" not in bytes(r[2]))
-        for form_id, version, xml in ordered:
+        for form_id, _version, xml in ordered:
             report.forms += _mirror_form(session, runtime, project, bytes(xml), states.get(form_id))
         latest_lists: dict[str, str] = {}
         for form_id, version, name, sha256, is_entity_list, _updated in media:
             if is_entity_list:
                 latest_lists[name.rsplit(".", 1)[0]] = sha256
             else:
-                report.media += _mirror_media(session, runtime, store, project, form_id, version,
-                                              name, sha256)
+                report.media += _mirror_media(
+                    session, runtime, store, project, form_id, version, name, sha256
+                )
         uncollected = _uncollected(session, store)
         for list_name, sha256 in sorted(latest_lists.items()):
             with store.open_blob(sha256) as stream:
                 text = stream.read().decode("utf-8")
-            adopted, kept = adopt_entity_list(session, project.id, list_name, text,
-                                              pending | uncollected)
+            adopted, kept = adopt_entity_list(
+                session, project.id, list_name, text, pending | uncollected
+            )
             report.entities_adopted += adopted
             report.entities_kept += kept
     return report
@@ -338,12 +375,14 @@ def _uncollected(session: Session, store: Store) -> set[str]:
     from server.submissions.models import SubmissionVersion
 
     after = int(store.get_meta("hub_collected_upto") or 0)
-    return set(session.scalars(select(SubmissionVersion.instance_id)
-                               .where(SubmissionVersion.id > after)))
+    return set(
+        session.scalars(select(SubmissionVersion.instance_id).where(SubmissionVersion.id > after))
+    )
 
 
-def _mirror_form(session: Session, runtime: Any, project: Any, xml: bytes,
-                 state: str | None) -> int:
+def _mirror_form(
+    session: Session, runtime: Any, project: Any, xml: bytes, state: str | None
+) -> int:
     from server.blobs import service as blob_service
     from server.errors import Problem
     from server.forms.compile import describe_xform
@@ -358,19 +397,33 @@ def _mirror_form(session: Session, runtime: Any, project: Any, xml: bytes,
     stored = runtime.blobs.put_bytes(xml)
     blob_service.register(session, stored, "text/xml")
     try:
-        result = _publish_compiled(session, runtime.blobs, project, compiled,
-                                   f"{compiled.form_id}.xml", stored.sha256, None)
+        result = _publish_compiled(
+            session,
+            runtime.blobs,
+            project,
+            compiled,
+            f"{compiled.form_id}.xml",
+            stored.sha256,
+            None,
+        )
     except Problem as problem:
         log.warning("form not mirrored", extra={"detail": problem.detail})
         return 0
     if state in ("open", "closing", "closed"):
-        set_state(session, get_form(session, project.id, compiled.form_id), FormState(state),
-                  None)
+        set_state(session, get_form(session, project.id, compiled.form_id), FormState(state), None)
     return 1 if result.created else 0
 
 
-def _mirror_media(session: Session, runtime: Any, store: Store, project: Any, form_id: str,
-                  version: str, name: str, sha256: str) -> int:
+def _mirror_media(
+    session: Session,
+    runtime: Any,
+    store: Store,
+    project: Any,
+    form_id: str,
+    version: str,
+    name: str,
+    sha256: str,
+) -> int:
     from server.blobs import service as blob_service
     from server.forms.models import Form, FormAttachment, FormVersion
 
@@ -378,8 +431,12 @@ def _mirror_media(session: Session, runtime: Any, store: Store, project: Any, fo
         select(FormAttachment)
         .join(FormVersion, FormVersion.id == FormAttachment.form_version_id)
         .join(Form, Form.id == FormVersion.form_id)
-        .where(Form.project_id == project.id, Form.xml_form_id == form_id,
-               FormVersion.version == version, FormAttachment.name == name)
+        .where(
+            Form.project_id == project.id,
+            Form.xml_form_id == form_id,
+            FormVersion.version == version,
+            FormAttachment.name == name,
+        )
     ).first()
     if attachment is None or attachment.blob_sha256 == sha256:
         return 0
@@ -390,8 +447,9 @@ def _mirror_media(session: Session, runtime: Any, store: Store, project: Any, fo
     return 1
 
 
-def adopt_entity_list(session: Session, project_id: int, list_name: str, csv_text: str,
-                      not_yet_at_centre: set[str]) -> tuple[int, int]:
+def adopt_entity_list(
+    session: Session, project_id: int, list_name: str, csv_text: str, not_yet_at_centre: set[str]
+) -> tuple[int, int]:
     """Take the centre's merged state of a list. A record that has reports the centre has not
     received yet keeps the hub's provisional state until they are pushed. Returns (adopted,
     kept)."""
@@ -399,8 +457,11 @@ def adopt_entity_list(session: Session, project_id: int, list_name: str, csv_tex
     from server.entities.service import ensure_list
 
     reader = csv.DictReader(io.StringIO(csv_text))
-    properties = [c for c in (reader.fieldnames or []) if c not in ("name", "label", "__version")
-                  and not c.startswith("__")]
+    properties = [
+        c
+        for c in (reader.fieldnames or [])
+        if c not in ("name", "label", "__version") and not c.startswith("__")
+    ]
     entity_list = ensure_list(session, project_id, list_name, properties)
     adopted = kept = 0
     for row in reader:
@@ -410,17 +471,23 @@ def adopt_entity_list(session: Session, project_id: int, list_name: str, csv_tex
         version = int(row.get("__version") or 0)
         label = row.get("label") or ""
         values = {p: row[p] for p in properties if row.get(p)}
-        entity = session.scalars(select(Entity).where(Entity.list_id == entity_list.id,
-                                                      Entity.uuid == uuid)).first()
+        entity = session.scalars(
+            select(Entity).where(Entity.list_id == entity_list.id, Entity.uuid == uuid)
+        ).first()
         if entity is not None:
-            versions = list(session.scalars(select(EntityVersion).where(
-                EntityVersion.entity_id == entity.id)))
+            versions = list(
+                session.scalars(select(EntityVersion).where(EntityVersion.entity_id == entity.id))
+            )
             provisional = [v for v in versions if not v.update.get(ADOPTED)]
             if any(v.update_id in not_yet_at_centre for v in provisional):
                 kept += 1
                 continue
-            if not provisional and entity.current_version == version and \
-                    entity.values == values and entity.label == label:
+            if (
+                not provisional
+                and entity.current_version == version
+                and entity.values == values
+                and entity.label == label
+            ):
                 continue
             # Tablets may still send reports based on a replaced hub version: keep what each
             # of those versions meant in the centre's terms.
@@ -437,15 +504,30 @@ def adopt_entity_list(session: Session, project_id: int, list_name: str, csv_tex
             session.add(entity)
             session.flush()
         update_id = f"centre:{uuid}:{version}"
-        session.add(EntityVersion(
-            entity_id=entity.id, version=version, base_version=None, update_id=update_id,
-            kind="create",
-            update={"update_id": update_id, "kind": "create", "base_ids": [],
-                    "values": {**values, "label": label}, "date_of_information": None,
-                    "source": "centre", "reason": None, "resolves": [], ADOPTED: True,
-                    "hub_versions": replaced},
-            result={"label": label, "values": values},
-            conflicts_opened=[], conflicts_closed=[]))
+        session.add(
+            EntityVersion(
+                entity_id=entity.id,
+                version=version,
+                base_version=None,
+                update_id=update_id,
+                kind="create",
+                update={
+                    "update_id": update_id,
+                    "kind": "create",
+                    "base_ids": [],
+                    "values": {**values, "label": label},
+                    "date_of_information": None,
+                    "source": "centre",
+                    "reason": None,
+                    "resolves": [],
+                    ADOPTED: True,
+                    "hub_versions": replaced,
+                },
+                result={"label": label, "values": values},
+                conflicts_opened=[],
+                conflicts_closed=[],
+            )
+        )
         entity.values = values
         entity.label = label
         entity.current_version = version
@@ -453,7 +535,6 @@ def adopt_entity_list(session: Session, project_id: int, list_name: str, csv_tex
         adopted += 1
     session.flush()
     return adopted, kept
-
 
 
 # --- what `fieldsync push/pull/sync` do when this laptop is a hub ----------------------------
@@ -470,8 +551,9 @@ def before_push(store: Store, home: Path, project_id: int | None, hub_id: str) -
         runtime.engine.dispose()
 
 
-def after_pull(store: Store, home: Path, project_id: int | None,
-               project_name: str = "") -> MirrorReport:
+def after_pull(
+    store: Store, home: Path, project_id: int | None, project_name: str = ""
+) -> MirrorReport:
     """Serve what was just pulled (no-op when this laptop is not a hub)."""
     if not hub_exists(home) or project_id is None:
         return MirrorReport()

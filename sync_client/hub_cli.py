@@ -26,18 +26,30 @@ log = logging.getLogger("fieldsync.hub")
         "forms. Run `fieldsync sync` (or use --sync-every) to exchange with the centre."
     ),
 )
-@click.option("--host", default=None,
-              help="Address to listen on (default 0.0.0.0: every network of this laptop).")
+@click.option(
+    "--host",
+    default=None,
+    help="Address to listen on (default 0.0.0.0: every network of this laptop).",
+)
 @click.option("--port", type=int, default=None, help="Port (default 8765).")
-@click.option("--url", default=None,
-              help="The URL tablets reach this laptop at, e.g. http://192.168.8.10:8765 "
-                   "(default: worked out from this laptop's address).")
-@click.option("--sync-every", type=int, default=0, show_default=True,
-              help="Also push and pull with the centre every N seconds when it is reachable "
-                   "(0: only when you run `fieldsync sync`).")
+@click.option(
+    "--url",
+    default=None,
+    help="The URL tablets reach this laptop at, e.g. http://192.168.8.10:8765 "
+    "(default: worked out from this laptop's address).",
+)
+@click.option(
+    "--sync-every",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Also push and pull with the centre every N seconds when it is reachable "
+    "(0: only when you run `fieldsync sync`).",
+)
 @click.pass_context
-def hub_group(ctx: click.Context, host: str | None, port: int | None, url: str | None,
-              sync_every: int) -> None:
+def hub_group(
+    ctx: click.Context, host: str | None, port: int | None, url: str | None, sync_every: int
+) -> None:
     if ctx.invoked_subcommand is not None:
         return
     home = fieldsync_home()
@@ -66,8 +78,9 @@ def serve(home: Path, config: hub.HubConfig, sync_every: int) -> None:
     project = client_config.project_name or "the hub's project"
     click.echo(f"field hub for {project} serving on http://{config.host}:{config.port}")
     click.echo(f"tablets use {config.device_base()}; add one with `fieldsync hub add-device NAME`")
-    waitress.serve(app, host=config.host, port=config.port, threads=8, ident="fieldsync-hub",
-                   _quiet=True)
+    waitress.serve(
+        app, host=config.host, port=config.port, threads=8, ident="fieldsync-hub", _quiet=True
+    )
 
 
 def _refresh(home: Path) -> None:
@@ -91,7 +104,7 @@ def _sync_loop(home: Path, every: int) -> None:
             sync_once(home)
         except FieldsyncError as exc:
             log.warning("background sync failed", extra={"error": str(exc)})
-        except Exception:  # noqa: BLE001 - the hub must keep serving tablets whatever happens
+        except Exception:
             log.exception("background sync failed")
 
 
@@ -116,13 +129,21 @@ def sync_once(home: Path) -> None:
         store.close()
 
 
-@hub_group.command("add-device", help=(
-    "Issue a token for a tablet; prints the server URL to enter in ODK Collect and a QR code "
-    "for Collect's \"Configure with QR code\"."))
+@hub_group.command(
+    "add-device",
+    help=(
+        "Issue a token for a tablet; prints the server URL to enter in ODK Collect and a QR code "
+        'for Collect\'s "Configure with QR code".'
+    ),
+)
 @click.argument("name")
 @click.option("--url", default=None, help="The URL tablets reach this laptop at.")
-@click.option("--png", type=click.Path(path_type=Path), default=None,
-              help="Also write the QR code to this PNG file.")
+@click.option(
+    "--png",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the QR code to this PNG file.",
+)
 def add_device(name: str, url: str | None, png: Path | None) -> None:
     import segno
 

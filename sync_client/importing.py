@@ -119,7 +119,8 @@ def _import_one(
 
 
 def _restore_lost_files(store: Store, conn: sqlite3.Connection, found: FoundInstance) -> int:
-    """Copy again the attachments of a queued instance whose file vanished from the store."""
+    """Copy again the attachments of a queued instance whose file vanished from the store or
+    was damaged there."""
     expected = dict(
         conn.execute(
             "SELECT a.name, a.sha256 FROM outbox_attachments a JOIN outbox o "
@@ -130,7 +131,7 @@ def _restore_lost_files(store: Store, conn: sqlite3.Connection, found: FoundInst
     restored = 0
     for entry in found.attachments:
         sha = expected.get(entry.name)
-        if sha is None or store.blob_path(sha).exists():
+        if sha is None or store.blob_intact(sha):
             continue
         try:
             with entry.opener() as stream:

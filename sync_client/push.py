@@ -147,12 +147,13 @@ def upload_blob(
     """Upload one blob from wherever the server's copy stops.
 
     Raises:
-        StoreError: the local file is missing or no longer matches its hash.
-        ServerError: the server keeps refusing the content.
+        StoreError: the local file is missing.
+        ServerError: the server keeps refusing the content, or its offsets make no progress.
         FieldsyncError: offline or auth failures.
     """
     offset, complete = server_offset(api, sha256)
     restarts = 0
+    stalls = 0
     if offset:
         tracker.advance(nbytes=min(offset, size))
     while not complete:
@@ -184,6 +185,11 @@ def upload_blob(
             if problem.code == "blob.offset_mismatch" and "Upload-Offset" in problem.headers:
                 # An earlier attempt landed although its answer was lost: carry on from there.
                 new_offset = int(problem.headers["Upload-Offset"])
+                stalls = stalls + 1 if new_offset == offset else 0
+                if stalls > 3:
+                    raise ServerError(
+                        f"the server keeps refusing attachment {sha256[:12]}… at offset {offset}"
+                    ) from problem
                 tracker.advance(nbytes=max(0, new_offset - offset))
                 offset = new_offset
                 complete = problem.headers.get("Upload-Complete") == "1"

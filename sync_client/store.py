@@ -230,8 +230,12 @@ class Store:
             sha256 = digest.hexdigest()
             final = self.blob_path(sha256)
             final.parent.mkdir(parents=True, exist_ok=True)
-            # Same name means same content, so replacing an existing copy is harmless.
-            os.replace(tmp, final)
+            if _file_sha256(final) == sha256:
+                # Same name, same content: keep the copy already there (on Windows a file
+                # another process has open could not be replaced anyway).
+                tmp.unlink()
+            else:
+                os.replace(tmp, final)
         except SourceUnreadable:
             tmp.unlink(missing_ok=True)
             raise
@@ -265,6 +269,10 @@ class Store:
                 "import the tablet folder again to restore it"
             ) from exc
 
+    def blob_intact(self, sha256: str) -> bool:
+        """Whether the blob's file is there and still hashes to its name."""
+        return _file_sha256(self.blob_path(sha256)) == sha256
+
     def verify_blob(self, sha256: str) -> int:
         """The blob's size after checking its content still hashes to its name.
 
@@ -283,6 +291,17 @@ class Store:
                 "folder again to restore it"
             )
         return size
+
+
+def _file_sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(CHUNK):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def store_os_error(exc: OSError, where: Path) -> StoreError:

@@ -199,12 +199,21 @@ def revoke_session(session: Session, row: ApiToken) -> None:
 def revoke_all_sessions(session: Session, user: User, actor_user_id: int | None = None) -> int:
     """Revoke every live API token of a user (a lost laptop, a hub taken out of service)."""
     now = utcnow()
-    rows = list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
-                                                       ApiToken.revoked_at.is_(None))))
+    rows = list(
+        session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        )
+    )
     for row in rows:
         row.revoked_at = now
-    audit.record(session, "session.revoke_all", user_id=actor_user_id, target_type="user",
-                 target_id=user.id, count=len(rows))
+    audit.record(
+        session,
+        "session.revoke_all",
+        user_id=actor_user_id,
+        target_type="user",
+        target_id=user.id,
+        count=len(rows),
+    )
     return len(rows)
 
 

@@ -173,8 +173,11 @@ def apply_submission(
         return
     declared = (form_version.entity_spec or {}).get("dataset")
     if declared and block.list_name != declared:
-        _reject(inbox, f"the entity block names the list {block.list_name!r}, but the form "
-                       f"{form.xml_form_id!r} declares {declared!r}")
+        _reject(
+            inbox,
+            f"the entity block names the list {block.list_name!r}, but the form "
+            f"{form.xml_form_id!r} declares {declared!r}",
+        )
         return
     if block.problems:
         _reject(inbox, "; ".join(block.problems))
@@ -329,7 +332,8 @@ def _process_locked(
     if wants_create and not wants_update:
         # A second "create" of an existing id: its author saw nothing of this entity, so
         # every value it differs on is a conflict, not an overwrite.
-        base_ids, blocked, forced = frozenset(), "", False
+        base_ids: frozenset[str] = frozenset()
+        blocked, forced = "", False
     else:
         base_ids, blocked, forced = _base_ids(session, entity, versions, inbox, force=force)
     if blocked:
@@ -376,12 +380,17 @@ def _base_ids(
         known = {v.update_id for v in versions}
         missing = sorted(hub_seen - known)
         if missing and not force:
-            return frozenset(), (
-                f"waiting for {len(missing)} report(s) the tablet had seen on the field hub "
-                f"(first: {missing[0]})"
-            ), False
-        trunk_ids = {v.update_id for v in versions
-                     if hub_trunk is not None and v.version <= int(hub_trunk)}
+            return (
+                frozenset(),
+                (
+                    f"waiting for {len(missing)} report(s) the tablet had seen on the field hub "
+                    f"(first: {missing[0]})"
+                ),
+                False,
+            )
+        trunk_ids = {
+            v.update_id for v in versions if hub_trunk is not None and v.version <= int(hub_trunk)
+        }
         return frozenset(seen | trunk_ids | (hub_seen & known)), "", bool(missing)
     if base is None:
         # Forms without offline-entity support send no base: they saw the current state.
@@ -613,36 +622,36 @@ def _record_feed(
             "conflict": entity.conflict,
         },
     )
-    for conflict in result.conflicts_opened:
-        record_change(
-            session,
-            entity_list.project_id,
-            "conflict",
-            conflict.conflict_id,
-            {
-                "state": "open",
-                "list": entity_list.name,
-                "uuid": entity.uuid,
-                "kind": conflict.kind.value,
-                "property": conflict.property_name,
-                "version": version.version,
-            },
-        )
-    for conflict in result.conflicts_closed:
-        record_change(
-            session,
-            entity_list.project_id,
-            "conflict",
-            conflict.conflict_id,
-            {
-                "state": "closed",
-                "list": entity_list.name,
-                "uuid": entity.uuid,
-                "kind": conflict.kind.value,
-                "property": conflict.property_name,
-                "version": version.version,
-            },
-        )
+    # The numeric id is what the resolution endpoint takes; the key is stable across orders.
+    ids = dict(
+        session.execute(
+            select(EntityConflict.conflict_key, EntityConflict.id).where(
+                EntityConflict.entity_id == entity.id
+            )
+        ).all()
+    )
+    for state, conflicts in (
+        ("open", result.conflicts_opened),
+        ("closed", result.conflicts_closed),
+    ):
+        for conflict in conflicts:
+            record_change(
+                session,
+                entity_list.project_id,
+                "conflict",
+                conflict.conflict_id,
+                {
+                    "id": ids.get(conflict.conflict_id),
+                    "key": conflict.conflict_id,
+                    "state": state,
+                    "list": entity_list.name,
+                    "uuid": entity.uuid,
+                    "kind": conflict.kind.value,
+                    "property": conflict.property_name,
+                    "requires_review": conflict.requires_review,
+                    "version": version.version,
+                },
+            )
 
 
 # --- field hub ----------------------------------------------------------------------------------
@@ -658,8 +667,7 @@ def _hub_context_after(versions: list[EntityVersion], update_id: str) -> dict[st
     report the hub applied on top of it (provisionally)."""
     adopted = [v.version for v in versions if v.update.get("adopted")]
     seen = [v.update_id for v in versions if not v.update.get("adopted")]
-    return {"trunk_version": max(adopted) if adopted else None,
-            "seen_updates": [*seen, update_id]}
+    return {"trunk_version": max(adopted) if adopted else None, "seen_updates": [*seen, update_id]}
 
 
 def _hub_context_at(versions: list[EntityVersion], number: int) -> dict[str, Any] | None:
@@ -675,8 +683,9 @@ def _hub_context_at(versions: list[EntityVersion], number: int) -> dict[str, Any
     return None
 
 
-def hub_export_context(session: Session, entity_list: EntityList, inbox: EntityInbox,
-                       block: EntityBlock) -> dict[str, Any] | None:
+def hub_export_context(
+    session: Session, entity_list: EntityList, inbox: EntityInbox, block: EntityBlock
+) -> dict[str, Any] | None:
     """On a field hub: what the tablet had seen, in the centre's terms, for the centre to
     merge the report against the right base when the hub forwards it."""
     if block.base_version is None:
@@ -690,12 +699,18 @@ def hub_export_context(session: Session, entity_list: EntityList, inbox: EntityI
     if block.branch_id and block.trunk_version is not None and base > block.trunk_version:
         # The tablet's own offline chain: its trunk is a hub version; its earlier reports on
         # the branch come through the hub too.
-        chained = [row.update_id for row in session.scalars(
-            select(EntityInbox).where(EntityInbox.project_id == inbox.project_id,
-                                      EntityInbox.list_name == inbox.list_name,
-                                      EntityInbox.entity_uuid == inbox.entity_uuid,
-                                      EntityInbox.id != inbox.id))
-            if row.payload.get("branch_id") == block.branch_id]
+        chained = [
+            row.update_id
+            for row in session.scalars(
+                select(EntityInbox).where(
+                    EntityInbox.project_id == inbox.project_id,
+                    EntityInbox.list_name == inbox.list_name,
+                    EntityInbox.entity_uuid == inbox.entity_uuid,
+                    EntityInbox.id != inbox.id,
+                )
+            )
+            if row.payload.get("branch_id") == block.branch_id
+        ]
         base = block.trunk_version
     context = _hub_context_at(versions, base)
     if context is None:
@@ -819,22 +834,21 @@ def entity_list_fingerprint(session: Session, entity_list: EntityList) -> str:
 def entity_list_hash(session: Session, project_id: int, list_name: str) -> str | None:
     """The md5-style hash the manifest shows for an entity list (None if there is no list)."""
     entity_list = session.scalars(
-        select(EntityList).where(EntityList.project_id == project_id,
-                                 EntityList.name == list_name)
+        select(EntityList).where(EntityList.project_id == project_id, EntityList.name == list_name)
     ).first()
     return entity_list_fingerprint(session, entity_list) if entity_list else None
 
 
-def entity_list_csv(session: Session, project_id: int,
-                    list_name: str) -> tuple[str, Iterator[bytes]] | None:
+def entity_list_csv(
+    session: Session, project_id: int, list_name: str
+) -> tuple[str, Iterator[bytes]] | None:
     """(ETag, CSV chunks) of an entity list's merged current state, or None if unknown."""
     from sqlalchemy.orm import sessionmaker
 
     from server.entities.csvfeed import iter_csv
 
     entity_list = session.scalars(
-        select(EntityList).where(EntityList.project_id == project_id,
-                                 EntityList.name == list_name)
+        select(EntityList).where(EntityList.project_id == project_id, EntityList.name == list_name)
     ).first()
     if entity_list is None:
         return None

@@ -33,11 +33,18 @@ def _role(project_id: int, minimum: Role) -> int:
 @login_required
 def list_lists(project_id: int) -> Any:
     _role(project_id, Role.VIEWER)
-    return jsonify([
-        {"name": lst.name, "properties": lst.properties, "entities": count,
-         "entities_in_conflict": hard, "approval_required": lst.approval_required}
-        for lst, count, hard in review.lists(db(), project_id)
-    ])
+    return jsonify(
+        [
+            {
+                "name": lst.name,
+                "properties": lst.properties,
+                "entities": count,
+                "entities_in_conflict": hard,
+                "approval_required": lst.approval_required,
+            }
+            for lst, count, hard in review.lists(db(), project_id)
+        ]
+    )
 
 
 @blueprint.patch("/entity-lists/<list_name>")
@@ -49,12 +56,17 @@ def set_list(project_id: int, list_name: str) -> Any:
     entity_list.approval_required = data["approval_required"]
     from server.audit import service as audit
 
-    audit.record(db(), "entity_list.settings", project_id=project_id, user_id=user_id,
-                 target_type="entity_list", target_id=list_name,
-                 approval_required=data["approval_required"])
+    audit.record(
+        db(),
+        "entity_list.settings",
+        project_id=project_id,
+        user_id=user_id,
+        target_type="entity_list",
+        target_id=list_name,
+        approval_required=data["approval_required"],
+    )
     commit()
-    return jsonify({"name": entity_list.name,
-                    "approval_required": entity_list.approval_required})
+    return jsonify({"name": entity_list.name, "approval_required": entity_list.approval_required})
 
 
 @blueprint.get("/entity-lists/<list_name>/entities")
@@ -64,8 +76,9 @@ def list_entities(project_id: int, list_name: str) -> Any:
     entity_list = review.get_list(db(), project_id, list_name)
     limit = min(request.args.get("limit", 1000, type=int) or 1000, 10000)
     offset = request.args.get("offset", 0, type=int) or 0
-    rows = review.entities(db(), entity_list, conflict=request.args.get("conflict"),
-                           limit=limit, offset=offset)
+    rows = review.entities(
+        db(), entity_list, conflict=request.args.get("conflict"), limit=limit, offset=offset
+    )
     return jsonify([review.entity_json(e, entity_list) for e in rows])
 
 
@@ -79,8 +92,7 @@ def entities_csv(project_id: int, list_name: str) -> Any:
     etag, chunks = found
     if request.if_none_match.contains(etag):
         return Response(status=304, headers={"ETag": f'"{etag}"'})
-    return Response(stream_with_context(chunks), mimetype="text/csv",
-                    headers={"ETag": f'"{etag}"'})
+    return Response(stream_with_context(chunks), mimetype="text/csv", headers={"ETag": f'"{etag}"'})
 
 
 @blueprint.get("/entity-lists/<list_name>/entities/<uuid>")
@@ -90,8 +102,12 @@ def get_entity(project_id: int, list_name: str, uuid: str) -> Any:
     entity_list = review.get_list(db(), project_id, list_name)
     entity = review.get_entity(db(), entity_list, uuid)
     body = review.entity_json(entity, entity_list)
-    body["conflicts"] = [review.conflict_json(c, e, lst, db()) for c, e, lst in review.conflicts(
-        db(), project_id, list_name=list_name, entity_uuid=uuid, include_soft=True)]
+    body["conflicts"] = [
+        review.conflict_json(c, e, lst, db())
+        for c, e, lst in review.conflicts(
+            db(), project_id, list_name=list_name, entity_uuid=uuid, include_soft=True
+        )
+    ]
     return jsonify(body)
 
 
@@ -102,9 +118,16 @@ def edit_entity(project_id: int, list_name: str, uuid: str) -> Any:
     data = load_json(EntityEditRequest())
     entity_list = review.get_list(db(), project_id, list_name)
     entity = review.get_entity(db(), entity_list, uuid)
-    review.edit(db(), entity_list, entity, base_version=data["base_version"],
-                values=data["values"], label=data["label"], user_id=user_id,
-                merge_if_stale=data["merge"])
+    review.edit(
+        db(),
+        entity_list,
+        entity,
+        base_version=data["base_version"],
+        values=data["values"],
+        label=data["label"],
+        user_id=user_id,
+        merge_if_stale=data["merge"],
+    )
     commit()
     return jsonify(review.entity_json(entity, entity_list))
 
@@ -116,8 +139,9 @@ def reopen_entity(project_id: int, list_name: str, uuid: str) -> Any:
     data = load_json(ReopenRequest())
     entity_list = review.get_list(db(), project_id, list_name)
     entity = review.get_entity(db(), entity_list, uuid)
-    review.reopen(db(), entity_list, entity, status=data["status"], reason=data["reason"],
-                  user_id=user_id)
+    review.reopen(
+        db(), entity_list, entity, status=data["status"], reason=data["reason"], user_id=user_id
+    )
     commit()
     return jsonify(review.entity_json(entity, entity_list))
 
@@ -137,9 +161,13 @@ def list_conflicts(project_id: int) -> Any:
     _role(project_id, Role.VIEWER)
     status = request.args.get("status", "open")
     rows = review.conflicts(
-        db(), project_id, list_name=request.args.get("list"),
-        entity_uuid=request.args.get("entity"), status=None if status == "all" else status,
-        include_soft=request.args.get("soft") in ("1", "true", "yes"))
+        db(),
+        project_id,
+        list_name=request.args.get("list"),
+        entity_uuid=request.args.get("entity"),
+        status=None if status == "all" else status,
+        include_soft=request.args.get("soft") in ("1", "true", "yes"),
+    )
     return jsonify([review.conflict_json(c, e, lst, db()) for c, e, lst in rows])
 
 
@@ -156,8 +184,15 @@ def get_conflict(project_id: int, conflict_id: int) -> Any:
 def resolve_conflict(project_id: int, conflict_id: int) -> Any:
     user_id = _role(project_id, Role.COORDINATOR)
     data = load_json(ResolutionRequest())
-    applied = review.resolve(db(), project_id, conflict_id, values=data["values"],
-                             reason=data["reason"], user_id=user_id, reopen=data["reopen"])
+    applied = review.resolve(
+        db(),
+        project_id,
+        conflict_id,
+        values=data["values"],
+        reason=data["reason"],
+        user_id=user_id,
+        reopen=data["reopen"],
+    )
     conflict, entity, entity_list = review.get_conflict(db(), project_id, conflict_id)
     commit()
     body = review.conflict_json(conflict, entity, entity_list, db())
@@ -170,8 +205,9 @@ def resolve_conflict(project_id: int, conflict_id: int) -> Any:
 @login_required
 def entity_backlog(project_id: int) -> Any:
     _role(project_id, Role.COORDINATOR)
-    return jsonify([_inbox_json(row) for row in review.backlog(db(), project_id,
-                                                               request.args.get("status"))])
+    return jsonify(
+        [_inbox_json(row) for row in review.backlog(db(), project_id, request.args.get("status"))]
+    )
 
 
 def _version_json(version: EntityVersion) -> dict[str, Any]:
@@ -203,4 +239,3 @@ def _inbox_json(row: EntityInbox) -> dict[str, Any]:
         "received_at": row.received_at.isoformat(),
         "payload": row.payload,
     }
-

@@ -128,8 +128,12 @@ def _compile_xlsform_uncached(data: bytes, file_type: str) -> CompiledForm:
     try:
         result = convert(xlsform=data, warnings=warnings, file_type=f".{file_type}")
     except PyXFormError as exc:
-        raise Problem(400, "form.invalid", "The XLSForm has errors",
-                      _with_location(str(exc).strip(), data, file_type)) from None
+        raise Problem(
+            400,
+            "form.invalid",
+            "The XLSForm has errors",
+            _with_location(str(exc).strip(), data, file_type),
+        ) from None
     except (ValueError, KeyError, TypeError, zipfile.BadZipFile, OSError) as exc:
         # pyxform and its readers raise these for workbooks they cannot make sense of.
         raise Problem(
@@ -163,7 +167,7 @@ def _survey_rows(data: bytes, file_type: str) -> list[dict[str, Any]]:
 
     try:
         return list(get_xlsform(xlsform=data, file_type=f".{file_type}").survey)
-    except Exception:  # noqa: BLE001 - locating is best effort; the error itself is reported
+    except Exception:
         return []
 
 
@@ -205,8 +209,14 @@ def _check_expressions(xform: str, data: bytes, file_type: str) -> None:
                 name = bind.get("nodeset", "").rsplit("/", 1)[-1]
                 rows = _survey_rows(data, file_type)
                 row = _row_of(rows, name=name)
-                original = next((str(r.get(column, "")) for r in rows
-                                 if str(r.get("name", "")).strip() == name), expression)
+                original = next(
+                    (
+                        str(r.get(column, ""))
+                        for r in rows
+                        if str(r.get("name", "")).strip() == name
+                    ),
+                    expression,
+                )
                 where = f"[row : {row}] " if row else ""
                 raise Problem(
                     400,

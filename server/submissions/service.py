@@ -292,8 +292,16 @@ def _store_new(
 
     from server.entities.service import apply_submission
 
-    apply_submission(session, project, form, form_version, submission, version, parsed,
-                     context=submitter.entity_context)
+    apply_submission(
+        session,
+        project,
+        form,
+        form_version,
+        submission,
+        version,
+        parsed,
+        context=submitter.entity_context,
+    )
 
     return IngestResult(
         outcome=outcome,

@@ -36,8 +36,7 @@ class Filled:
         root = etree.Element(root_name, id=self.form_id, version=self.form.version)
         paths = {p["name"]: p["path"] for p in spec.get("properties", [])}
         etree.SubElement(root, "deviceid").text = self.device_id
-        for name, value in {"date_of_information": self.date_of_information,
-                            **self.values}.items():
+        for name, value in {"date_of_information": self.date_of_information, **self.values}.items():
             path = paths.get(name, f"/{root_name}/{name}")
             node = root
             for part in [p for p in path.split("/") if p][1:]:
@@ -45,12 +44,17 @@ class Filled:
                 node = found if found is not None else etree.SubElement(node, part)
             node.text = value
         meta = etree.SubElement(root, "meta")
-        entity = etree.SubElement(meta, "entity", dataset=spec["dataset"], id=self.entity_id,
-                                  create="true" if self.create else "false",
-                                  update="true" if self.update else "false",
-                                  baseVersion=_s(self.base_version),
-                                  trunkVersion=_s(self.trunk_version),
-                                  branchId=self.branch_id or "")
+        entity = etree.SubElement(
+            meta,
+            "entity",
+            dataset=spec["dataset"],
+            id=self.entity_id,
+            create="true" if self.create else "false",
+            update="true" if self.update else "false",
+            baseVersion=_s(self.base_version),
+            trunkVersion=_s(self.trunk_version),
+            branchId=self.branch_id or "",
+        )
         if self.label is not None:
             etree.SubElement(entity, "label").text = self.label
         etree.SubElement(meta, "instanceID").text = self.instance_id

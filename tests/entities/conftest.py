@@ -33,25 +33,32 @@ class Field:
         with transaction(self.factories.runtime.session_factory) as session:
             project = session.get(Project, self.project.id)
             assert project is not None
-            return submissions.ingest(session, project, filled.xml(),
-                                      submitter=submissions.Submitter(app_user_id=None))
+            return submissions.ingest(
+                session, project, filled.xml(), submitter=submissions.Submitter(app_user_id=None)
+            )
 
     def entity(self, uuid: str, list_name: str = "hazard_areas") -> Entity:
         with self.factories.session() as session:
             return session.scalars(
-                select(Entity).join(EntityList, EntityList.id == Entity.list_id)
-                .where(EntityList.project_id == self.project.id, EntityList.name == list_name,
-                       Entity.uuid == uuid)
+                select(Entity)
+                .join(EntityList, EntityList.id == Entity.list_id)
+                .where(
+                    EntityList.project_id == self.project.id,
+                    EntityList.name == list_name,
+                    Entity.uuid == uuid,
+                )
             ).one()
 
     def open_conflicts(self, uuid: str) -> list[EntityConflict]:
         entity = self.entity(uuid)
         with self.factories.session() as session:
-            return list(session.scalars(
-                select(EntityConflict).where(EntityConflict.entity_id == entity.id,
-                                             EntityConflict.status == "open")
-                .order_by(EntityConflict.conflict_key)
-            ))
+            return list(
+                session.scalars(
+                    select(EntityConflict)
+                    .where(EntityConflict.entity_id == entity.id, EntityConflict.status == "open")
+                    .order_by(EntityConflict.conflict_key)
+                )
+            )
 
     def inbox(self, update_id: str) -> EntityInbox:
         with self.factories.session() as session:

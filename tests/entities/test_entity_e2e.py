@@ -62,8 +62,10 @@ class Tablet:
 
 @pytest.fixture
 def tablets(field: Field, live_server: LiveServer) -> tuple[Tablet, Tablet]:
-    return (Tablet(live_server, field.factories.device(field.project, "team 1")),
-            Tablet(live_server, field.factories.device(field.project, "team 2")))
+    return (
+        Tablet(live_server, field.factories.device(field.project, "team 1")),
+        Tablet(live_server, field.factories.device(field.project, "team 2")),
+    )
 
 
 @pytest.fixture
@@ -75,8 +77,9 @@ def coordinator(field: Field, live_server: LiveServer) -> Any:
     return http
 
 
-def test_classic_cases_over_http(field: Field, tablets: tuple[Tablet, Tablet],
-                                 coordinator: Any) -> None:
+def test_classic_cases_over_http(
+    field: Field, tablets: tuple[Tablet, Tablet], coordinator: Any
+) -> None:
     team1, team2 = tablets
     api = coordinator.base
     before = team2.manifest("clearance_report")["hazard_areas.csv"]["hash"]
@@ -88,7 +91,10 @@ def test_classic_cases_over_http(field: Field, tablets: tuple[Tablet, Tablet],
     assert after != before
     row = team2.hazard_areas()[ha]
     assert (row["__version"], row["status"], row["label"]) == (
-        "1", "suspected", "HA-0145 Xieng Khouang / Phonsavan")
+        "1",
+        "suspected",
+        "HA-0145 Xieng Khouang / Phonsavan",
+    )
     assert team2.manifest("clearance_report")["hazard_areas.csv"]["hash"] == after
 
     # Two teams update different properties from the same download: both apply.
@@ -99,10 +105,18 @@ def test_classic_cases_over_http(field: Field, tablets: tuple[Tablet, Tablet],
 
     # Two teams update the same property from the same download: a hard conflict.
     current = {k: row[k] for k in row if k in AREA}
-    assert team1.submit(survey_update(field, ha, 3, **{**current, "priority": "low"},
-                                      date="2026-11-12")).status_code == 201
-    assert team2.submit(survey_update(field, ha, 3, **{**current, "priority": "high"},
-                                      date="2026-11-11")).status_code == 201
+    assert (
+        team1.submit(
+            survey_update(field, ha, 3, **{**current, "priority": "low"}, date="2026-11-12")
+        ).status_code
+        == 201
+    )
+    assert (
+        team2.submit(
+            survey_update(field, ha, 3, **{**current, "priority": "high"}, date="2026-11-11")
+        ).status_code
+        == 201
+    )
     open_conflicts = coordinator.get(f"{api}/conflicts?entity={ha}", timeout=10).json()
     assert [c["property"] for c in open_conflicts] == ["priority"]
     assert team1.hazard_areas()[ha]["priority"] == "low"  # later date of information
@@ -111,7 +125,8 @@ def test_classic_cases_over_http(field: Field, tablets: tuple[Tablet, Tablet],
     resolution = coordinator.post(
         f"{api}/conflicts/{open_conflicts[0]['id']}/resolution",
         json={"values": {"priority": "high"}, "reason": "school next to it: high"},
-        timeout=10)
+        timeout=10,
+    )
     assert resolution.status_code == 200
     row = team1.hazard_areas()[ha]
     assert row["priority"] == "high"
@@ -119,10 +134,17 @@ def test_classic_cases_over_http(field: Field, tablets: tuple[Tablet, Tablet],
 
     # Clearance, then a stale tablet that never saw it: the area stays cleared.
     version = int(row["__version"])
-    assert team1.submit(clearance(field, ha, version, status="cleared", remaining_area_m2="0",
-                                  cleared_area_m2="12000")).status_code == 201
-    stale = survey_update(field, ha, 3, **{**current, "status": "confirmed",
-                                           "priority": "low"}, date="2026-11-28")
+    assert (
+        team1.submit(
+            clearance(
+                field, ha, version, status="cleared", remaining_area_m2="0", cleared_area_m2="12000"
+            )
+        ).status_code
+        == 201
+    )
+    stale = survey_update(
+        field, ha, 3, **{**current, "status": "confirmed", "priority": "low"}, date="2026-11-28"
+    )
     assert team2.submit(stale).status_code == 201
     row = team2.hazard_areas()[ha]
     assert row["status"] == "cleared"
@@ -130,37 +152,58 @@ def test_classic_cases_over_http(field: Field, tablets: tuple[Tablet, Tablet],
     assert any(stale.instance_id in {v["update_id"] for v in c["incoming"]} for c in held)
 
     # The same submission twice: 201 both times, one version.
-    again = clearance(field, ha, int(row["__version"]), status="handed_over",
-                      remaining_area_m2="0", cleared_area_m2="12000")
+    again = clearance(
+        field,
+        ha,
+        int(row["__version"]),
+        status="handed_over",
+        remaining_area_m2="0",
+        cleared_area_m2="12000",
+    )
     assert team1.submit(again).status_code == 201
     assert team1.submit(again).status_code == 201
-    versions = coordinator.get(f"{api}/entity-lists/hazard_areas/entities/{ha}/versions",
-                               timeout=10).json()
+    versions = coordinator.get(
+        f"{api}/entity-lists/hazard_areas/entities/{ha}/versions", timeout=10
+    ).json()
     assert [v["update_id"] for v in versions].count(again.instance_id) == 1
 
     # A reopen, on purpose and with a reason, is the only way back.
-    reopened = coordinator.post(f"{api}/entity-lists/hazard_areas/entities/{ha}/reopen",
-                                json={"status": "suspected",
-                                      "reason": "BLU-26 reported next to the school"},
-                                timeout=10)
+    reopened = coordinator.post(
+        f"{api}/entity-lists/hazard_areas/entities/{ha}/reopen",
+        json={"status": "suspected", "reason": "BLU-26 reported next to the school"},
+        timeout=10,
+    )
     assert reopened.status_code == 200
     assert team2.hazard_areas()[ha]["status"] == "suspected"
 
 
-def test_offline_chain_in_reverse_order_over_http(field: Field, tablets: tuple[Tablet, Tablet],
-                                                  coordinator: Any) -> None:
+def test_offline_chain_in_reverse_order_over_http(
+    field: Field, tablets: tuple[Tablet, Tablet], coordinator: Any
+) -> None:
     team1, _team2 = tablets
     ha = str(uuid.uuid4())
     assert team1.submit(new_area(field, ha)).status_code == 201
     branch = str(uuid.uuid4())
-    chain = [clearance(field, ha, 1 + i, trunk=1, branch=branch,
-                       cleared_area_m2=str(1000 * (i + 1)),
-                       remaining_area_m2=str(12000 - 1000 * (i + 1)),
-                       date=f"2026-11-1{i + 1}") for i in range(3)]
+    chain = [
+        clearance(
+            field,
+            ha,
+            1 + i,
+            trunk=1,
+            branch=branch,
+            cleared_area_m2=str(1000 * (i + 1)),
+            remaining_area_m2=str(12000 - 1000 * (i + 1)),
+            date=f"2026-11-1{i + 1}",
+        )
+        for i in range(3)
+    ]
     for filled in reversed(chain):
         assert team1.submit(filled).status_code == 201
     row = team1.hazard_areas()[ha]
     assert (row["__version"], row["cleared_area_m2"], row["remaining_area_m2"]) == (
-        "4", "3000", "9000")
+        "4",
+        "3000",
+        "9000",
+    )
     backlog = coordinator.get(f"{coordinator.base}/entity-backlog", timeout=10).json()
     assert backlog == []

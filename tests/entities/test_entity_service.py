@@ -18,43 +18,90 @@ from tests.entities.builders import Filled
 from tests.entities.conftest import Field
 
 AREA = {
-    "ha_code": "HA-0145", "admin_area": "Xieng Khouang / Phonsavan", "hazard_type": "sha",
-    "status": "suspected", "contamination_types": "cmr", "evidence": "indirect",
-    "estimated_area_m2": "12000", "remaining_area_m2": "12000", "land_use": "agriculture",
-    "blockages": "farmland", "priority": "high", "landowner": "community",
+    "ha_code": "HA-0145",
+    "admin_area": "Xieng Khouang / Phonsavan",
+    "hazard_type": "sha",
+    "status": "suspected",
+    "contamination_types": "cmr",
+    "evidence": "indirect",
+    "estimated_area_m2": "12000",
+    "remaining_area_m2": "12000",
+    "land_use": "agriculture",
+    "blockages": "farmland",
+    "priority": "high",
+    "landowner": "community",
 }
 
 
 def new_area(field: Field, ha: str, **changes: str) -> Filled:
     values = {**AREA, **changes}
-    return field.fill("hazard_report", entity_id=ha, create=True,
-                      label=f"{values['ha_code']} {values['admin_area']}", values=values,
-                      date_of_information="2026-11-01")
+    return field.fill(
+        "hazard_report",
+        entity_id=ha,
+        create=True,
+        label=f"{values['ha_code']} {values['admin_area']}",
+        values=values,
+        date_of_information="2026-11-01",
+    )
 
 
-def clearance(field: Field, ha: str, base: int, *, date: str = "2026-11-10",
-              trunk: int | None = None, branch: str | None = None, **values: str) -> Filled:
-    sent = {"status": "in_clearance", "remaining_area_m2": "12000", "cleared_area_m2": "0",
-            "contamination_types": "cmr", "hazard_type": "sha", "evidence": "indirect",
-            **values}
-    return field.fill("clearance_report", entity_id=ha, update=True, base_version=base,
-                      trunk_version=base if trunk is None else trunk, branch_id=branch,
-                      values=sent, date_of_information=date)
+def clearance(
+    field: Field,
+    ha: str,
+    base: int,
+    *,
+    date: str = "2026-11-10",
+    trunk: int | None = None,
+    branch: str | None = None,
+    **values: str,
+) -> Filled:
+    sent = {
+        "status": "in_clearance",
+        "remaining_area_m2": "12000",
+        "cleared_area_m2": "0",
+        "contamination_types": "cmr",
+        "hazard_type": "sha",
+        "evidence": "indirect",
+        **values,
+    }
+    return field.fill(
+        "clearance_report",
+        entity_id=ha,
+        update=True,
+        base_version=base,
+        trunk_version=base if trunk is None else trunk,
+        branch_id=branch,
+        values=sent,
+        date_of_information=date,
+    )
 
 
-def survey_update(field: Field, ha: str, base: int, *, date: str = "2026-11-10",
-                  **changes: str) -> Filled:
+def survey_update(
+    field: Field, ha: str, base: int, *, date: str = "2026-11-10", **changes: str
+) -> Filled:
     values = {**AREA, **changes}
-    return field.fill("hazard_report", entity_id=ha, update=True, base_version=base,
-                      trunk_version=base, label=f"{values['ha_code']} {values['admin_area']}",
-                      values=values, date_of_information=date)
+    return field.fill(
+        "hazard_report",
+        entity_id=ha,
+        update=True,
+        base_version=base,
+        trunk_version=base,
+        label=f"{values['ha_code']} {values['admin_area']}",
+        values=values,
+        date_of_information=date,
+    )
 
 
 def versions(field: Field, ha: str) -> list[EntityVersion]:
     entity = field.entity(ha)
     with field.factories.session() as session:
-        return list(session.scalars(select(EntityVersion).where(
-            EntityVersion.entity_id == entity.id).order_by(EntityVersion.version)))
+        return list(
+            session.scalars(
+                select(EntityVersion)
+                .where(EntityVersion.entity_id == entity.id)
+                .order_by(EntityVersion.version)
+            )
+        )
 
 
 def test_a_hazard_report_creates_a_hazard_area(field: Field) -> None:
@@ -102,8 +149,17 @@ def test_two_teams_updating_the_same_property_open_a_hard_conflict(field: Field)
 def test_stale_device_cannot_move_a_cleared_area_back(field: Field) -> None:
     ha = str(uuid.uuid4())
     field.receive(new_area(field, ha))
-    field.receive(clearance(field, ha, 1, status="cleared", remaining_area_m2="0",
-                            cleared_area_m2="12000", date="2026-11-15"))
+    field.receive(
+        clearance(
+            field,
+            ha,
+            1,
+            status="cleared",
+            remaining_area_m2="0",
+            cleared_area_m2="12000",
+            date="2026-11-15",
+        )
+    )
     assert field.entity(ha).values["status"] == "cleared"
     # A tablet that never saw the clearance confirms the area (suspected -> confirmed) and
     # reports other observations, later in time than the clearance.
@@ -112,24 +168,39 @@ def test_stale_device_cannot_move_a_cleared_area_back(field: Field) -> None:
     entity = field.entity(ha)
     assert entity.values["status"] == "cleared"
     assert entity.values["remaining_area_m2"] == "0"
-    held = [c for c in field.open_conflicts(ha)
-            if c.requires_review and stale.instance_id in
-            {v["update_id"] for v in c.details["values"]}]
+    held = [
+        c
+        for c in field.open_conflicts(ha)
+        if c.requires_review and stale.instance_id in {v["update_id"] for v in c.details["values"]}
+    ]
     assert held, field.open_conflicts(ha)
-    carried = {v["property"]: v["value"] for c in held for v in c.details["values"]
-               if v["update_id"] == stale.instance_id}
+    carried = {
+        v["property"]: v["value"]
+        for c in held
+        for v in c.details["values"]
+        if v["update_id"] == stale.instance_id
+    }
     assert carried["status"] == "confirmed"
     assert entity.conflict == "hard"
 
 
-def test_a_team_that_saw_the_clearance_cannot_move_it_back_without_reopen(
-        field: Field) -> None:
+def test_a_team_that_saw_the_clearance_cannot_move_it_back_without_reopen(field: Field) -> None:
     ha = str(uuid.uuid4())
     field.receive(new_area(field, ha))
-    field.receive(clearance(field, ha, 1, status="cleared", remaining_area_m2="0",
-                            cleared_area_m2="12000", date="2026-11-15"))
-    back = survey_update(field, ha, 2, status="suspected", priority="low", date="2026-11-20",
-                         remaining_area_m2="0")
+    field.receive(
+        clearance(
+            field,
+            ha,
+            1,
+            status="cleared",
+            remaining_area_m2="0",
+            cleared_area_m2="12000",
+            date="2026-11-15",
+        )
+    )
+    back = survey_update(
+        field, ha, 2, status="suspected", priority="low", date="2026-11-20", remaining_area_m2="0"
+    )
     field.receive(back)
     entity = field.entity(ha)
     assert entity.values["status"] == "cleared"
@@ -146,12 +217,36 @@ def test_offline_chain_arriving_in_reverse_order_is_held_then_applied(field: Fie
     field.receive(new_area(field, ha))
     branch = str(uuid.uuid4())
     # One tablet, offline for three days, three reports on the same area (local versions 2-4).
-    day1 = clearance(field, ha, 1, trunk=1, branch=branch, cleared_area_m2="1000",
-                     remaining_area_m2="11000", date="2026-11-11")
-    day2 = clearance(field, ha, 2, trunk=1, branch=branch, cleared_area_m2="3000",
-                     remaining_area_m2="9000", date="2026-11-12")
-    day3 = clearance(field, ha, 3, trunk=1, branch=branch, cleared_area_m2="6000",
-                     remaining_area_m2="6000", date="2026-11-13")
+    day1 = clearance(
+        field,
+        ha,
+        1,
+        trunk=1,
+        branch=branch,
+        cleared_area_m2="1000",
+        remaining_area_m2="11000",
+        date="2026-11-11",
+    )
+    day2 = clearance(
+        field,
+        ha,
+        2,
+        trunk=1,
+        branch=branch,
+        cleared_area_m2="3000",
+        remaining_area_m2="9000",
+        date="2026-11-12",
+    )
+    day3 = clearance(
+        field,
+        ha,
+        3,
+        trunk=1,
+        branch=branch,
+        cleared_area_m2="6000",
+        remaining_area_m2="6000",
+        date="2026-11-13",
+    )
     field.receive(day3)
     field.receive(day2)
     assert field.inbox(day3.instance_id).status == "held"
@@ -164,7 +259,10 @@ def test_offline_chain_arriving_in_reverse_order_is_held_then_applied(field: Fie
     assert entity.values["remaining_area_m2"] == "6000"
     assert [c for c in field.open_conflicts(ha) if c.requires_review] == []
     assert [v.update_id for v in versions(field, ha)][1:] == [
-        day1.instance_id, day2.instance_id, day3.instance_id]
+        day1.instance_id,
+        day2.instance_id,
+        day3.instance_id,
+    ]
 
 
 def test_the_same_submission_twice_yields_one_version(field: Field) -> None:
@@ -175,8 +273,9 @@ def test_the_same_submission_twice_yields_one_version(field: Field) -> None:
     assert field.receive(update).outcome is Outcome.DUPLICATE
     # Processing the same inbox entry again (a retry after a crash) adds nothing either.
     with transaction(field.factories.runtime.session_factory) as session:
-        row = session.scalars(select(EntityInbox).where(
-            EntityInbox.update_id == update.instance_id)).one()
+        row = session.scalars(
+            select(EntityInbox).where(EntityInbox.update_id == update.instance_id)
+        ).one()
         row.status = "held"
         process(session, row)
     assert field.entity(ha).current_version == 2
@@ -190,17 +289,28 @@ def test_result_does_not_depend_on_arrival_order(field: Field) -> None:
         ha = str(uuid.uuid4())
         field.receive(new_area(field, ha))
         reports = [
-            clearance(field, ha, 1, status="cleared", remaining_area_m2="0",
-                      cleared_area_m2="12000", date="2026-11-15"),
+            clearance(
+                field,
+                ha,
+                1,
+                status="cleared",
+                remaining_area_m2="0",
+                cleared_area_m2="12000",
+                date="2026-11-15",
+            ),
             survey_update(field, ha, 1, priority="low", status="confirmed", date="2026-11-12"),
-            survey_update(field, ha, 1, priority="medium", land_use="agriculture grazing",
-                          date="2026-11-13"),
+            survey_update(
+                field, ha, 1, priority="medium", land_use="agriculture grazing", date="2026-11-13"
+            ),
         ]
         for index in order:
             field.receive(reports[index])
         entity = field.entity(ha)
-        conflicts = tuple(sorted((c.kind, c.property_name or "", c.requires_review)
-                                 for c in field.open_conflicts(ha)))
+        conflicts = tuple(
+            sorted(
+                (c.kind, c.property_name or "", c.requires_review) for c in field.open_conflicts(ha)
+            )
+        )
         outcomes.add((tuple(sorted(entity.values.items())), conflicts))
     assert len(outcomes) == 1, outcomes
     values = dict(next(iter(outcomes))[0])
@@ -216,9 +326,14 @@ def test_conflict_resolution_is_a_new_version_and_closes_it(field: Field) -> Non
     conflict = next(c for c in field.open_conflicts(ha) if c.requires_review)
     admin = field.factories.user(field.project, "coordinator")
     with transaction(field.factories.runtime.session_factory) as session:
-        applied = review.resolve(session, field.project.id, conflict.id,
-                                 values={"priority": "medium"},
-                                 reason="team leader confirmed medium", user_id=admin.id)
+        applied = review.resolve(
+            session,
+            field.project.id,
+            conflict.id,
+            values={"priority": "medium"},
+            reason="team leader confirmed medium",
+            user_id=admin.id,
+        )
         assert applied.version is not None
     entity = field.entity(ha)
     assert entity.values["priority"] == "medium"
@@ -233,14 +348,21 @@ def test_conflict_resolution_is_a_new_version_and_closes_it(field: Field) -> Non
 def test_reopen_by_a_coordinator_moves_status_back_with_a_reason(field: Field) -> None:
     ha = str(uuid.uuid4())
     field.receive(new_area(field, ha))
-    field.receive(clearance(field, ha, 1, status="cleared", remaining_area_m2="0",
-                            cleared_area_m2="12000"))
+    field.receive(
+        clearance(field, ha, 1, status="cleared", remaining_area_m2="0", cleared_area_m2="12000")
+    )
     admin = field.factories.user(field.project, "coordinator")
     with transaction(field.factories.runtime.session_factory) as session:
         entity_list = review.get_list(session, field.project.id, "hazard_areas")
         entity = review.get_entity(session, entity_list, ha)
-        review.reopen(session, entity_list, entity, status="suspected",
-                      reason="villagers found a BLU-26 near the school", user_id=admin.id)
+        review.reopen(
+            session,
+            entity_list,
+            entity,
+            status="suspected",
+            reason="villagers found a BLU-26 near the school",
+            user_id=admin.id,
+        )
     assert field.entity(ha).values["status"] == "suspected"
 
 
@@ -274,8 +396,9 @@ def test_base_version_from_the_future_is_held_not_applied(field: Field) -> None:
     assert field.entity(ha).values["priority"] == "high"
     # Held longer than the configured delay: force-applied, flagged.
     with transaction(field.factories.runtime.session_factory) as session:
-        inbox = session.scalars(select(EntityInbox).where(
-            EntityInbox.update_id == future.instance_id)).one()
+        inbox = session.scalars(
+            select(EntityInbox).where(EntityInbox.update_id == future.instance_id)
+        ).one()
         inbox.received_at = utcnow() - timedelta(days=6)
     with transaction(field.factories.runtime.session_factory) as session:
         assert process_backlog(session, older_than=timedelta(days=5)).forced == 1
@@ -312,8 +435,9 @@ def test_approval_required_list_waits_for_the_data_verifier(field: Field) -> Non
         assert submission is not None
         submissions.set_review_state(session, submission, ReviewState.APPROVED, verifier.id)
     assert field.entity(ha).values["status"] == "in_clearance"
-    rejected = clearance(field, ha, 2, status="cleared", remaining_area_m2="0",
-                         cleared_area_m2="12000")
+    rejected = clearance(
+        field, ha, 2, status="cleared", remaining_area_m2="0", cleared_area_m2="12000"
+    )
     result = field.receive(rejected)
     with transaction(field.factories.runtime.session_factory) as session:
         submission = session.get(Submission, result.submission.id)

@@ -34,11 +34,19 @@ ROOT = Path(__file__).resolve().parents[2]
 OPENROSA = {"X-OpenRosa-Version": "1.0"}
 
 
-def fieldsync(home: Path, *args: str, stdin: str | None = None,
-              timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def fieldsync(
+    home: Path, *args: str, stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FIELDSYNC_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "sync_client.cli", *args], env=env, cwd=ROOT,
-                          input=stdin, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "sync_client.cli", *args],
+        env=env,
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 class Hub:
@@ -51,9 +59,23 @@ class Hub:
     def start(self) -> None:
         env = {**os.environ, "FIELDSYNC_HOME": str(self.home)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "sync_client.cli", "hub", "--host", "127.0.0.1",
-             "--port", str(self.port), "--url", self.url],
-            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            [
+                sys.executable,
+                "-m",
+                "sync_client.cli",
+                "hub",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--url",
+                self.url,
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -61,8 +83,9 @@ class Hub:
                 return
             except requests.ConnectionError:
                 if self.process.poll() is not None:
-                    raise AssertionError(self.process.stderr.read().decode()  # type: ignore[union-attr]
-                                         ) from None
+                    raise AssertionError(
+                        self.process.stderr.read().decode()  # type: ignore[union-attr]
+                    ) from None
                 time.sleep(0.2)
         raise AssertionError("the hub did not start")
 
@@ -79,7 +102,7 @@ class Hub:
             except subprocess.TimeoutExpired:
                 self.kill()
 
-    def add_device(self, name: str) -> "Tablet":
+    def add_device(self, name: str) -> Tablet:
         result = fieldsync(self.home, "hub", "add-device", name, "--url", self.url)
         assert result.returncode == 0, result.stderr
         return Tablet(result.stdout.strip().splitlines()[-1])
@@ -110,16 +133,26 @@ class Tablet:
         return self.http.post(
             f"{self.base}/submission",
             files={"xml_submission_file": ("submission.xml", filled.xml(), "text/xml")},
-            timeout=30).status_code
+            timeout=30,
+        ).status_code
 
 
 @pytest.fixture
 def laptop(field: Field, live_server: LiveServer, tmp_path: Path) -> Iterator[Hub]:
-    coordinator = field.factories.user(field.project, Role.COORDINATOR,
-                                       email="coordinator@example.org")
+    coordinator = field.factories.user(
+        field.project, Role.COORDINATOR, email="coordinator@example.org"
+    )
     home = tmp_path / "laptop"
-    login = fieldsync(home, "login", live_server.url, "--email", coordinator.email,
-                      "--project", str(field.project.id), stdin=DEFAULT_PASSWORD + "\n")
+    login = fieldsync(
+        home,
+        "login",
+        live_server.url,
+        "--email",
+        coordinator.email,
+        "--project",
+        str(field.project.id),
+        stdin=DEFAULT_PASSWORD + "\n",
+    )
     assert login.returncode == 0, login.stderr
     hub = Hub(home)
     yield hub
@@ -132,7 +165,8 @@ def centre_versions(field: Field) -> list[SubmissionVersion]:
 
 
 def test_tablets_work_through_the_hub_and_the_centre_stays_authoritative(
-        field: Field, live_server: LiveServer, laptop: Hub) -> None:
+    field: Field, live_server: LiveServer, laptop: Hub
+) -> None:
     # A hazard area already known at the centre before the coordinator leaves.
     known = str(uuid.uuid4())
     field.receive(new_area(field, known))
@@ -149,8 +183,15 @@ def test_tablets_work_through_the_hub_and_the_centre_stays_authoritative(
     # Team 1 submits three reports, one of them updating the known hazard area.
     created = str(uuid.uuid4())
     reports = [
-        clearance(field, known, 1, status="in_clearance", cleared_area_m2="2000",
-                  remaining_area_m2="10000", date="2026-11-21"),
+        clearance(
+            field,
+            known,
+            1,
+            status="in_clearance",
+            cleared_area_m2="2000",
+            remaining_area_m2="10000",
+            date="2026-11-21",
+        ),
         new_area(field, created, ha_code="HA-0200", admin_area="Phonsavan / Ban Na"),
         _plain(field, "eore_session"),
     ]
@@ -163,8 +204,15 @@ def test_tablets_work_through_the_hub_and_the_centre_stays_authoritative(
     assert seen[known]["cleared_area_m2"] == "2000"
     assert created in seen
     # ...and team 2 builds on it (a report based on the hub's provisional version).
-    later = clearance(field, known, int(seen[known]["__version"]), status="in_clearance",
-                      cleared_area_m2="5000", remaining_area_m2="7000", date="2026-11-22")
+    later = clearance(
+        field,
+        known,
+        int(seen[known]["__version"]),
+        status="in_clearance",
+        cleared_area_m2="5000",
+        remaining_area_m2="7000",
+        date="2026-11-22",
+    )
     assert team2.submit(later) == 201
     assert len(centre_versions(field)) == 1  # only the report made before the trip
 
@@ -190,8 +238,11 @@ def test_tablets_work_through_the_hub_and_the_centre_stays_authoritative(
     coordinator = field.factories.logged_in(field.project, Role.COORDINATOR)
     edited = requests.patch(
         f"{live_server.url}/api/v1/projects/{field.project.id}/entity-lists/hazard_areas/"
-        f"entities/{created}", json={"base_version": 1, "values": {"priority": "low"}},
-        headers=coordinator.headers, timeout=10)
+        f"entities/{created}",
+        json={"base_version": 1, "values": {"priority": "low"}},
+        headers=coordinator.headers,
+        timeout=10,
+    )
     assert edited.status_code == 200
     assert fieldsync(laptop.home, "sync").returncode == 0
     after = team1.hazard_areas()
@@ -205,15 +256,18 @@ def _plain(field: Field, form_id: str) -> Filled:
 
     class Plain(Filled):
         def xml(self) -> bytes:
-            return (f'<?xml version="1.0"?><data id="{form_id}" version="{self.form.version}">'
-                    f"<date_of_information>2026-11-21</date_of_information>"
-                    f"<meta><instanceID>{self.instance_id}</instanceID></meta></data>").encode()
+            return (
+                f'<?xml version="1.0"?><data id="{form_id}" version="{self.form.version}">'
+                f"<date_of_information>2026-11-21</date_of_information>"
+                f"<meta><instanceID>{self.instance_id}</instanceID></meta></data>"
+            ).encode()
 
     return Plain(form_id=form_id, form=field.forms[form_id])
 
 
 def test_killing_the_hub_and_the_sync_loses_and_duplicates_nothing(
-        field: Field, live_server: LiveServer, laptop: Hub) -> None:
+    field: Field, live_server: LiveServer, laptop: Hub
+) -> None:
     assert fieldsync(laptop.home, "pull").returncode == 0
     laptop.start()
     tablet = laptop.add_device("tablet")
@@ -229,8 +283,13 @@ def test_killing_the_hub_and_the_sync_loses_and_duplicates_nothing(
     env = {**os.environ, "FIELDSYNC_HOME": str(laptop.home)}
     for _attempt in range(3):
         # A sync killed at a random moment.
-        proc = subprocess.Popen([sys.executable, "-m", "sync_client.cli", "sync"], env=env,
-                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sync_client.cli", "sync"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(rng.uniform(0.3, 1.5))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
@@ -247,8 +306,9 @@ def test_killing_the_hub_and_the_sync_loses_and_duplicates_nothing(
     assert f"sent:        {len(reports)} submissions" in status.stdout
 
 
-def test_hub_identity_is_scoped_and_revocable(field: Field, live_server: LiveServer,
-                                              laptop: Hub) -> None:
+def test_hub_identity_is_scoped_and_revocable(
+    field: Field, live_server: LiveServer, laptop: Hub
+) -> None:
     other = field.factories.project("Another coalition")
     from tests.factories import Factories
 
@@ -257,17 +317,22 @@ def test_hub_identity_is_scoped_and_revocable(field: Field, live_server: LiveSer
     # The hub's login has no role in the other project: the centre refuses to take forms
     # for it from this hub.
     token = _token(laptop.home)
-    refused = requests.post(f"{live_server.url}/api/v1/sync/push",
-                            json={"project_id": other.id, "items": []},
-                            headers={"Authorization": f"Bearer {token}",
-                                     "Idempotency-Key": str(uuid.uuid4())}, timeout=10)
+    refused = requests.post(
+        f"{live_server.url}/api/v1/sync/push",
+        json={"project_id": other.id, "items": []},
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
+        timeout=10,
+    )
     assert refused.status_code == 404
 
     # Revoked at the centre: the hub's next sync fails with an authentication error.
     admin = factories.user(site_admin=True)
     admin_login = factories.login(admin)
-    revoked = requests.delete(f"{live_server.url}/api/v1/users/coordinator@example.org/sessions",
-                              headers=admin_login.headers, timeout=10)
+    revoked = requests.delete(
+        f"{live_server.url}/api/v1/users/coordinator@example.org/sessions",
+        headers=admin_login.headers,
+        timeout=10,
+    )
     assert revoked.status_code == 204
     result = fieldsync(laptop.home, "sync")
     assert result.returncode == 4, result.stdout + result.stderr

@@ -9,51 +9,27 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
 
 from sync_client.store import Store, open_store
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
+HERE = Path(__file__).resolve().parent
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Only this directory's slow tests: pytest hands every conftest the whole session's items.
     if "slow" in (config.getoption("markexpr") or ""):
         return
     skip = pytest.mark.skip(reason="slow: run with -m slow")
     for item in items:
-        if "slow" in item.keywords:
+        if "slow" in item.keywords and HERE in Path(str(item.path)).resolve().parents:
             item.add_marker(skip)
-
-
-class _LoopbackServer:
-    """The app served by waitress on an ephemeral loopback port, in a thread of this process."""
-
-    def __init__(self, app: Flask) -> None:
-        from waitress.server import create_server
-
-        self._server = create_server(app, host="127.0.0.1", port=0, threads=8)
-        self.port = int(self._server.effective_port)  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.close()
-        self._thread.join(timeout=5)
-
-
-@pytest.fixture
-def live_server(app: Flask) -> Iterator[_LoopbackServer]:
-    # Same contract as tests/conftest.py's fixture (``.url``, ``.port``), built without the
-    # ``_quiet`` argument that waitress.create_server does not take.
-    server = _LoopbackServer(app)
-    yield server
-    server.stop()
 
 
 @pytest.fixture

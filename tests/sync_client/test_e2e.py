@@ -230,23 +230,24 @@ def test_a_lost_attachment_file_holds_back_only_its_form(
 ) -> None:
     login(fieldsync, setup)
     instances = tmp_path / "instances"
-    kept_photo, lost_photo = os.urandom(2000), os.urandom(2100)
-    kept, _ = write_instance(instances, "HA-1", photo=kept_photo)
-    lost, _ = write_instance(instances, "HA-2", photo=lost_photo)
+    photos = {name: os.urandom(2000 + i) for i, name in enumerate(("kept", "lost", "damaged"))}
+    ids = {name: write_instance(instances, name, photo=p)[0] for name, p in photos.items()}
+    shas = {name: hashlib.sha256(p).hexdigest() for name, p in photos.items()}
     assert fieldsync("import", str(instances)).returncode == 0
-    lost_sha = hashlib.sha256(lost_photo).hexdigest()
-    (fieldsync.home / "blobs" / lost_sha[:2] / lost_sha).unlink()
+    blob = fieldsync.home / "blobs"
+    (blob / shas["lost"][:2] / shas["lost"]).unlink()
+    (blob / shas["damaged"][:2] / shas["damaged"]).write_bytes(b"bit rot")
 
     pushed = fieldsync("push")
     assert pushed.returncode == EXIT_CONFLICT
-    assert f"rejected: {lost}: local.attachment_missing" in pushed.stdout
-    assert set(submissions(setup.factories, setup.project.id)) == {kept}
+    assert f"rejected: {ids['lost']}: local.attachment_missing" in pushed.stdout
+    assert f"rejected: {ids['damaged']}: local.attachment_missing" in pushed.stdout
+    assert set(submissions(setup.factories, setup.project.id)) == {ids["kept"]}
 
     reimported = fieldsync("import", str(instances))
-    assert "restored 1 attachment files" in reimported.stdout
+    assert "restored 2 attachment files" in reimported.stdout
     retried = fieldsync("push", "--retry-refused")
     assert retried.returncode == 0, retried.stdout + retried.stderr
     assert submissions(setup.factories, setup.project.id) == {
-        kept: {"photo.jpg": hashlib.sha256(kept_photo).hexdigest()},
-        lost: {"photo.jpg": lost_sha},
+        ids[name]: {"photo.jpg": shas[name]} for name in photos
     }
