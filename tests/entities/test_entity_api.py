@@ -203,16 +203,20 @@ def test_entity_lists_and_backlog(client: FlaskClient, field: Field) -> None:
     assert [(b["update_id"], b["status"]) for b in backlog] == [(orphan.instance_id, "held")]
 
 
-def test_conflicts_reach_the_change_feed_with_their_id(client: FlaskClient,
-                                                       field: Field) -> None:
+def test_conflicts_reach_the_change_feed_with_their_id(client: FlaskClient, field: Field) -> None:
     hazard_area_with_conflict(field)
     coordinator = field.factories.logged_in(field.project, Role.COORDINATOR)
     [conflict] = client.get(f"{base(field)}/conflicts", headers=coordinator.headers).json
-    feed = client.get(f"/api/v1/sync/changes?project_id={field.project.id}&limit=5000",
-                      headers=coordinator.headers)
+    feed = client.get(
+        f"/api/v1/sync/changes?project_id={field.project.id}&limit=5000",
+        headers=coordinator.headers,
+    )
     assert feed.status_code == 200
-    opened = [c for c in feed.json["changes"]
-              if c["kind"] == "conflict" and c["data"]["state"] == "open"
-              and c["data"]["requires_review"]]
+    opened = [
+        c
+        for c in feed.json["changes"]
+        if c["kind"] == "conflict" and c["data"]["state"] == "open" and c["data"]["requires_review"]
+    ]
     assert [(c["data"]["id"], c["data"]["key"]) for c in opened] == [
-        (conflict["id"], conflict["key"])]
+        (conflict["id"], conflict["key"])
+    ]

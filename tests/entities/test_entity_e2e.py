@@ -207,3 +207,29 @@ def test_offline_chain_in_reverse_order_over_http(
     )
     backlog = coordinator.get(f"{coordinator.base}/entity-backlog", timeout=10).json()
     assert backlog == []
+
+
+def test_concurrent_reports_on_one_area_serialise_into_gap_free_versions(
+    field: Field, tablets: tuple[Tablet, Tablet], coordinator: Any
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    team1, team2 = tablets
+    ha = str(uuid.uuid4())
+    assert team1.submit(new_area(field, ha)).status_code == 201
+    reports = [
+        clearance(field, ha, 1, cleared_area_m2=str(100 * (i + 1)), date=f"2026-11-{10 + i}")
+        for i in range(8)
+    ]
+    # Every report sent twice at the same time, by two tablets' connections.
+    jobs = [(team1 if i % 2 else team2, r) for i, r in enumerate(reports)] * 2
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda job: job[0].submit(job[1]).status_code, jobs))
+    assert statuses == [201] * len(jobs)
+    versions = coordinator.get(
+        f"{coordinator.base}/entity-lists/hazard_areas/entities/{ha}/versions", timeout=10
+    ).json()
+    assert [v["version"] for v in versions] == list(range(1, 10))
+    assert sorted(v["update_id"] for v in versions[1:]) == sorted(r.instance_id for r in reports)
+    # The running total is the largest report, whatever the order they were applied in.
+    assert team1.hazard_areas()[ha]["cleared_area_m2"] == "800"

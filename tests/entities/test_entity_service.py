@@ -461,3 +461,22 @@ def test_history_can_be_read_back(field: Field) -> None:
     assert history[1].source_submission_version_id is not None
     with field.factories.session() as session:
         assert session.scalar(select(func.count()).select_from(EntityVersion)) == 2
+
+
+def test_an_entity_block_naming_another_list_is_refused_with_a_reason(field: Field) -> None:
+    ha = str(uuid.uuid4())
+    field.receive(new_area(field, ha))
+    update = clearance(field, ha, 1, status="in_clearance")
+    xml = update.xml().replace(b'dataset="hazard_areas"', b'dataset="minefields"')
+
+    from server.projects.models import Project
+    from server.submissions.service import Submitter, ingest
+
+    with transaction(field.factories.runtime.session_factory) as session:
+        project = session.get(Project, field.project.id)
+        assert project is not None
+        ingest(session, project, xml, submitter=Submitter())
+    row = field.inbox(update.instance_id)
+    assert row.status == "rejected"
+    assert "'minefields'" in row.reason and "'hazard_areas'" in row.reason
+    assert field.entity(ha).current_version == 1
