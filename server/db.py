@@ -69,9 +69,7 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         return engine
     # No pre-ping: it costs a round trip on every request. A connection the database dropped
     # fails its request with a 503 (see app_errors) and is replaced by the pool.
-    return create_engine(
-        database_url, pool_recycle=1800, pool_size=10, max_overflow=20, **kwargs
-    )
+    return create_engine(database_url, pool_recycle=1800, pool_size=10, max_overflow=20, **kwargs)
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
