@@ -30,17 +30,24 @@ def fingerprint(session: Session, entity_list: EntityList) -> str:
 
 
 def iter_csv(factory: sessionmaker[Session], list_id: int) -> Iterator[bytes]:
-    """Yield the CSV in chunks, reading the entities page by page (keyset pagination) in
-    short transactions of its own, so streaming never holds a request's transaction open."""
+    """Yield the CSV in chunks. On PostgreSQL the database writes the rows itself (``COPY ...
+    TO STDOUT``), which is an order of magnitude faster than building them in Python; elsewhere
+    the entities are read page by page (keyset pagination) in short transactions of their own,
+    so streaming never holds a request's transaction open."""
     with factory() as session:
         entity_list = session.get(EntityList, list_id)
         if entity_list is None:
             return
         columns = header(entity_list)
         properties = list(entity_list.properties)
+        dialect = session.get_bind().dialect.name
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
+    if dialect == "postgresql":
+        yield buffer.getvalue().encode("utf-8")
+        yield from _copy_rows(factory, list_id, properties)
+        return
     last_id = 0
     while True:
         with factory() as session:
@@ -58,3 +65,41 @@ def iter_csv(factory: sessionmaker[Session], list_id: int) -> Iterator[bytes]:
         buffer.truncate()
         if len(rows) < PAGE:
             return
+
+
+def _copy_rows(
+    factory: sessionmaker[Session], list_id: int, properties: list[str]
+) -> Iterator[bytes]:
+    from psycopg import sql
+
+    # json_to_record parses each row's JSON once; ``values ->> 'p'`` per property would parse
+    # it once per property (three times slower for the hazard areas' fourteen properties).
+    fields = [sql.SQL("{} text").format(sql.Identifier(p)) for p in properties]
+    columns: list[sql.Composable] = [
+        sql.SQL("e.uuid"),
+        sql.SQL("e.label"),
+        sql.SQL("e.current_version"),
+    ]
+    columns += [sql.SQL("j.{}").format(sql.Identifier(p)) for p in properties]
+    source: sql.Composable
+    if properties:
+        source = sql.SQL("entities e CROSS JOIN LATERAL json_to_record(e.values) AS j({})").format(
+            sql.SQL(", ").join(fields)
+        )
+    else:
+        source = sql.SQL("entities e")
+    query = sql.SQL(
+        "COPY (SELECT {} FROM {} WHERE e.list_id = {} ORDER BY e.id) TO STDOUT (FORMAT CSV)"
+    ).format(sql.SQL(", ").join(columns), source, sql.Literal(list_id))
+    with factory() as session:
+        raw = session.connection().connection.driver_connection
+        assert raw is not None
+        pending = bytearray()
+        with raw.cursor() as cursor, cursor.copy(query) as copy:
+            for block in copy:
+                pending += block
+                if len(pending) >= 256 * 1024:
+                    yield bytes(pending)
+                    pending.clear()
+        if pending:
+            yield bytes(pending)
