@@ -26,8 +26,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 import requests
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -35,25 +34,9 @@ sys.path.insert(0, str(ROOT))
 from server.db import transaction  # noqa: E402
 from server.entities.models import Entity, EntityVersion  # noqa: E402
 from server.migrate import upgrade  # noqa: E402
-from server.settings import Settings, normalise_database_url  # noqa: E402
+from server.settings import Settings  # noqa: E402
 from server.web import make_runtime  # noqa: E402
-
-
-def scratch_database(base_url: str) -> tuple[str, str]:
-    base = make_url(normalise_database_url(base_url))
-    name = f"fieldsync_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return base.set(database=name).render_as_string(hide_password=False), name
-
-
-def drop_database(url: str, name: str) -> None:
-    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+from tests.scratch_database import create_scratch_database, drop_scratch_database  # noqa: E402
 
 
 def area_values(i: int) -> dict[str, str]:
@@ -282,7 +265,7 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=400)
     args = parser.parse_args()
 
-    url, name = scratch_database(args.database_url)
+    url, name = create_scratch_database(args.database_url, "fieldsync_bench")
     try:
         with TemporaryDirectory() as data_dir:
             settings = Settings(
@@ -328,7 +311,7 @@ def main() -> None:
             measure_csv(env, project_id, len(uuids))
             runtime.engine.dispose()
     finally:
-        drop_database(url, name)
+        drop_scratch_database(url, name)
     print(json.dumps({"database": "postgresql", "entities": args.entities}))
 
 

@@ -33,6 +33,10 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.scratch_database import create_scratch_database, drop_scratch_database  # noqa: E402
+
 SERVER = ROOT / ".venv" / "bin" / "fieldsync-server"
 BOUNDARY = "fieldsyncbench7d93b1"
 FORM_ID = "bench_site_report"
@@ -242,21 +246,6 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def create_database(base_url: str) -> tuple[str, str]:
-    url = make_url(base_url)
-    name = f"fieldsync_bench_{uuid.uuid4().hex[:8]}"
-    admin = url.set(drivername="postgresql", database="postgres")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return url.set(database=name).render_as_string(hide_password=False), name
-
-
-def drop_database(base_url: str, name: str) -> None:
-    admin = make_url(base_url).set(drivername="postgresql", database="postgres")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def cli(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
         [str(SERVER), *args], env=env, capture_output=True, text=True, check=False
@@ -319,7 +308,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    db_url, db_name = create_database(args.database_url)
+    db_url, db_name = create_scratch_database(args.database_url, "fieldsync_bench")
     data_dir = Path(tempfile.mkdtemp(prefix="fieldsync-bench-"))
     env = {
         **os.environ,
@@ -423,7 +412,7 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 server.kill()
         if not args.keep:
-            drop_database(args.database_url, db_name)
+            drop_scratch_database(args.database_url, db_name)
             shutil.rmtree(data_dir, ignore_errors=True)
         else:
             print(f"kept database {db_name} and data directory {data_dir}")

@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.scratch_database import create_scratch_database, drop_scratch_database  # noqa: E402
 from tests.sync_client.faultproxy import FaultProxy  # noqa: E402 (after the path is set)
 
 SERVER = ROOT / ".venv" / "bin" / "fieldsync-server"
@@ -118,21 +119,6 @@ def write_instances(root: Path, count: int, seed: int) -> int:
 # --- server lifecycle ----------------------------------------------------------------------------
 
 
-def create_database(base_url: str) -> tuple[str, str]:
-    url = make_url(base_url)
-    name = f"fieldsync_bench_{uuid.uuid4().hex[:8]}"
-    admin = url.set(drivername="postgresql", database="postgres")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return url.set(database=name).render_as_string(hide_password=False), name
-
-
-def drop_database(base_url: str, name: str) -> None:
-    admin = make_url(base_url).set(drivername="postgresql", database="postgres")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def server_cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     done = subprocess.run(
         [str(SERVER), *args], env=env, capture_output=True, text=True, input=stdin, check=False
@@ -202,7 +188,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep what was created")
     args = parser.parse_args()
 
-    db_url, db_name = create_database(args.database_url)
+    db_url, db_name = create_scratch_database(args.database_url, "fieldsync_bench")
     work = Path(tempfile.mkdtemp(prefix="fieldsync-client-bench-"))
     server_env = {
         **os.environ,
@@ -324,7 +310,7 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 server.kill()
         if not args.keep:
-            drop_database(args.database_url, db_name)
+            drop_scratch_database(args.database_url, db_name)
             shutil.rmtree(work, ignore_errors=True)
         else:
             print(f"kept database {db_name} and {work}")

@@ -26,12 +26,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import requests
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,6 +41,7 @@ from server.migrate import upgrade  # noqa: E402
 from server.projects import service as projects  # noqa: E402
 from server.settings import normalise_database_url  # noqa: E402
 from server.sync.cursors import Position, encode_cursor  # noqa: E402
+from tests.scratch_database import create_scratch_database, drop_scratch_database  # noqa: E402
 
 PASSWORD = "bench password, not secret"
 SECRET = "bench-secret-key"
@@ -61,23 +60,6 @@ SELECT :project_id, 'entity_version', 'hazard_areas/' || md5(g::text),
        1 + (g::bigint * (:top - 2)) / :rows
 FROM generate_series(0, :rows - 1) AS g
 """
-
-
-def scratch_database(base_url: str) -> tuple[str, str]:
-    base = make_url(normalise_database_url(base_url))
-    name = f"fieldsync_bench_sync_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return base.set(database=name).render_as_string(hide_password=False), name
-
-
-def drop_database(url: str, name: str) -> None:
-    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def fill(url: str, rows: int) -> tuple[int, str, Position]:
@@ -268,13 +250,13 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=200)
     args = parser.parse_args()
-    url, name = scratch_database(args.database_url)
+    url, name = create_scratch_database(args.database_url, "fieldsync_bench")
     try:
         project_id, scope, tip = fill(url, args.rows)
         measure(url, project_id, scope, tip, args.repeat)
         measure_in_process(url, project_id, scope, tip, args.repeat)
     finally:
-        drop_database(url, name)
+        drop_scratch_database(url, name)
 
 
 if __name__ == "__main__":

@@ -347,9 +347,7 @@ def mirror(
     }
     with transaction(runtime.session_factory) as session:
         project = hub_project(session, project_name)
-        # Forms that create entity lists first, so forms selecting from them see entity lists.
-        ordered = sorted(forms, key=lambda r: b"create=" not in bytes(r[2]))
-        for form_id, _version, xml in ordered:
+        for form_id, _version, xml in forms:
             report.forms += _mirror_form(session, runtime, project, bytes(xml), states.get(form_id))
         latest_lists: dict[str, str] = {}
         for form_id, version, name, sha256, is_entity_list, _updated in media:

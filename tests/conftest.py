@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,32 +17,15 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from server import create_app
 from server.db import Base, make_engine
 from server.migrate import upgrade
-from server.settings import BUNDLED_FORMS_DIR, Settings, normalise_database_url
+from server.settings import BUNDLED_FORMS_DIR, Settings
 from tests.factories import Factories
-
-
-def _create_postgres_database(url: str) -> tuple[str, str]:
-    base = make_url(normalise_database_url(url))
-    name = f"fieldsync_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return base.set(database=name).render_as_string(hide_password=False), name
-
-
-def _drop_postgres_database(url: str, name: str) -> None:
-    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+from tests.scratch_database import create_scratch_database, drop_scratch_database
 
 
 @pytest.fixture(scope="session")
@@ -51,12 +33,12 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated, empty database for the whole run."""
     configured = os.environ.get("FIELDSYNC_TEST_DATABASE_URL", "").strip()
     if configured and not configured.startswith("sqlite"):
-        url, name = _create_postgres_database(configured)
+        url, name = create_scratch_database(configured, "fieldsync_test")
         engine = make_engine(url)
         upgrade(engine)
         engine.dispose()
         yield url
-        _drop_postgres_database(url, name)
+        drop_scratch_database(url, name)
         return
     path = tmp_path_factory.mktemp("db") / "fieldsync-test.sqlite3"
     url = f"sqlite:///{path}"

@@ -129,13 +129,7 @@ def apply_submission(
         block.list_name,
         [str(p["name"]) for p in form_version.entity_spec.get("properties", [])],
     )
-    previous_update = None
-    if version.deprecated_id:
-        previous_update = version.deprecated_id
     payload = {
-        "action": "create"
-        if block.create and not block.update
-        else ("update" if block.update and not block.create else "create_or_update"),
         "create": block.create,
         "update": block.update,
         "label": block.label,
@@ -146,7 +140,8 @@ def apply_submission(
         "date_of_information": block.date_of_information,
         "reason": block.reason,
         "source": _source_of(version),
-        "replaces_update": previous_update,
+        # An edit of a sent form supersedes the update of the version it replaces.
+        "replaces_update": version.deprecated_id,
         "problems": list(block.problems),
     }
     if context:
@@ -189,7 +184,7 @@ def apply_submission(
         inbox.status = InboxStatus.AWAITING_APPROVAL.value
         inbox.reason = "this list applies updates once their submission is approved"
         return
-    process(session, inbox)
+    process(session, inbox, entity_list=entity_list)
 
 
 def on_review_state_change(
@@ -267,9 +262,16 @@ def _versions(session: Session, entity: Entity) -> list[EntityVersion]:
     )
 
 
-def process(session: Session, inbox: EntityInbox, *, force: bool = False) -> None:
+def process(
+    session: Session,
+    inbox: EntityInbox,
+    *,
+    force: bool = False,
+    entity_list: EntityList | None = None,
+) -> None:
     """Apply one inbox entry if it can be applied now; then release whatever it unblocks."""
-    entity_list = ensure_list(session, inbox.project_id, inbox.list_name)
+    if entity_list is None:
+        entity_list = ensure_list(session, inbox.project_id, inbox.list_name)
     lock_entity(session, inbox.project_id, inbox.list_name, inbox.entity_uuid)
     _process_locked(session, entity_list, inbox, force=force)
     _release_waiting(session, entity_list, inbox.entity_uuid)
@@ -307,15 +309,8 @@ def _process_locked(
     entity = _find_entity(session, entity_list, inbox.entity_uuid)
     wants_create = bool(payload.get("create"))
     wants_update = bool(payload.get("update"))
-    if (
-        entity is not None
-        and session.scalars(
-            select(EntityVersion.version).where(
-                EntityVersion.entity_id == entity.id, EntityVersion.update_id == inbox.update_id
-            )
-        ).first()
-        is not None
-    ):
+    versions = _versions(session, entity) if entity is not None else []
+    if any(v.update_id == inbox.update_id for v in versions):
         # Already applied (the same submission processed twice): one version, not two.
         inbox.status = InboxStatus.APPLIED.value
         inbox.processed_at = utcnow()
@@ -328,7 +323,6 @@ def _process_locked(
         inbox.reason = "waiting for the entity to be created (its report has not arrived)"
         return
 
-    versions = _versions(session, entity)
     if wants_create and not wants_update:
         # A second "create" of an existing id: its author saw nothing of this entity, so
         # every value it differs on is a conflict, not an overwrite.

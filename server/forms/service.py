@@ -113,11 +113,12 @@ def _publish_compiled(
     form.current_version = compiled.version
     form.name = compiled.title
     form.updated_at = utcnow()
-    _register_media(session, blobs, project, version, compiled)
     if compiled.entity_spec:
         from server.entities.service import register_form_version
 
+        # Before the media: a form may select from the list it declares.
         register_form_version(session, project.id, compiled.entity_spec)
+    _register_media(session, blobs, project, version, compiled)
     sync_changes.form_version_changed(session, form, version)
     audit.record(
         session,
@@ -153,13 +154,10 @@ def _get_or_create_form(session: Session, project: Project, compiled: CompiledFo
 
 
 def entity_list_names(session: Session, project_id: int) -> set[str]:
-    """Entity lists declared by any published form of the project."""
-    rows = session.scalars(
-        select(FormVersion.entity_spec)
-        .join(Form, Form.id == FormVersion.form_id)
-        .where(Form.project_id == project_id)
-    )
-    return {spec["dataset"] for spec in rows if spec and spec.get("dataset")}
+    """The project's entity lists (a list exists once a published form declares it)."""
+    from server.entities.models import EntityList
+
+    return set(session.scalars(select(EntityList.name).where(EntityList.project_id == project_id)))
 
 
 def _register_media(
@@ -318,8 +316,9 @@ def publish_many(
     max_bytes: int,
     actor_user_id: int | None = None,
 ) -> list[PublishResult]:
-    """Publish several files, forms that create entity lists first so that forms selecting from
-    those lists see them as entity lists."""
+    """Publish several files; all are compiled before any is published, so a broken one
+    publishes none. A form selecting from a list another file declares gets it as an entity
+    list whatever the order (see :func:`_register_media`)."""
     compiled: list[tuple[Path, bytes, CompiledForm]] = []
     for path in files:
         data = path.read_bytes()
@@ -329,7 +328,6 @@ def publish_many(
             compiled.append((path, data, compile_upload(path.name, data)))
         except Problem as exc:
             raise Problem(exc.status, exc.code, exc.title, f"{path.name}: {exc.detail}") from None
-    compiled.sort(key=lambda item: (not item[2].entity_spec.get("create"), item[0].name))
     results = []
     for path, data, form in compiled:
         stored = blobs.put_bytes(data)
