@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 from server.db import transaction  # noqa: E402
 from server.entities.models import Entity, EntityVersion  # noqa: E402
 from server.migrate import upgrade  # noqa: E402
+from server.runtime import make_runtime  # noqa: E402
 from server.settings import Settings  # noqa: E402
-from server.web import make_runtime  # noqa: E402
 from tests.scratch_database import create_scratch_database, drop_scratch_database  # noqa: E402
 
 

@@ -34,6 +34,7 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import server.models  # noqa: E402, F401 - every model mapped, as in server.runtime
 from server.accounts import service as accounts  # noqa: E402
 from server.accounts.models import Role  # noqa: E402
 from server.db import make_engine, make_session_factory, transaction  # noqa: E402

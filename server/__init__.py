@@ -26,7 +26,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     """
     from server.app_errors import register_error_handlers
     from server.logging_setup import configure_logging
-    from server.web import close_request_session, db, make_runtime
+    from server.runtime import make_runtime
+    from server.web import close_request_session, db
 
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_json)

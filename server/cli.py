@@ -40,7 +40,7 @@ class CliState:
     @property
     def runtime(self) -> Any:
         if self._runtime is None:
-            from server.web import make_runtime
+            from server.runtime import make_runtime
 
             self._runtime = make_runtime(Settings.from_env())
         return self._runtime

@@ -33,21 +33,6 @@ class Runtime:
     blobs: FileBlobStore
 
 
-def make_runtime(settings: Settings) -> Runtime:
-    """Open the engine and stores for ``settings`` (used by the app and by the CLI)."""
-    from server.db import make_engine, make_session_factory
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    settings.upload_tmp_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.database_url)
-    return Runtime(
-        settings=settings,
-        engine=engine,
-        session_factory=make_session_factory(engine, settings=settings),
-        blobs=FileBlobStore(settings.blob_dir),
-    )
-
-
 def runtime(app: Flask | None = None) -> Runtime:
     return cast(Runtime, (app or current_app).extensions["fieldsync"])
 

@@ -98,8 +98,8 @@ def open_hub(home: Path) -> Any:
     """
     try:
         from server.migrate import upgrade
+        from server.runtime import make_runtime
         from server.settings import Settings, load_or_create_secret
-        from server.web import make_runtime
     except ImportError as exc:  # pragma: no cover - the package ships both parts
         raise UsageError(f"the hub needs fieldsync's server part: {exc}") from exc
     data_dir = hub_dir(home)

@@ -1,0 +1,32 @@
+"""Opening the server's runtime (engine, sessions, blob store) for every entry point: the web
+app, the CLI, the field hub and the benchmarks.
+
+Importing :mod:`server.models` here is what makes the model registry complete: SQLAlchemy maps a
+class's foreign keys only once every table they name is known, so a process that has imported,
+say, the entity models but not the submission models fails on its first query. Every runtime
+is opened through :func:`make_runtime`, so every process has every model.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import configure_mappers
+
+import server.models  # noqa: F401 - registers every model (see above)
+from server.blobs.store import FileBlobStore
+from server.db import make_engine, make_session_factory
+from server.settings import Settings
+from server.web import Runtime
+
+
+def make_runtime(settings: Settings) -> Runtime:
+    """Open the engine and stores for ``settings``, with every model mapped."""
+    configure_mappers()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.upload_tmp_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        session_factory=make_session_factory(engine, settings=settings),
+        blobs=FileBlobStore(settings.blob_dir),
+    )
