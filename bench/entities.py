@@ -61,7 +61,7 @@ def area_values(i: int) -> dict[str, str]:
 def bulk_entities(runtime: object, project_id: int, count: int) -> list[str]:
     """Insert ``count`` hazard areas at version 1 directly (the load being measured is the
     download, not their creation)."""
-    from server.entities.service import ensure_list
+    from server.entities.store import ensure_list
 
     factory = runtime.session_factory  # type: ignore[attr-defined]
     with transaction(factory) as session:
@@ -147,8 +147,9 @@ def measure_updates(runtime: object, project_id: int, uuids: list[str], count: i
     from sqlalchemy import select
 
     from server.forms.models import Form, FormVersion
+    from server.intake.service import submission_arrives
     from server.projects.models import Project
-    from server.submissions.service import Submitter, ingest
+    from server.submissions.service import Submitter
 
     factory = runtime.session_factory  # type: ignore[attr-defined]
     with factory() as session:
@@ -163,7 +164,7 @@ def measure_updates(runtime: object, project_id: int, uuids: list[str], count: i
         started = time.perf_counter()
         for payload in payloads:
             with transaction(factory) as session:
-                ingest(session, session.merge(project), payload, submitter=Submitter())
+                submission_arrives(session, session.merge(project), payload, submitter=Submitter())
         return time.perf_counter() - started
 
     plain = [clearance_xml(form_version, uuids[i], 1, "2026-11-10", "1000") for i in range(count)]
@@ -186,7 +187,7 @@ def measure_updates(runtime: object, project_id: int, uuids: list[str], count: i
 
 def measure_csv_in_process(runtime: object, project_id: int, count: int) -> None:
     """Producing the CSV, streamed, without the HTTP server in the way."""
-    from server.entities.service import entity_list_csv
+    from server.entities.listing import entity_list_csv
 
     factory = runtime.session_factory  # type: ignore[attr-defined]
     for attempt in range(3):

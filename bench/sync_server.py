@@ -38,10 +38,10 @@ import server.models  # noqa: E402, F401 - every model mapped, as in server.runt
 from server.accounts import service as accounts  # noqa: E402
 from server.accounts.models import Role  # noqa: E402
 from server.db import make_engine, make_session_factory, transaction  # noqa: E402
+from server.feed.cursors import Position, encode_cursor  # noqa: E402
 from server.migrate import upgrade  # noqa: E402
 from server.projects import service as projects  # noqa: E402
 from server.settings import normalise_database_url  # noqa: E402
-from server.sync.cursors import Position, encode_cursor  # noqa: E402
 from tests.scratch_database import create_scratch_database, drop_scratch_database  # noqa: E402
 
 PASSWORD = "bench password, not secret"

@@ -11,10 +11,11 @@ from server.entities.models import (
     EntityList,
     EntityVersion,
 )
+from server.feed.models import SyncChange
 from server.forms.models import Form, FormAttachment, FormVersion
 from server.projects.models import Project
 from server.submissions.models import Submission, SubmissionAttachment, SubmissionVersion
-from server.sync.models import BlobUpload, IdempotencyKey, SyncChange
+from server.sync.models import BlobUpload, IdempotencyKey
 
 __all__ = [
     "ApiToken",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,9 @@ class Settings:
     entity_backlog_force_after_seconds: int = 5 * 24 * 3600
     # Per-property merge policies of entity lists, readable by an information-management officer.
     entity_policies_path: Path = BUNDLED_FORMS_DIR / "entity_policies.toml"
-    extra: dict[str, Any] = field(default_factory=dict)
+    # This server is a field hub (the coordinator's laptop): it applies its tablets' entity
+    # updates provisionally and records them in the centre's terms (docs/adr/0006-field-hub.md).
+    hub: bool = False
 
     @property
     def blob_dir(self) -> Path:

@@ -12,8 +12,6 @@ the centre: the centre's merge is authoritative. See docs/adr/0006-field-hub.md.
 from __future__ import annotations
 
 import base64
-import csv
-import io
 import json
 import logging
 import socket
@@ -22,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sync_client.errors import UsageError
@@ -110,7 +108,7 @@ def open_hub(home: Path) -> Any:
         secret_key=load_or_create_secret(data_dir),
         environment="development",
         log_level="WARNING",
-        extra={"hub": True},
+        hub=True,
     )
     runtime = make_runtime(settings)
     upgrade(runtime.engine)
@@ -448,91 +446,11 @@ def _mirror_media(
 def adopt_entity_list(
     session: Session, project_id: int, list_name: str, csv_text: str, not_yet_at_centre: set[str]
 ) -> tuple[int, int]:
-    """Take the centre's merged state of a list. A record that has reports the centre has not
-    received yet keeps the hub's provisional state until they are pushed. Returns (adopted,
-    kept)."""
-    from server.entities.models import Entity, EntityConflict, EntityVersion
-    from server.entities.service import ensure_list
+    """Take the centre's merged state of a list; returns (adopted, kept)."""
+    from server.entities.hub import adopt_entity_list as adopt
 
-    reader = csv.DictReader(io.StringIO(csv_text))
-    properties = [
-        c
-        for c in (reader.fieldnames or [])
-        if c not in ("name", "label", "__version") and not c.startswith("__")
-    ]
-    entity_list = ensure_list(session, project_id, list_name, properties)
-    adopted = kept = 0
-    for row in reader:
-        uuid = row.get("name") or ""
-        if not uuid:
-            continue
-        version = int(row.get("__version") or 0)
-        label = row.get("label") or ""
-        values = {p: row[p] for p in properties if row.get(p)}
-        entity = session.scalars(
-            select(Entity).where(Entity.list_id == entity_list.id, Entity.uuid == uuid)
-        ).first()
-        if entity is not None:
-            versions = list(
-                session.scalars(select(EntityVersion).where(EntityVersion.entity_id == entity.id))
-            )
-            provisional = [v for v in versions if not v.update.get(ADOPTED)]
-            if any(v.update_id in not_yet_at_centre for v in provisional):
-                kept += 1
-                continue
-            if (
-                not provisional
-                and entity.current_version == version
-                and entity.values == values
-                and entity.label == label
-            ):
-                continue
-            # Tablets may still send reports based on a replaced hub version: keep what each
-            # of those versions meant in the centre's terms.
-            replaced: dict[str, Any] = {}
-            for v in versions:
-                replaced.update(v.update.get("hub_versions") or {})
-                if v.update.get("hub_context") is not None:
-                    replaced[str(v.version)] = v.update["hub_context"]
-            session.execute(delete(EntityVersion).where(EntityVersion.entity_id == entity.id))
-            session.execute(delete(EntityConflict).where(EntityConflict.entity_id == entity.id))
-        else:
-            replaced = {}
-            entity = Entity(list_id=entity_list.id, uuid=uuid)
-            session.add(entity)
-            session.flush()
-        update_id = f"centre:{uuid}:{version}"
-        session.add(
-            EntityVersion(
-                entity_id=entity.id,
-                version=version,
-                base_version=None,
-                update_id=update_id,
-                kind="create",
-                update={
-                    "update_id": update_id,
-                    "kind": "create",
-                    "base_ids": [],
-                    "values": {**values, "label": label},
-                    "date_of_information": None,
-                    "source": "centre",
-                    "reason": None,
-                    "resolves": [],
-                    ADOPTED: True,
-                    "hub_versions": replaced,
-                },
-                result={"label": label, "values": values},
-                conflicts_opened=[],
-                conflicts_closed=[],
-            )
-        )
-        entity.values = values
-        entity.label = label
-        entity.current_version = version
-        entity.conflict = None
-        adopted += 1
-    session.flush()
-    return adopted, kept
+    report = adopt(session, project_id, list_name, csv_text, not_yet_at_centre)
+    return report.adopted, report.kept
 
 
 # --- what `fieldsync push/pull/sync` do when this laptop is a hub ----------------------------

@@ -15,7 +15,7 @@ down_revision = "0001_core"
 branch_labels = None
 depends_on = None
 
-# Kept in step with server.sync.models.XID_DEFAULT_SQL.
+# Kept in step with server.feed.models.XID_DEFAULT_SQL.
 XID_DEFAULT_SQL = "(pg_current_xact_id()::text::bigint)"
 
 
@@ -44,7 +44,7 @@ def upgrade() -> None:
         )
     if op.get_bind().dialect.name == "postgresql":
         # The writing transaction's id, so readers can hold back rows of transactions that are
-        # still running (see server.sync.changes). SQLite leaves it NULL.
+        # still running (see server.feed.service). SQLite leaves it NULL.
         op.execute(f"ALTER TABLE sync_changes ALTER COLUMN xid SET DEFAULT {XID_DEFAULT_SQL}")
 
     op.create_table(

@@ -26,7 +26,7 @@ def entities() -> None:
 @pass_state
 @handle_errors
 def process_backlog(state: CliState, force: bool) -> None:
-    from server.entities.service import process_backlog as run
+    from server.entities.inbox import process_backlog as run
 
     delay = timedelta(seconds=state.settings.entity_backlog_force_after_seconds)
     with state.transaction() as session:
@@ -47,10 +47,9 @@ def process_backlog(state: CliState, force: bool) -> None:
 @handle_errors
 def require_approval(state: CliState, list_name: str, setting: str, project_id: int | None) -> None:
     from server.cli import _project
-    from server.entities.review import get_list
+    from server.entities.review import set_approval_required
 
     with state.transaction() as session:
         project = _project(session, project_id)
-        entity_list = get_list(session, project.id, list_name)
-        entity_list.approval_required = setting == "on"
+        set_approval_required(session, project.id, list_name, setting == "on")
     click.echo(f"list {list_name}: approval required {setting}")

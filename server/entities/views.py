@@ -9,15 +9,14 @@ from flask import Blueprint, Response, jsonify, request, stream_with_context
 from server import errors
 from server.accounts import service as accounts
 from server.accounts.models import Role
-from server.entities import review
-from server.entities.models import EntityInbox, EntityVersion
+from server.entities import records, render, review
+from server.entities.listing import entity_list_csv
 from server.entities.schemas import (
     EntityEditRequest,
     EntityListSettingsRequest,
     ReopenRequest,
     ResolutionRequest,
 )
-from server.entities.service import entity_list_csv
 from server.web import commit, current_user, db, load_json, login_required
 
 blueprint = Blueprint("entities_api", __name__, url_prefix="/api/v1/projects/<int:project_id>")
@@ -33,18 +32,7 @@ def _role(project_id: int, minimum: Role) -> int:
 @login_required
 def list_lists(project_id: int) -> Any:
     _role(project_id, Role.VIEWER)
-    return jsonify(
-        [
-            {
-                "name": lst.name,
-                "properties": lst.properties,
-                "entities": count,
-                "entities_in_conflict": hard,
-                "approval_required": lst.approval_required,
-            }
-            for lst, count, hard in review.lists(db(), project_id)
-        ]
-    )
+    return jsonify([render.list_json(summary) for summary in records.lists(db(), project_id)])
 
 
 @blueprint.patch("/entity-lists/<list_name>")
@@ -52,18 +40,8 @@ def list_lists(project_id: int) -> Any:
 def set_list(project_id: int, list_name: str) -> Any:
     user_id = _role(project_id, Role.ADMINISTRATOR)
     data = load_json(EntityListSettingsRequest())
-    entity_list = review.get_list(db(), project_id, list_name)
-    entity_list.approval_required = data["approval_required"]
-    from server.audit import service as audit
-
-    audit.record(
-        db(),
-        "entity_list.settings",
-        project_id=project_id,
-        user_id=user_id,
-        target_type="entity_list",
-        target_id=list_name,
-        approval_required=data["approval_required"],
+    entity_list = review.set_approval_required(
+        db(), project_id, list_name, data["approval_required"], audit_user_id=user_id
     )
     commit()
     return jsonify({"name": entity_list.name, "approval_required": entity_list.approval_required})
@@ -73,13 +51,13 @@ def set_list(project_id: int, list_name: str) -> Any:
 @login_required
 def list_entities(project_id: int, list_name: str) -> Any:
     _role(project_id, Role.VIEWER)
-    entity_list = review.get_list(db(), project_id, list_name)
+    entity_list = records.get_list(db(), project_id, list_name)
     limit = min(request.args.get("limit", 1000, type=int) or 1000, 10000)
     offset = request.args.get("offset", 0, type=int) or 0
-    rows = review.entities(
+    rows = records.entities(
         db(), entity_list, conflict=request.args.get("conflict"), limit=limit, offset=offset
     )
-    return jsonify([review.entity_json(e, entity_list) for e in rows])
+    return jsonify([render.entity_json(e, entity_list) for e in rows])
 
 
 @blueprint.get("/entity-lists/<list_name>/entities.csv")
@@ -99,15 +77,13 @@ def entities_csv(project_id: int, list_name: str) -> Any:
 @login_required
 def get_entity(project_id: int, list_name: str, uuid: str) -> Any:
     _role(project_id, Role.VIEWER)
-    entity_list = review.get_list(db(), project_id, list_name)
-    entity = review.get_entity(db(), entity_list, uuid)
-    body = review.entity_json(entity, entity_list)
-    body["conflicts"] = [
-        review.conflict_json(c, e, lst, db())
-        for c, e, lst in review.conflicts(
-            db(), project_id, list_name=list_name, entity_uuid=uuid, include_soft=True
-        )
-    ]
+    entity_list = records.get_list(db(), project_id, list_name)
+    entity = records.get_entity(db(), entity_list, uuid)
+    body = render.entity_json(entity, entity_list)
+    rows = records.conflicts(
+        db(), project_id, list_name=list_name, entity_uuid=uuid, include_soft=True
+    )
+    body["conflicts"] = _conflicts_json(rows)
     return jsonify(body)
 
 
@@ -116,8 +92,8 @@ def get_entity(project_id: int, list_name: str, uuid: str) -> Any:
 def edit_entity(project_id: int, list_name: str, uuid: str) -> Any:
     user_id = _role(project_id, Role.COORDINATOR)
     data = load_json(EntityEditRequest())
-    entity_list = review.get_list(db(), project_id, list_name)
-    entity = review.get_entity(db(), entity_list, uuid)
+    entity_list = records.get_list(db(), project_id, list_name)
+    entity = records.get_entity(db(), entity_list, uuid)
     review.edit(
         db(),
         entity_list,
@@ -129,7 +105,7 @@ def edit_entity(project_id: int, list_name: str, uuid: str) -> Any:
         merge_if_stale=data["merge"],
     )
     commit()
-    return jsonify(review.entity_json(entity, entity_list))
+    return jsonify(render.entity_json(entity, entity_list))
 
 
 @blueprint.post("/entity-lists/<list_name>/entities/<uuid>/reopen")
@@ -137,22 +113,22 @@ def edit_entity(project_id: int, list_name: str, uuid: str) -> Any:
 def reopen_entity(project_id: int, list_name: str, uuid: str) -> Any:
     user_id = _role(project_id, Role.COORDINATOR)
     data = load_json(ReopenRequest())
-    entity_list = review.get_list(db(), project_id, list_name)
-    entity = review.get_entity(db(), entity_list, uuid)
+    entity_list = records.get_list(db(), project_id, list_name)
+    entity = records.get_entity(db(), entity_list, uuid)
     review.reopen(
         db(), entity_list, entity, status=data["status"], reason=data["reason"], user_id=user_id
     )
     commit()
-    return jsonify(review.entity_json(entity, entity_list))
+    return jsonify(render.entity_json(entity, entity_list))
 
 
 @blueprint.get("/entity-lists/<list_name>/entities/<uuid>/versions")
 @login_required
 def entity_versions(project_id: int, list_name: str, uuid: str) -> Any:
     _role(project_id, Role.VIEWER)
-    entity_list = review.get_list(db(), project_id, list_name)
-    entity = review.get_entity(db(), entity_list, uuid)
-    return jsonify([_version_json(v) for v in review.versions(db(), entity)])
+    entity_list = records.get_list(db(), project_id, list_name)
+    entity = records.get_entity(db(), entity_list, uuid)
+    return jsonify([render.version_json(v) for v in records.versions(db(), entity)])
 
 
 @blueprint.get("/conflicts")
@@ -160,7 +136,7 @@ def entity_versions(project_id: int, list_name: str, uuid: str) -> Any:
 def list_conflicts(project_id: int) -> Any:
     _role(project_id, Role.VIEWER)
     status = request.args.get("status", "open")
-    rows = review.conflicts(
+    rows = records.conflicts(
         db(),
         project_id,
         list_name=request.args.get("list"),
@@ -168,15 +144,15 @@ def list_conflicts(project_id: int) -> Any:
         status=None if status == "all" else status,
         include_soft=request.args.get("soft") in ("1", "true", "yes"),
     )
-    return jsonify([review.conflict_json(c, e, lst, db()) for c, e, lst in rows])
+    return jsonify(_conflicts_json(rows))
 
 
 @blueprint.get("/conflicts/<int:conflict_id>")
 @login_required
 def get_conflict(project_id: int, conflict_id: int) -> Any:
     _role(project_id, Role.VIEWER)
-    conflict, entity, entity_list = review.get_conflict(db(), project_id, conflict_id)
-    return jsonify(review.conflict_json(conflict, entity, entity_list, db()))
+    row = records.get_conflict(db(), project_id, conflict_id)
+    return jsonify(_conflicts_json([row])[0])
 
 
 @blueprint.post("/conflicts/<int:conflict_id>/resolution")
@@ -193,11 +169,11 @@ def resolve_conflict(project_id: int, conflict_id: int) -> Any:
         user_id=user_id,
         reopen=data["reopen"],
     )
-    conflict, entity, entity_list = review.get_conflict(db(), project_id, conflict_id)
+    row = records.get_conflict(db(), project_id, conflict_id)
     commit()
-    body = review.conflict_json(conflict, entity, entity_list, db())
+    body = _conflicts_json([row])[0]
     body["entity_version"] = applied.version.version if applied.version else None
-    body["entity"] = review.entity_json(entity, entity_list)
+    body["entity"] = render.entity_json(row.entity, row.entity_list)
     return jsonify(body)
 
 
@@ -205,37 +181,10 @@ def resolve_conflict(project_id: int, conflict_id: int) -> Any:
 @login_required
 def entity_backlog(project_id: int) -> Any:
     _role(project_id, Role.COORDINATOR)
-    return jsonify(
-        [_inbox_json(row) for row in review.backlog(db(), project_id, request.args.get("status"))]
-    )
+    rows = records.backlog(db(), project_id, request.args.get("status"))
+    return jsonify([render.inbox_json(row) for row in rows])
 
 
-def _version_json(version: EntityVersion) -> dict[str, Any]:
-    return {
-        "version": version.version,
-        "base_version": version.base_version,
-        "kind": version.kind,
-        "update_id": version.update_id,
-        "sent": version.update.get("values", {}),
-        "source": version.update.get("source"),
-        "reason": version.update.get("reason"),
-        "date_of_information": version.update.get("date_of_information"),
-        "result": version.result,
-        "conflicts_opened": version.conflicts_opened,
-        "conflicts_closed": version.conflicts_closed,
-        "forced": version.forced,
-        "created_at": version.created_at.isoformat(),
-    }
-
-
-def _inbox_json(row: EntityInbox) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "list": row.list_name,
-        "entity": row.entity_uuid,
-        "update_id": row.update_id,
-        "status": row.status,
-        "reason": row.reason,
-        "received_at": row.received_at.isoformat(),
-        "payload": row.payload,
-    }
+def _conflicts_json(rows: list[records.ConflictRow]) -> list[dict[str, Any]]:
+    arrivals = records.arrivals(db(), rows)
+    return [render.conflict_json(row, arrivals) for row in rows]

@@ -21,10 +21,10 @@ from server.blobs import service as blob_service
 from server.blobs.store import FileBlobStore
 from server.db import utcnow
 from server.errors import Problem
+from server.forms import feed as sync_changes
 from server.forms.compile import CompiledForm, compile_upload
 from server.forms.models import Form, FormAttachment, FormState, FormVersion
 from server.projects.models import Project
-from server.sync import changes as sync_changes
 
 
 @dataclass
@@ -114,7 +114,7 @@ def _publish_compiled(
     form.name = compiled.title
     form.updated_at = utcnow()
     if compiled.entity_spec:
-        from server.entities.service import register_form_version
+        from server.entities.store import register_form_version
 
         # Before the media: a form may select from the list it declares.
         register_form_version(session, project.id, compiled.entity_spec)

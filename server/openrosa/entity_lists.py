@@ -1,10 +1,10 @@
 """Serving an entity list to devices as the CSV attachment a form selects from.
 
-The entity store (:mod:`server.entities.service`) builds the CSV from the current merged state
+The entity store (:mod:`server.entities.listing`) builds the CSV from the current merged state
 of the list and names its hash (a fingerprint of the list's state, as ODK Central's is, not
-necessarily the md5 of the bytes). A list the store does not know yet, or a store without
-``entity_list_csv`` and ``entity_list_hash``, is served with its columns only (``name, label,
-__version`` and the properties the published forms declare), hashed by the md5 of that CSV.
+necessarily the md5 of the bytes). A list the store does not know yet is served with its
+columns only (``name, label, __version`` and the properties the published forms declare),
+hashed by the md5 of that CSV.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.entities import listing
 from server.forms.models import Form, FormVersion
 
 BASE_COLUMNS = ("name", "label", "__version")
@@ -33,22 +33,18 @@ class EntityListCsv:
 def entity_list_hash(session: Session, project_id: int, list_name: str) -> str:
     """The hash (32 hex digits) the manifest names for the list; it changes exactly when the
     list does."""
-    provided = _provided("entity_list_hash")
-    if provided is not None:
-        tag = provided(session, project_id, list_name)
-        if tag is not None:
-            return _strip_tag(str(tag))
+    tag = listing.entity_list_hash(session, project_id, list_name)
+    if tag is not None:
+        return tag
     return _columns_only(session, project_id, list_name).md5
 
 
 def entity_list_csv(session: Session, project_id: int, list_name: str) -> EntityListCsv:
     """The list's CSV as chunks of bytes, with its hash (also used as the ETag)."""
-    provided = _provided("entity_list_csv")
-    if provided is not None:
-        listing = provided(session, project_id, list_name)
-        if listing is not None:
-            tag, chunks = listing
-            return EntityListCsv(md5=_strip_tag(str(tag)), chunks=_as_bytes(chunks))
+    found = listing.entity_list_csv(session, project_id, list_name)
+    if found is not None:
+        tag, chunks = found
+        return EntityListCsv(md5=tag, chunks=chunks)
     return _columns_only(session, project_id, list_name)
 
 
@@ -80,25 +76,3 @@ def _columns_only_csv(properties: list[str]) -> bytes:
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerow([*BASE_COLUMNS, *properties])
     return out.getvalue().encode("utf-8")
-
-
-def _provided(name: str) -> Callable[..., Any] | None:
-    try:
-        from server.entities import service
-    except ImportError:
-        return None
-    function = getattr(service, name, None)
-    return function if callable(function) else None
-
-
-def _strip_tag(tag: str) -> str:
-    tag = tag.strip()
-    if tag.startswith("W/"):
-        tag = tag[2:]
-    tag = tag.strip('"')
-    return tag[4:] if tag.startswith("md5:") else tag
-
-
-def _as_bytes(chunks: Iterable[bytes | str]) -> Iterator[bytes]:
-    for chunk in chunks:
-        yield chunk.encode("utf-8") if isinstance(chunk, str) else chunk

@@ -21,9 +21,10 @@ from server.app_errors import render_problem
 from server.blobs.models import Blob
 from server.errors import Problem
 from server.forms.models import Form, FormAttachment, FormState, FormVersion
+from server.intake.service import submission_arrives
 from server.openrosa import auth, encoding, entity_lists, formats
 from server.openrosa.multipart import received_submission
-from server.submissions.service import Outcome, ingest
+from server.submissions.service import Outcome
 from server.urls import base_url
 from server.web import commit, db, runtime
 
@@ -283,7 +284,7 @@ def submission() -> Response:
     ) as received:
         assert received.xml is not None
         incoming = received.store_attachments(runtime().blobs, settings.max_upload_bytes)
-        result = ingest(db(), who.project, received.xml, incoming, who.submitter())
+        result = submission_arrives(db(), who.project, received.xml, incoming, who.submitter())
         commit()
     text = formats.submission_received_text(
         duplicate=result.outcome is Outcome.DUPLICATE, missing=result.attachments_missing

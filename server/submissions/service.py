@@ -4,6 +4,8 @@ Every outcome is idempotent and happens inside the caller's transaction: a resen
 bytes changes nothing but may add attachments that had not arrived; a different body under a
 known instanceID is refused; an edit adds a version. Uniqueness is decided by database
 constraints, so two devices (or one device retrying) racing with the same instance store it once.
+What a submission's entity block does is the entity step, which :mod:`server.intake` runs
+after this one in the same transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +28,7 @@ from server.blobs.store import StoredBlob
 from server.db import utcnow
 from server.forms.models import Form, FormState, FormVersion
 from server.projects.models import Project
+from server.submissions import feed as sync_changes
 from server.submissions.models import (
     ReviewState,
     Submission,
@@ -33,7 +36,7 @@ from server.submissions.models import (
     SubmissionVersion,
 )
 from server.submissions.parse import ParsedInstance, binary_paths, parse_instance, referenced_files
-from server.sync import changes as sync_changes
+from server.submissions.records import find_version
 
 _UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f]")
 
@@ -60,10 +63,6 @@ class Submitter:
     # Hops the submission travelled before reaching this server, oldest first, e.g.
     # [{"hop": "hub", "id": "camp-3 laptop", "received_at": "..."}].
     via: tuple[dict[str, Any], ...] = ()
-    # Set by a field hub forwarding a tablet's report: what the tablet had seen beyond the
-    # centre's version, {"trunk_version": n, "seen_updates": [instanceIDs]} (see
-    # docs/adr/0006-field-hub.md).
-    entity_context: dict[str, Any] | None = None
 
 
 @dataclass
@@ -73,6 +72,7 @@ class IngestResult:
     version: SubmissionVersion
     form: Form
     form_version: FormVersion
+    parsed: ParsedInstance
     attachments_expected: list[str] = field(default_factory=list)
     attachments_missing: list[str] = field(default_factory=list)
     attachments_added: list[str] = field(default_factory=list)
@@ -125,7 +125,7 @@ def ingest(
     by_name = {a.name: a for a in attachments}
 
     for _attempt in range(3):
-        existing = _find_version(session, form.id, parsed.instance_id)
+        existing = find_version(session, form.id, parsed.instance_id)
         if existing is not None:
             return _resend(session, form, form_version, existing, sha256, by_name, expected, parsed)
         try:
@@ -148,8 +148,8 @@ def ingest(
             # look-up and our insert; the constraint decided. Look again and answer as a resend
             # or a stale edit.
             if parsed.deprecated_id:
-                previous = _find_version(session, form.id, parsed.deprecated_id)
-                again = _find_version(session, form.id, parsed.instance_id)
+                previous = find_version(session, form.id, parsed.deprecated_id)
+                again = find_version(session, form.id, parsed.instance_id)
                 if previous is not None and again is None:
                     raise errors.submission_edit_stale(parsed.deprecated_id) from None
             continue
@@ -158,14 +158,6 @@ def ingest(
         "The submission is being stored by another request",
         "try again in a moment",
     )
-
-
-def _find_version(session: Session, form_id: int, instance_id: str) -> SubmissionVersion | None:
-    return session.scalars(
-        select(SubmissionVersion).where(
-            SubmissionVersion.form_id == form_id, SubmissionVersion.instance_id == instance_id
-        )
-    ).first()
 
 
 def _resend(
@@ -189,6 +181,7 @@ def _resend(
         version=existing,
         form=form,
         form_version=form_version,
+        parsed=parsed,
         attachments_expected=expected,
         attachments_missing=_missing(session, existing) if expected else [],
         attachments_added=added,
@@ -219,7 +212,7 @@ def _store_new(
     ]
     previous: SubmissionVersion | None = None
     if parsed.deprecated_id:
-        previous = _find_version(session, form.id, parsed.deprecated_id)
+        previous = find_version(session, form.id, parsed.deprecated_id)
         if previous is not None and not previous.is_current:
             raise errors.submission_edit_stale(parsed.deprecated_id)
 
@@ -290,25 +283,13 @@ def _store_new(
             deprecated_id=parsed.deprecated_id,
         )
 
-    from server.entities.service import apply_submission
-
-    apply_submission(
-        session,
-        project,
-        form,
-        form_version,
-        submission,
-        version,
-        parsed,
-        context=submitter.entity_context,
-    )
-
     return IngestResult(
         outcome=outcome,
         submission=submission,
         version=version,
         form=form,
         form_version=form_version,
+        parsed=parsed,
         attachments_expected=expected,
         attachments_missing=_missing(session, version) if expected else [],
         attachments_added=added,
@@ -363,70 +344,7 @@ def _missing(session: Session, version: SubmissionVersion) -> list[str]:
     )
 
 
-# --- reading and reviewing ----------------------------------------------------------------------
-
-
-def get_submission(session: Session, form: Form, instance_id: str) -> Submission:
-    """Find a submission by its root instanceID or the instanceID of any of its versions.
-
-    Raises:
-        Problem: 404.
-    """
-    submission = session.scalars(
-        select(Submission).where(
-            Submission.form_id == form.id, Submission.root_instance_id == instance_id
-        )
-    ).first()
-    if submission is None:
-        version = _find_version(session, form.id, instance_id)
-        if version is not None:
-            submission = session.get(Submission, version.submission_id)
-    if submission is None:
-        raise errors.not_found("Submission", f"no submission {instance_id!r} for this form")
-    return submission
-
-
-def versions_of(session: Session, submission: Submission) -> list[SubmissionVersion]:
-    return list(
-        session.scalars(
-            select(SubmissionVersion)
-            .where(SubmissionVersion.submission_id == submission.id)
-            .order_by(SubmissionVersion.id)
-        )
-    )
-
-
-def attachments_of(session: Session, version: SubmissionVersion) -> list[SubmissionAttachment]:
-    return list(
-        session.scalars(
-            select(SubmissionAttachment)
-            .where(SubmissionAttachment.submission_version_id == version.id)
-            .order_by(SubmissionAttachment.name)
-        )
-    )
-
-
-def list_submissions(
-    session: Session, form: Form, limit: int = 500, offset: int = 0
-) -> list[Submission]:
-    return list(
-        session.scalars(
-            select(Submission)
-            .where(Submission.form_id == form.id)
-            .order_by(Submission.id)
-            .limit(limit)
-            .offset(offset)
-        )
-    )
-
-
-def count_submissions(session: Session, form: Form) -> int:
-    return int(
-        session.scalar(
-            select(func.count()).select_from(Submission).where(Submission.form_id == form.id)
-        )
-        or 0
-    )
+# --- reviewing ----------------------------------------------------------------------------------
 
 
 def set_review_state(
@@ -436,7 +354,8 @@ def set_review_state(
     actor_user_id: int,
     note: str = "",
 ) -> None:
-    """Record a data verifier's decision; every change goes to the audit log."""
+    """Record a data verifier's decision; every change goes to the audit log. (What the
+    decision does to entity updates is :func:`server.intake.service.review_submission`.)"""
     previous = submission.review_state
     submission.review_state = state.value
     submission.updated_at = utcnow()
@@ -452,6 +371,3 @@ def set_review_state(
         state=state.value,
         note=note,
     )
-    from server.entities.service import on_review_state_change
-
-    on_review_state_change(session, submission, previous, state)

@@ -1,8 +1,8 @@
 """Push: storing a batch of submissions sent by a laptop, one savepoint per item.
 
 Each item goes through the same decision tree as a tablet's submission
-(:func:`server.submissions.service.ingest`); its refusal becomes that item's result instead of
-failing the batch. The batch's answer is stored against its idempotency key in the same
+(:func:`server.intake.service.submission_arrives`); its refusal becomes that item's result
+instead of failing the batch. The batch's answer is stored against its idempotency key in the same
 transaction as the items, so a retried batch gets the same answer and stores nothing twice.
 """
 
@@ -18,11 +18,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server.blobs.store import FileBlobStore, StoredBlob
 from server.db import transaction
+from server.entities.codec import HubContext
 from server.errors import Problem
+from server.intake.service import submission_arrives
 from server.projects.models import Project
 from server.projects.service import get_project
 from server.submissions.parse import parse_instance
-from server.submissions.service import IncomingAttachment, Outcome, Submitter, ingest
+from server.submissions.service import IncomingAttachment, Outcome, Submitter
 from server.sync import idempotency
 from server.sync.uploads import held_blobs
 
@@ -148,12 +150,13 @@ def push_item(
     ]
     try:
         with session.begin_nested():
-            result = ingest(
+            result = submission_arrives(
                 session,
                 project,
                 xml,
                 incoming,
-                Submitter(user_id=user_id, via=item.via, entity_context=hub_context(item.via)),
+                Submitter(user_id=user_id, via=item.via),
+                hub_context(item.via),
             )
     except Problem as problem:
         status = ItemStatus.CONFLICT if problem.code in CONFLICT_CODES else ItemStatus.REJECTED
@@ -173,11 +176,10 @@ def _instance_id(xml: bytes) -> str | None:
         return None
 
 
-def hub_context(via: Any) -> dict[str, Any] | None:
+def hub_context(via: Any) -> HubContext | None:
     """What a field hub knew when it received the report (its last hop's ``entity_context``):
     the centre version it had and the hub-received updates the tablet had seen."""
     for hop in reversed(list(via or [])):
         if isinstance(hop, dict) and hop.get("hop") == "hub":
-            context = hop.get("entity_context")
-            return context if isinstance(context, dict) else None
+            return HubContext.from_json(hop.get("entity_context"))
     return None

@@ -17,9 +17,10 @@ from sqlalchemy import select
 from server import errors
 from server.accounts import service as accounts
 from server.accounts.models import ROLE_RANK, ProjectRole, Role, User
+from server.feed import service as changes
+from server.feed.cursors import START, CursorInvalid, decode_cursor, encode_cursor
 from server.projects.service import get_project
-from server.sync import changes, problems, service, uploads
-from server.sync.cursors import START, CursorInvalid, decode_cursor, encode_cursor
+from server.sync import problems, service, uploads
 from server.sync.encoding import decoded_body
 from server.sync.schemas import MissingBlobsRequest, PushRequest
 from server.web import commit, current_user, db, login_required, runtime

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from server.db import transaction
 from server.entities.models import Entity, EntityConflict, EntityInbox, EntityList
 from server.forms.models import Form, FormVersion
+from server.intake.service import submission_arrives
 from server.projects.models import Project
 from server.submissions import service as submissions
 from tests.entities.builders import Filled
@@ -33,7 +34,7 @@ class Field:
         with transaction(self.factories.runtime.session_factory) as session:
             project = session.get(Project, self.project.id)
             assert project is not None
-            return submissions.ingest(
+            return submission_arrives(
                 session, project, filled.xml(), submitter=submissions.Submitter(app_user_id=None)
             )
 

@@ -10,9 +10,9 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from server.db import transaction, utcnow
-from server.entities import review
+from server.entities import records, review
+from server.entities.inbox import process, process_backlog
 from server.entities.models import EntityConflict, EntityInbox, EntityVersion
-from server.entities.service import process, process_backlog
 from server.submissions.service import Outcome
 from tests.entities.builders import Filled
 from tests.entities.conftest import Field
@@ -353,8 +353,8 @@ def test_reopen_by_a_coordinator_moves_status_back_with_a_reason(field: Field) -
     )
     admin = field.factories.user(field.project, "coordinator")
     with transaction(field.factories.runtime.session_factory) as session:
-        entity_list = review.get_list(session, field.project.id, "hazard_areas")
-        entity = review.get_entity(session, entity_list, ha)
+        entity_list = records.get_list(session, field.project.id, "hazard_areas")
+        entity = records.get_entity(session, entity_list, ha)
         review.reopen(
             session,
             entity_list,
@@ -421,19 +421,19 @@ def test_approval_required_list_waits_for_the_data_verifier(field: Field) -> Non
     ha = str(uuid.uuid4())
     field.receive(new_area(field, ha))
     with transaction(field.factories.runtime.session_factory) as session:
-        review.get_list(session, field.project.id, "hazard_areas").approval_required = True
+        records.get_list(session, field.project.id, "hazard_areas").approval_required = True
     update = clearance(field, ha, 1, status="in_clearance")
     result = field.receive(update)
     assert field.inbox(update.instance_id).status == "awaiting_approval"
     assert field.entity(ha).values["status"] == "suspected"
     verifier = field.factories.user(field.project, "coordinator")
-    from server.submissions import service as submissions
+    from server.intake.service import review_submission
     from server.submissions.models import ReviewState, Submission
 
     with transaction(field.factories.runtime.session_factory) as session:
         submission = session.get(Submission, result.submission.id)
         assert submission is not None
-        submissions.set_review_state(session, submission, ReviewState.APPROVED, verifier.id)
+        review_submission(session, submission, ReviewState.APPROVED, verifier.id)
     assert field.entity(ha).values["status"] == "in_clearance"
     rejected = clearance(
         field, ha, 2, status="cleared", remaining_area_m2="0", cleared_area_m2="12000"
@@ -442,7 +442,7 @@ def test_approval_required_list_waits_for_the_data_verifier(field: Field) -> Non
     with transaction(field.factories.runtime.session_factory) as session:
         submission = session.get(Submission, result.submission.id)
         assert submission is not None
-        submissions.set_review_state(session, submission, ReviewState.REJECTED, verifier.id)
+        review_submission(session, submission, ReviewState.REJECTED, verifier.id)
     row = field.inbox(rejected.instance_id)
     assert row.status == "rejected"
     assert "rejected by a data verifier" in row.reason
@@ -469,13 +469,14 @@ def test_an_entity_block_naming_another_list_is_refused_with_a_reason(field: Fie
     update = clearance(field, ha, 1, status="in_clearance")
     xml = update.xml().replace(b'dataset="hazard_areas"', b'dataset="minefields"')
 
+    from server.intake.service import submission_arrives
     from server.projects.models import Project
-    from server.submissions.service import Submitter, ingest
+    from server.submissions.service import Submitter
 
     with transaction(field.factories.runtime.session_factory) as session:
         project = session.get(Project, field.project.id)
         assert project is not None
-        ingest(session, project, xml, submitter=Submitter())
+        submission_arrives(session, project, xml, submitter=Submitter())
     row = field.inbox(update.instance_id)
     assert row.status == "rejected"
     assert "'minefields'" in row.reason and "'hazard_areas'" in row.reason

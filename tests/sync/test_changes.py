@@ -15,14 +15,15 @@ from sqlalchemy.orm import Session
 
 from server.accounts import service as accounts
 from server.accounts.models import Role
+from server.feed.cursors import Position, encode_cursor
+from server.feed.models import SyncChange
+from server.feed.service import record_change
 from server.forms import service as forms
 from server.forms.models import FormState
 from server.projects.models import Project
+from server.submissions import records as submission_records
 from server.submissions import service as submissions
 from server.submissions.models import ReviewState
-from server.sync.changes import record_change
-from server.sync.cursors import Position, encode_cursor
-from server.sync.models import SyncChange
 from tests.factories import Factories
 from tests.sync.conftest import SyncApi, instance_xml, new_instance_id
 
@@ -82,7 +83,7 @@ def test_form_state_and_review_decisions_appear_in_the_feed(
     assert pushed.get_json()["results"][0]["status"] == "stored"
     form = forms.get_form(db_session, project.id, "simple")
     forms.set_state(db_session, form, FormState.CLOSING, api.who.user.id)
-    submission = submissions.get_submission(db_session, form, instance)
+    submission = submission_records.get_submission(db_session, form, instance)
     submissions.set_review_state(db_session, submission, ReviewState.APPROVED, api.who.user.id)
     db_session.commit()
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from server.errors import Problem
-from server.sync.cursors import CursorInvalid, Position, decode_cursor, encode_cursor
+from server.feed.cursors import CursorInvalid, Position, decode_cursor, encode_cursor
 from server.sync.encoding import gunzip
 
 SECRET = "server secret"

@@ -1,7 +1,9 @@
 """The change feed: what other services record, and how a pull reads it in commit order.
 
-Writers call :func:`record_change` inside the transaction that makes the change, so a change
-and its feed row commit (or roll back) together. Readers page through a project's rows with
+Each domain package builds its own payloads (:mod:`server.forms.feed`,
+:mod:`server.submissions.feed`, :mod:`server.entities.feed`) and calls :func:`record_change`
+inside the transaction that makes the change, so a change and its feed row commit (or roll
+back) together. Readers page through a project's rows with
 :func:`read_changes`.
 
 Why the feed never skips a late commit: row ids are taken when a row is inserted, not when its
@@ -19,16 +21,13 @@ import enum
 import hashlib
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from sqlalchemy import func, insert, literal_column, select, tuple_
 from sqlalchemy.orm import Session
 
 from server.db import utcnow
-from server.forms.models import Form, FormVersion
-from server.submissions.models import Submission
-from server.sync.cursors import START, Position
-from server.sync.models import SyncChange
+from server.feed.cursors import START, Position
+from server.feed.models import SyncChange
 
 MAX_PAGE = 5000
 DEFAULT_PAGE = 500
@@ -63,63 +62,6 @@ def record_change(
         insert(SyncChange).values(
             project_id=project_id, kind=kind, key=key, data=data, created_at=utcnow()
         )
-    )
-
-
-# --- what the server's own services record ------------------------------------------------------
-
-
-def form_version_changed(session: Session, form: Form, version: FormVersion) -> None:
-    """Record a newly published form version (and the form's current version and state)."""
-    form_id = quote(form.xml_form_id, safe="")
-    base = f"/v1/projects/{form.project_id}/forms/{form_id}"
-    record_change(
-        session,
-        form.project_id,
-        ChangeKind.FORM_VERSION,
-        form.xml_form_id,
-        {
-            "form_id": form.xml_form_id,
-            "version": version.version,
-            "title": version.title,
-            "hash": f"md5:{version.xml_md5}",
-            "state": form.state,
-            "current_version": form.current_version,
-            "entities": version.entity_spec or None,
-            "xml_url": (
-                f"/api/v1/projects/{form.project_id}/forms/{form_id}"
-                f"/versions/{quote(version.version, safe='')}.xml"
-            ),
-            "manifest_url": f"{base}/manifest",
-        },
-    )
-
-
-def form_state_changed(session: Session, form: Form) -> None:
-    """Record a form's new state (open, closing, closed)."""
-    record_change(
-        session,
-        form.project_id,
-        ChangeKind.FORM_STATE,
-        form.xml_form_id,
-        {"form_id": form.xml_form_id, "state": form.state},
-    )
-
-
-def review_state_changed(session: Session, submission: Submission) -> None:
-    """Record a data verifier's decision on a submission."""
-    form = session.get(Form, submission.form_id)
-    record_change(
-        session,
-        submission.project_id,
-        ChangeKind.REVIEW_STATE,
-        submission.root_instance_id,
-        {
-            "form_id": form.xml_form_id if form is not None else None,
-            "instance_id": submission.root_instance_id,
-            "current_instance_id": submission.current_instance_id,
-            "state": submission.review_state,
-        },
     )
 
 

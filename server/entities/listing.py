@@ -1,32 +1,30 @@
-"""The entity list as devices download it: a CSV of the merged current state.
+"""Listing shared records for devices: the entity list as a CSV of the merged current state,
+and the fingerprint that names it in the form manifest and as its ETag.
 
 Columns are ``name, label, __version`` and the list's properties, as ODK Collect expects for
 ``select_one_from_file`` and offline entities. The CSV is streamed in pages from the database,
-so a list of 100,000 hazard areas never sits whole in memory; its ETag is the list's fingerprint,
-which changes exactly when an entity of the list changes.
+so a list of 100,000 hazard areas never sits whole in memory; its fingerprint changes exactly
+when an entity of the list changes.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Iterator
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.entities.models import Entity, EntityList
-from server.entities.service import entity_list_fingerprint
+from server.entities.store import find_list
 
 PAGE = 5000
 
 
 def header(entity_list: EntityList) -> list[str]:
     return ["name", "label", "__version", *entity_list.properties]
-
-
-def fingerprint(session: Session, entity_list: EntityList) -> str:
-    return entity_list_fingerprint(session, entity_list)
 
 
 def iter_csv(factory: sessionmaker[Session], list_id: int) -> Iterator[bytes]:
@@ -103,3 +101,34 @@ def _copy_rows(
                     pending.clear()
         if pending:
             yield bytes(pending)
+
+
+def entity_list_fingerprint(session: Session, entity_list: EntityList) -> str:
+    """Changes whenever any entity of the list changes: every change adds a version."""
+    count, total, last = session.execute(
+        select(
+            func.count(Entity.id),
+            func.coalesce(func.sum(Entity.current_version), 0),
+            func.coalesce(func.max(Entity.id), 0),
+        ).where(Entity.list_id == entity_list.id)
+    ).one()
+    raw = f"{entity_list.id}:{count}:{total}:{last}:{','.join(entity_list.properties)}"
+    return hashlib.md5(raw.encode(), usedforsecurity=False).hexdigest()
+
+
+def entity_list_hash(session: Session, project_id: int, list_name: str) -> str | None:
+    """The md5-style hash the manifest shows for an entity list (None if there is no list)."""
+    entity_list = find_list(session, project_id, list_name)
+    return entity_list_fingerprint(session, entity_list) if entity_list else None
+
+
+def entity_list_csv(
+    session: Session, project_id: int, list_name: str
+) -> tuple[str, Iterator[bytes]] | None:
+    """(ETag, CSV chunks) of an entity list's merged current state, or None if unknown."""
+    entity_list = find_list(session, project_id, list_name)
+    if entity_list is None:
+        return None
+    etag = entity_list_fingerprint(session, entity_list)
+    factory = sessionmaker(bind=session.get_bind(), info=dict(session.info))
+    return etag, iter_csv(factory, entity_list.id)

@@ -1,0 +1,293 @@
+"""Applying one update to one entity: derive the new state from the whole set of its updates
+with the pure merge core (:mod:`server.entities.merge`), store it as a new immutable version,
+and keep the conflict rows in step with the conflicts the state holds.
+
+The caller holds the entity's lock (:func:`server.entities.store.lock_entity`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.db import utcnow
+from server.entities import feed, merge
+from server.entities.codec import (
+    LABEL,
+    InboxPayload,
+    conflict_details,
+    parse_date,
+    update_from_json,
+    update_to_json,
+)
+from server.entities.hub import context_after, is_hub
+from server.entities.models import (
+    ConflictStatus,
+    Entity,
+    EntityConflict,
+    EntityInbox,
+    EntityList,
+    EntityVersion,
+    InboxStatus,
+)
+from server.entities.store import list_policy
+
+
+@dataclass
+class Applied:
+    """What applying an update did: the new version (None when it changed nothing, a
+    duplicate) and the merge result."""
+
+    entity: Entity
+    version: EntityVersion | None
+    result: merge.MergeResult | None
+
+
+@dataclass(frozen=True)
+class DeviceBase:
+    """What the device had seen when it made its update, read from its base version."""
+
+    # The updates the device had seen.
+    seen: frozenset[str] = frozenset()
+    # Why the update must wait ("" when it can be applied now).
+    waiting_for: str = ""
+    # Applied (on --force) without something it was waiting for.
+    forced: bool = False
+
+
+def device_base(
+    session: Session,
+    entity: Entity,
+    versions: list[EntityVersion],
+    inbox: EntityInbox,
+    payload: InboxPayload,
+    *,
+    force: bool,
+) -> DeviceBase:
+    """The updates the device had seen, from its baseVersion (and, for an offline chain, the
+    earlier updates of the same branch)."""
+    base = payload.base_version
+    trunk = payload.trunk_version
+    branch = payload.branch_id
+    seen: set[str] = set()
+    if payload.replaces_update:
+        # An edit of a sent form supersedes what the original sent.
+        seen.add(str(payload.replaces_update))
+    if payload.hub is not None:
+        # Forwarded by a field hub: the centre version the hub had, plus the updates the hub
+        # received (and applied provisionally) that the tablet had seen.
+        hub_trunk = payload.hub.trunk_version
+        hub_seen = set(payload.hub.seen_updates)
+        known = {v.update_id for v in versions}
+        missing = sorted(hub_seen - known)
+        if missing and not force:
+            return DeviceBase(
+                waiting_for=(
+                    f"waiting for {len(missing)} report(s) the tablet had seen on the field hub "
+                    f"(first: {missing[0]})"
+                )
+            )
+        trunk_ids = {
+            v.update_id for v in versions if hub_trunk is not None and v.version <= int(hub_trunk)
+        }
+        return DeviceBase(frozenset(seen | trunk_ids | (hub_seen & known)), "", bool(missing))
+    if base is None:
+        # Forms without offline-entity support send no base: they saw the current state.
+        return DeviceBase(frozenset(seen | {v.update_id for v in versions}))
+    if trunk is not None and branch and base > trunk:
+        rows = session.scalars(
+            select(EntityInbox).where(
+                EntityInbox.project_id == inbox.project_id,
+                EntityInbox.list_name == inbox.list_name,
+                EntityInbox.entity_uuid == inbox.entity_uuid,
+                EntityInbox.id != inbox.id,
+                EntityInbox.status == InboxStatus.APPLIED.value,
+            )
+        ).all()
+        previous = [
+            row
+            for row in rows
+            if (other := InboxPayload.from_json(row.payload)).branch_id == branch
+            and other.base_version == base - 1
+        ]
+        if not previous:
+            if not force:
+                return DeviceBase(
+                    waiting_for=(
+                        f"waiting for the previous offline update from the same device "
+                        f"(branch {branch}, version {base - 1})"
+                    )
+                )
+            trunk_ids = {v.update_id for v in versions if v.version <= trunk}
+            return DeviceBase(frozenset(seen | trunk_ids), "", True)
+        seen.add(previous[0].update_id)
+        return DeviceBase(frozenset(seen | {v.update_id for v in versions if v.version <= trunk}))
+    if base > entity.current_version:
+        if not force:
+            return DeviceBase(
+                waiting_for=(
+                    f"baseVersion {base} is newer than the entity's current version "
+                    f"{entity.current_version}"
+                )
+            )
+        return DeviceBase(frozenset(seen | {v.update_id for v in versions}), "", True)
+    return DeviceBase(frozenset(seen | {v.update_id for v in versions if v.version <= base}))
+
+
+def to_update(
+    inbox: EntityInbox, payload: InboxPayload, kind: merge.UpdateKind, base_ids: frozenset[str]
+) -> merge.EntityUpdate:
+    values = dict(payload.values)
+    if payload.label:
+        values[LABEL] = str(payload.label)
+    return merge.EntityUpdate(
+        update_id=inbox.update_id,
+        kind=kind,
+        base_ids=base_ids - {inbox.update_id},
+        values=values,
+        date_of_information=parse_date(payload.date_of_information),
+        source=payload.source,
+        reason=payload.reason,
+    )
+
+
+def create_entity(
+    session: Session,
+    entity_list: EntityList,
+    inbox: EntityInbox,
+    payload: InboxPayload,
+    *,
+    forced: bool,
+) -> Applied:
+    entity = Entity(
+        list_id=entity_list.id, uuid=inbox.entity_uuid, current_version=0, values={}, label=""
+    )
+    session.add(entity)
+    session.flush()
+    update = to_update(inbox, payload, merge.UpdateKind.CREATE, frozenset())
+    return apply_update(
+        session, entity_list, entity, [], update, inbox=inbox, base_version=None, forced=forced
+    )
+
+
+def apply_update(
+    session: Session,
+    entity_list: EntityList,
+    entity: Entity,
+    versions: list[EntityVersion],
+    update: merge.EntityUpdate,
+    *,
+    inbox: EntityInbox | None = None,
+    base_version: int | None,
+    forced: bool,
+    user_id: int | None = None,
+) -> Applied:
+    """Merge ``update`` into the entity (whose versions are ``versions``) and store the result
+    as its next version, with its conflict rows and feed entries."""
+    policy = list_policy(session, entity_list)
+    known = [update_from_json(v.update) for v in versions]
+    before = merge.derive(policy, known) if known else None
+    result = merge.apply(policy, known, update, previous=before)
+    if result.duplicate:
+        if inbox is not None:
+            inbox.status = InboxStatus.APPLIED.value
+            inbox.processed_at = utcnow()
+        return Applied(entity, None, result)
+    now = utcnow()
+    number = entity.current_version + 1
+    values = dict(result.state.values)
+    label = values.pop(LABEL, entity.label or "")
+    update_json = update_to_json(update)
+    if is_hub(session):
+        update_json["hub_context"] = context_after(versions, update.update_id).to_json()
+    version = EntityVersion(
+        entity_id=entity.id,
+        version=number,
+        base_version=base_version,
+        update_id=update.update_id,
+        kind=update.kind.value,
+        update=update_json,
+        result={"label": label, "values": values},
+        conflicts_opened=[c.conflict_id for c in result.conflicts_opened],
+        conflicts_closed=[c.conflict_id for c in result.conflicts_closed],
+        source_submission_version_id=inbox.submission_version_id if inbox else None,
+        source_user_id=user_id,
+        forced=forced,
+        created_at=now,
+    )
+    session.add(version)
+    entity.values = values
+    entity.label = label
+    entity.current_version = number
+    entity.updated_at = now
+    entity.conflict = (
+        "hard" if result.state.review_needed else "soft" if result.state.conflicts else None
+    )
+    _sync_conflicts(session, entity, result, update, number, user_id)
+    if inbox is not None:
+        inbox.status = InboxStatus.APPLIED.value
+        inbox.reason = "force-applied: what it was waiting for never arrived" if forced else ""
+        inbox.processed_at = now
+        inbox.entity_version = number
+    session.flush()
+    feed.entity_version_recorded(session, entity_list, entity, version, result)
+    return Applied(entity, version, result)
+
+
+def _sync_conflicts(
+    session: Session,
+    entity: Entity,
+    result: merge.MergeResult,
+    update: merge.EntityUpdate,
+    number: int,
+    user_id: int | None,
+) -> None:
+    rows = {
+        c.conflict_key: c
+        for c in session.scalars(
+            select(EntityConflict).where(EntityConflict.entity_id == entity.id)
+        )
+    }
+    current = {c.conflict_id: c for c in result.state.conflicts}
+    now = utcnow()
+    for key, conflict in current.items():
+        row = rows.get(key)
+        details = conflict_details(conflict)
+        if row is None:
+            session.add(
+                EntityConflict(
+                    entity_id=entity.id,
+                    conflict_key=key,
+                    kind=conflict.kind.value,
+                    property_name=conflict.property_name,
+                    requires_review=conflict.requires_review,
+                    status=ConflictStatus.OPEN.value,
+                    details=details,
+                    opened_at=now,
+                    opened_in_version=number,
+                )
+            )
+        else:
+            row.details = details
+            if row.status != ConflictStatus.OPEN.value:
+                row.status = ConflictStatus.OPEN.value
+                row.closed_at = None
+                row.closed_in_version = None
+    decided = update.kind in (merge.UpdateKind.RESOLUTION, merge.UpdateKind.REOPEN)
+    for key, row in rows.items():
+        if key in current or row.status != ConflictStatus.OPEN.value:
+            continue
+        row.closed_at = now
+        row.closed_in_version = number
+        if decided:
+            row.status = ConflictStatus.RESOLVED.value
+            row.resolution = {
+                "by_user_id": user_id,
+                "reason": update.reason,
+                "values": dict(update.values),
+                "update_id": update.update_id,
+            }
+        else:
+            row.status = ConflictStatus.SUPERSEDED.value

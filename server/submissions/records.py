@@ -1,0 +1,153 @@
+"""Reading submissions for the JSON API: one submission by any of its instanceIDs, a form's
+page of submissions with their versions and files (in a fixed number of queries), and the file
+a submission received under a name."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, cast
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from server import errors
+from server.blobs.models import Blob
+from server.forms.models import Form, FormVersion
+from server.submissions.models import Submission, SubmissionAttachment, SubmissionVersion
+
+
+def find_version(session: Session, form_id: int, instance_id: str) -> SubmissionVersion | None:
+    return session.scalars(
+        select(SubmissionVersion).where(
+            SubmissionVersion.form_id == form_id, SubmissionVersion.instance_id == instance_id
+        )
+    ).first()
+
+
+def get_submission(session: Session, form: Form, instance_id: str) -> Submission:
+    """Find a submission by its root instanceID or the instanceID of any of its versions.
+
+    Raises:
+        Problem: 404.
+    """
+    submission = session.scalars(
+        select(Submission).where(
+            Submission.form_id == form.id, Submission.root_instance_id == instance_id
+        )
+    ).first()
+    if submission is None:
+        version = find_version(session, form.id, instance_id)
+        if version is not None:
+            submission = session.get(Submission, version.submission_id)
+    if submission is None:
+        raise errors.not_found("Submission", f"no submission {instance_id!r} for this form")
+    return submission
+
+
+def versions_of(session: Session, submission: Submission) -> list[SubmissionVersion]:
+    return list(
+        session.scalars(
+            select(SubmissionVersion)
+            .where(SubmissionVersion.submission_id == submission.id)
+            .order_by(SubmissionVersion.id)
+        )
+    )
+
+
+def attachments_of(session: Session, version: SubmissionVersion) -> list[SubmissionAttachment]:
+    return list(
+        session.scalars(
+            select(SubmissionAttachment)
+            .where(SubmissionAttachment.submission_version_id == version.id)
+            .order_by(SubmissionAttachment.name)
+        )
+    )
+
+
+def list_submissions(
+    session: Session, form: Form, limit: int = 500, offset: int = 0
+) -> list[Submission]:
+    return list(
+        session.scalars(
+            select(Submission)
+            .where(Submission.form_id == form.id)
+            .order_by(Submission.id)
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+
+
+def count_submissions(session: Session, form: Form) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(Submission).where(Submission.form_id == form.id)
+        )
+        or 0
+    )
+
+
+Details = tuple[list[tuple[SubmissionVersion, str]], list[SubmissionAttachment]]
+
+
+def details(session: Session, submissions: list[Submission]) -> dict[int, Details]:
+    """Versions (with their form version string) and current attachments for a page of
+    submissions, in two queries rather than two per submission."""
+    ids = [s.id for s in submissions]
+    versions: dict[int, list[tuple[SubmissionVersion, str]]] = defaultdict(list)
+    attachments: dict[int, list[SubmissionAttachment]] = defaultdict(list)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(SubmissionVersion, FormVersion.version)
+        .join(FormVersion, FormVersion.id == SubmissionVersion.form_version_id)
+        .where(SubmissionVersion.submission_id.in_(ids))
+        .order_by(SubmissionVersion.id)
+    ).all()
+    current_to_submission = {}
+    for version, form_version in rows:
+        versions[version.submission_id].append((version, form_version))
+        if version.is_current:
+            current_to_submission[version.id] = version.submission_id
+    for attachment in session.scalars(
+        select(SubmissionAttachment)
+        .where(SubmissionAttachment.submission_version_id.in_(list(current_to_submission)))
+        .order_by(SubmissionAttachment.name)
+    ):
+        attachments[current_to_submission[attachment.submission_version_id]].append(attachment)
+    return {i: (versions[i], attachments[i]) for i in ids}
+
+
+def current_version(versions: list[tuple[SubmissionVersion, str]]) -> SubmissionVersion:
+    current = [v for v, _ in versions if v.is_current]
+    return current[-1] if current else versions[-1][0]
+
+
+def addressed_version(
+    submission: Submission, versions: list[Any], instance_id: str
+) -> SubmissionVersion:
+    """The version an instanceID in the URL names: the root id stands for the submission, so
+    it addresses the current version; any other id addresses that version."""
+    plain = [v[0] if isinstance(v, tuple) else v for v in versions]
+    if instance_id != submission.root_instance_id:
+        for version in plain:
+            if version.instance_id == instance_id:
+                return cast(SubmissionVersion, version)
+    current = [v for v in plain if v.is_current]
+    return cast(SubmissionVersion, current[-1] if current else plain[-1])
+
+
+def received_file(
+    session: Session, version: SubmissionVersion, name: str
+) -> tuple[SubmissionAttachment, Blob | None] | None:
+    """The attachment ``name`` of ``version`` and its blob (None while the file has not been
+    received), or None when the version references no such file."""
+    row = session.execute(
+        select(SubmissionAttachment, Blob)
+        .outerjoin(Blob, Blob.sha256 == SubmissionAttachment.blob_sha256)
+        .where(
+            SubmissionAttachment.submission_version_id == version.id,
+            SubmissionAttachment.name == name,
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else None
