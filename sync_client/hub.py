@@ -13,24 +13,24 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import socket
 import zlib
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from sync_client.errors import UsageError
 from sync_client.store import Store
 
-log = logging.getLogger("fieldsync.hub")
+if TYPE_CHECKING:
+    from server.hub import Runtime
+
+# The server part is loaded only by the functions that need it, through its public hub API
+# (:mod:`server.hub`): the client's other commands start without loading the server.
 
 HUB_DIR = "hub"
 HUB_CONFIG = "hub.json"
-ADOPTED = "adopted"
 
 
 def hub_dir(home: Path) -> Path:
@@ -88,44 +88,17 @@ def local_address() -> str:
     return "127.0.0.1"
 
 
-def open_hub(home: Path) -> Any:
+def open_hub(home: Path) -> Runtime:
     """The hub's server runtime (engine, sessions, blob store), migrated to the current schema.
 
     Raises:
         UsageError: the server part of fieldsync cannot be loaded on this laptop.
     """
     try:
-        from server.migrate import upgrade
-        from server.runtime import make_runtime
-        from server.settings import Settings, load_or_create_secret
+        from server import hub as server_hub
     except ImportError as exc:  # pragma: no cover - the package ships both parts
         raise UsageError(f"the hub needs fieldsync's server part: {exc}") from exc
-    data_dir = hub_dir(home)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    settings = Settings(
-        data_dir=data_dir,
-        database_url=f"sqlite:///{data_dir / 'fieldsync.sqlite3'}",
-        secret_key=load_or_create_secret(data_dir),
-        environment="development",
-        log_level="WARNING",
-        hub=True,
-    )
-    runtime = make_runtime(settings)
-    upgrade(runtime.engine)
-    return runtime
-
-
-def hub_project(session: Session, name: str = "") -> Any:
-    """The hub's one project (the centre project the coordinator logged in to)."""
-    from server.projects.models import Project
-    from server.projects.service import create_project
-
-    project = session.scalars(select(Project).order_by(Project.id)).first()
-    if project is None:
-        project = create_project(session, name or "Field hub")
-    elif name and project.name != name:
-        project.name = name
-    return project
+    return server_hub.open_runtime(hub_dir(home))
 
 
 # --- devices ---------------------------------------------------------------------------------
@@ -141,19 +114,18 @@ class DeviceSetup:
 
 def add_device(home: Path, name: str, base_url: str, project_name: str = "") -> DeviceSetup:
     """Issue an app-user token on the hub and the settings ODK Collect needs to use it."""
-    from server.accounts.service import create_app_user
-    from server.db import transaction
+    from server import hub as server_hub
 
     runtime = open_hub(home)
     try:
-        with transaction(runtime.session_factory) as session:
-            project = hub_project(session, project_name)
-            issued = create_app_user(session, project, name)
-            project_id, label = project.id, project.name
-        url = f"{base_url.rstrip('/')}/v1/key/{issued.token}/projects/{project_id}"
-        return DeviceSetup(issued.app_user.id, name, url, collect_qr_payload(url, label, name))
+        with server_hub.writing(runtime) as session:
+            issued = server_hub.add_device(session, name, project_name)
+        url = f"{base_url.rstrip('/')}/v1/key/{issued.token}/projects/{issued.project_id}"
+        return DeviceSetup(
+            issued.app_user_id, name, url, collect_qr_payload(url, issued.project_name, name)
+        )
     finally:
-        runtime.engine.dispose()
+        server_hub.close_runtime(runtime)
 
 
 def collect_qr_payload(url: str, project_name: str, device_name: str) -> str:
@@ -172,33 +144,27 @@ def collect_qr_payload(url: str, project_name: str, device_name: str) -> str:
 
 
 def list_devices(home: Path) -> list[tuple[int, str, bool]]:
-    from server.accounts.models import AppUser
+    from server import hub as server_hub
 
     runtime = open_hub(home)
     try:
-        with runtime.session_factory() as session:
-            return [
-                (a.id, a.display_name, a.revoked_at is not None)
-                for a in session.scalars(select(AppUser).order_by(AppUser.id))
-            ]
+        with server_hub.reading(runtime) as session:
+            return [(d.app_user_id, d.name, d.revoked) for d in server_hub.list_devices(session)]
     finally:
-        runtime.engine.dispose()
+        server_hub.close_runtime(runtime)
 
 
 def revoke_device(home: Path, app_user_id: int) -> None:
-    from server.accounts.models import AppUser
-    from server.accounts.service import revoke_app_user
-    from server.db import transaction
+    """Raises: UsageError when the hub has no such device."""
+    from server import hub as server_hub
 
     runtime = open_hub(home)
     try:
-        with transaction(runtime.session_factory) as session:
-            row = session.get(AppUser, app_user_id)
-            if row is None:
+        with server_hub.writing(runtime) as session:
+            if not server_hub.revoke_device(session, app_user_id):
                 raise UsageError(f"there is no device {app_user_id} on this hub")
-            revoke_app_user(session, row)
     finally:
-        runtime.engine.dispose()
+        server_hub.close_runtime(runtime)
 
 
 # --- hub -> outbox ---------------------------------------------------------------------------
@@ -211,96 +177,57 @@ class CollectReport:
     differs: list[str] = field(default_factory=list)
 
 
-def collect(store: Store, runtime: Any, project_id: int | None, hub_id: str) -> CollectReport:
+def collect(store: Store, runtime: Runtime, project_id: int | None, hub_id: str) -> CollectReport:
     """Queue every submission the hub received that is not in the outbox yet.
 
     Crash-safe: the outbox's unique instanceID decides duplicates, and the position read up to
     is stored in the same transaction as the rows it covers.
     """
-    from server.accounts.models import AppUser
-    from server.entities.models import EntityInbox
-    from server.submissions.models import SubmissionAttachment, SubmissionVersion
+    from server import hub as server_hub
     from sync_client.instances import FoundInstance
     from sync_client.outbox import AddOutcome, add_submission
 
     report = CollectReport()
     after = int(store.get_meta("hub_collected_upto") or 0)
-    with runtime.session_factory() as session:
-        versions = list(
-            session.scalars(
-                select(SubmissionVersion)
-                .where(SubmissionVersion.id > after)
-                .order_by(SubmissionVersion.id)
-            )
+    with server_hub.reading(runtime) as session:
+        received = server_hub.received_since(session, after)
+    for item in received:
+        stamp = item.received_at.isoformat().replace("+00:00", "Z")
+        device_hop: dict[str, Any] = {
+            "hop": "device",
+            "id": item.device_id or item.app_user or "unknown",
+            "app_user": item.app_user,
+            "received_at": stamp,
+        }
+        hub_hop: dict[str, Any] = {"hop": "hub", "id": hub_id, "received_at": stamp}
+        if item.entity_context is not None:
+            hub_hop["entity_context"] = item.entity_context.to_json()
+        attachments = []
+        for file in item.files:
+            with runtime.blobs.open(file.sha256) as stream:
+                attachments.append((file.name, store.put_blob_stream(stream)))
+        found = FoundInstance(
+            display=f"hub submission {item.instance_id}",
+            xml=item.xml,
+            form_id=item.form_id,
+            version=item.form_version,
+            instance_id=item.instance_id,
+            deprecated_id=item.deprecated_id,
+            device_id=item.device_id or "",
+            modified=item.received_at,
         )
-        for version in versions:
-            files = list(
-                session.scalars(
-                    select(SubmissionAttachment).where(
-                        SubmissionAttachment.submission_version_id == version.id,
-                        SubmissionAttachment.blob_sha256.is_not(None),
-                    )
-                )
+        with store.transaction() as conn:
+            outcome = add_submission(
+                store, conn, found, attachments, project_id, [device_hop, hub_hop], "hub"
             )
-            inbox = session.scalars(
-                select(EntityInbox).where(EntityInbox.submission_version_id == version.id)
-            ).first()
-            device = (
-                session.get(AppUser, version.submitter_app_user_id)
-                if version.submitter_app_user_id
-                else None
-            )
-            received = version.received_at.isoformat().replace("+00:00", "Z")
-            device_hop: dict[str, Any] = {
-                "hop": "device",
-                "id": version.device_id or (device.display_name if device else "unknown"),
-                "app_user": device.display_name if device else None,
-                "received_at": received,
-            }
-            hub_hop: dict[str, Any] = {"hop": "hub", "id": hub_id, "received_at": received}
-            if inbox is not None and inbox.payload.get("export_context") is not None:
-                hub_hop["entity_context"] = inbox.payload["export_context"]
-            attachments = []
-            for row in files:
-                assert row.blob_sha256 is not None
-                with runtime.blobs.open(row.blob_sha256) as stream:
-                    attachments.append((row.name, store.put_blob_stream(stream)))
-            found = FoundInstance(
-                display=f"hub submission {version.instance_id}",
-                xml=version.xml.encode("utf-8"),
-                form_id=_form_id(session, version.form_id),
-                version=_form_version(session, version.form_version_id),
-                instance_id=version.instance_id,
-                deprecated_id=version.deprecated_id,
-                device_id=version.device_id,
-                modified=version.received_at,
-            )
-            with store.transaction() as conn:
-                outcome = add_submission(
-                    store, conn, found, attachments, project_id, [device_hop, hub_hop], "hub"
-                )
-                store.set_meta(conn, "hub_collected_upto", str(version.id))
-            if outcome is AddOutcome.IMPORTED:
-                report.queued += 1
-            elif outcome is AddOutcome.ALREADY:
-                report.already += 1
-            else:
-                report.differs.append(version.instance_id)
+            store.set_meta(conn, "hub_collected_upto", str(item.position))
+        if outcome is AddOutcome.IMPORTED:
+            report.queued += 1
+        elif outcome is AddOutcome.ALREADY:
+            report.already += 1
+        else:
+            report.differs.append(item.instance_id)
     return report
-
-
-def _form_id(session: Session, form_pk: int) -> str:
-    from server.forms.models import Form
-
-    form = session.get(Form, form_pk)
-    return form.xml_form_id if form else ""
-
-
-def _form_version(session: Session, version_pk: int) -> str:
-    from server.forms.models import FormVersion
-
-    row = session.get(FormVersion, version_pk)
-    return row.version if row else ""
 
 
 # --- centre -> hub ---------------------------------------------------------------------------
@@ -315,10 +242,10 @@ class MirrorReport:
 
 
 def mirror(
-    store: Store, runtime: Any, centre_project_id: int, project_name: str = ""
+    store: Store, runtime: Runtime, centre_project_id: int, project_name: str = ""
 ) -> MirrorReport:
     """Make the hub serve what was last pulled from the centre."""
-    from server.db import transaction
+    from server import hub as server_hub
 
     report = MirrorReport()
     conn = store.conn
@@ -343,114 +270,37 @@ def mirror(
             "SELECT instance_id FROM outbox WHERE state = 'pending' AND instance_id IS NOT NULL"
         )
     }
-    with transaction(runtime.session_factory) as session:
-        project = hub_project(session, project_name)
+    collected_upto = int(store.get_meta("hub_collected_upto") or 0)
+    with server_hub.writing(runtime) as session:
+        project = server_hub.hub_project(session, project_name)
         for form_id, _version, xml in forms:
-            report.forms += _mirror_form(session, runtime, project, bytes(xml), states.get(form_id))
+            if server_hub.mirror_form(session, runtime, project, bytes(xml), states.get(form_id)):
+                report.forms += 1
         latest_lists: dict[str, str] = {}
         for form_id, version, name, sha256, is_entity_list, _updated in media:
             if is_entity_list:
                 latest_lists[name.rsplit(".", 1)[0]] = sha256
-            else:
-                report.media += _mirror_media(
-                    session, runtime, store, project, form_id, version, name, sha256
-                )
-        uncollected = _uncollected(session, store)
+            elif server_hub.mirror_media(
+                session,
+                runtime,
+                project,
+                form_id,
+                version,
+                name,
+                sha256,
+                partial(store.open_blob, sha256),
+            ):
+                report.media += 1
+        uncollected = server_hub.instance_ids_since(session, collected_upto)
         for list_name, sha256 in sorted(latest_lists.items()):
             with store.open_blob(sha256) as stream:
                 text = stream.read().decode("utf-8")
-            adopted, kept = adopt_entity_list(
+            adopted = server_hub.adopt_entity_list(
                 session, project.id, list_name, text, pending | uncollected
             )
-            report.entities_adopted += adopted
-            report.entities_kept += kept
+            report.entities_adopted += adopted.adopted
+            report.entities_kept += adopted.kept
     return report
-
-
-def _uncollected(session: Session, store: Store) -> set[str]:
-    from server.submissions.models import SubmissionVersion
-
-    after = int(store.get_meta("hub_collected_upto") or 0)
-    return set(
-        session.scalars(select(SubmissionVersion.instance_id).where(SubmissionVersion.id > after))
-    )
-
-
-def _mirror_form(
-    session: Session, runtime: Any, project: Any, xml: bytes, state: str | None
-) -> int:
-    from server.blobs import service as blob_service
-    from server.errors import Problem
-    from server.forms.compile import describe_xform
-    from server.forms.models import FormState
-    from server.forms.service import _publish_compiled, get_form, set_state
-
-    try:
-        compiled = describe_xform(xml)
-    except Problem as problem:
-        log.warning("form not mirrored", extra={"detail": problem.detail})
-        return 0
-    stored = runtime.blobs.put_bytes(xml)
-    blob_service.register(session, stored, "text/xml")
-    try:
-        result = _publish_compiled(
-            session,
-            runtime.blobs,
-            project,
-            compiled,
-            f"{compiled.form_id}.xml",
-            stored.sha256,
-            None,
-        )
-    except Problem as problem:
-        log.warning("form not mirrored", extra={"detail": problem.detail})
-        return 0
-    if state in ("open", "closing", "closed"):
-        set_state(session, get_form(session, project.id, compiled.form_id), FormState(state), None)
-    return 1 if result.created else 0
-
-
-def _mirror_media(
-    session: Session,
-    runtime: Any,
-    store: Store,
-    project: Any,
-    form_id: str,
-    version: str,
-    name: str,
-    sha256: str,
-) -> int:
-    from server.blobs import service as blob_service
-    from server.forms.models import Form, FormAttachment, FormVersion
-
-    attachment = session.scalars(
-        select(FormAttachment)
-        .join(FormVersion, FormVersion.id == FormAttachment.form_version_id)
-        .join(Form, Form.id == FormVersion.form_id)
-        .where(
-            Form.project_id == project.id,
-            Form.xml_form_id == form_id,
-            FormVersion.version == version,
-            FormAttachment.name == name,
-        )
-    ).first()
-    if attachment is None or attachment.blob_sha256 == sha256:
-        return 0
-    with store.open_blob(sha256) as stream:
-        stored = runtime.blobs.put_stream(stream)
-    blob_service.register(session, stored)
-    attachment.blob_sha256 = stored.sha256
-    return 1
-
-
-def adopt_entity_list(
-    session: Session, project_id: int, list_name: str, csv_text: str, not_yet_at_centre: set[str]
-) -> tuple[int, int]:
-    """Take the centre's merged state of a list; returns (adopted, kept)."""
-    from server.entities.hub import adopt_entity_list as adopt
-
-    report = adopt(session, project_id, list_name, csv_text, not_yet_at_centre)
-    return report.adopted, report.kept
 
 
 # --- what `fieldsync push/pull/sync` do when this laptop is a hub ----------------------------
@@ -458,23 +308,27 @@ def adopt_entity_list(
 
 def before_push(store: Store, home: Path, project_id: int | None, hub_id: str) -> CollectReport:
     """Queue the hub's new submissions (no-op when this laptop is not a hub)."""
+    from server import hub as server_hub
+
     if not hub_exists(home):
         return CollectReport()
     runtime = open_hub(home)
     try:
         return collect(store, runtime, project_id, hub_id)
     finally:
-        runtime.engine.dispose()
+        server_hub.close_runtime(runtime)
 
 
 def after_pull(
     store: Store, home: Path, project_id: int | None, project_name: str = ""
 ) -> MirrorReport:
     """Serve what was just pulled (no-op when this laptop is not a hub)."""
+    from server import hub as server_hub
+
     if not hub_exists(home) or project_id is None:
         return MirrorReport()
     runtime = open_hub(home)
     try:
         return mirror(store, runtime, project_id, project_name)
     finally:
-        runtime.engine.dispose()
+        server_hub.close_runtime(runtime)

@@ -57,12 +57,12 @@ def publish(
     compiled = compile_upload(filename, data)
     stored = blobs.put_bytes(data)
     blob_service.register(session, stored, _content_type(filename))
-    return _publish_compiled(
+    return publish_compiled(
         session, blobs, project, compiled, filename, stored.sha256, actor_user_id
     )
 
 
-def _publish_compiled(
+def publish_compiled(
     session: Session,
     blobs: FileBlobStore,
     project: Project,
@@ -71,6 +71,11 @@ def _publish_compiled(
     source_sha256: str,
     actor_user_id: int | None,
 ) -> PublishResult:
+    """Publish a form already compiled (the field hub mirrors the centre's XForms this way).
+
+    Raises:
+        Problem: 400 when the form has no version; 409 for a version published with other XML.
+    """
     if not compiled.version:
         raise Problem(
             400,
@@ -333,8 +338,6 @@ def publish_many(
         stored = blobs.put_bytes(data)
         blob_service.register(session, stored, _content_type(path.name))
         results.append(
-            _publish_compiled(
-                session, blobs, project, form, path.name, stored.sha256, actor_user_id
-            )
+            publish_compiled(session, blobs, project, form, path.name, stored.sha256, actor_user_id)
         )
     return results
