@@ -240,3 +240,34 @@ def test_entity_csv_quotes_what_needs_quoting(client: FlaskClient, field: Field)
     assert rows[0]["landowner"] == "Mr K., family"
     assert rows[0]["label"] == f"HA-0145 {awkward}"
     assert rows[0]["cleared_area_m2"] == ""
+
+
+def test_the_conflict_list_takes_the_same_queries_for_one_conflict_or_many(
+    client: FlaskClient, field: Field
+) -> None:
+    from sqlalchemy import event
+
+    engine = field.factories.runtime.engine
+    viewer = field.factories.logged_in(field.project, Role.VIEWER)
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    def queries_for_the_list() -> tuple[int, int]:
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            response = client.get(f"{base(field)}/conflicts", headers=viewer.headers)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert response.status_code == 200
+        return len(response.json), len(statements)
+
+    hazard_area_with_conflict(field)
+    conflicts_one, queries_one = queries_for_the_list()
+    for _ in range(3):
+        hazard_area_with_conflict(field)
+    conflicts_four, queries_four = queries_for_the_list()
+    assert (conflicts_one, conflicts_four) == (1, 4)
+    assert queries_four == queries_one
