@@ -65,9 +65,7 @@ def create_user(
             session.add(user)
             session.flush()
     except IntegrityError:
-        raise errors.conflict(
-            "user.exists", "A user with this email exists", f"{email} is already registered"
-        ) from None
+        raise errors.user_exists(email) from None
     audit.record(
         session, "user.create", user_id=actor_user_id, target_type="user", target_id=user.id
     )

@@ -72,12 +72,7 @@ def _publish_compiled(
     actor_user_id: int | None,
 ) -> PublishResult:
     if not compiled.version:
-        raise Problem(
-            400,
-            "form.no_version",
-            "The form has no version",
-            f"{filename}: set 'version' in the settings sheet so devices can tell versions apart",
-        )
+        raise errors.form_without_version(filename)
     form = _get_or_create_form(session, project, compiled)
     xml_bytes = compiled.xml.encode("utf-8")
     sha256 = hashlib.sha256(xml_bytes).hexdigest()
@@ -275,11 +270,7 @@ def attach_media(
             "Form attachment", f"form {form.xml_form_id!r} does not use a file named {name!r}"
         )
     if attachment.kind == "entity_list":
-        raise errors.conflict(
-            "form.attachment_is_entity_list",
-            "This file is an entity list",
-            f"{name!r} is generated from the entity list; it cannot be uploaded",
-        )
+        raise errors.attachment_is_entity_list(name)
     stored = blobs.put_bytes(data)
     blob_service.register(session, stored, _content_type(name))
     attachment.blob_sha256 = stored.sha256
@@ -327,7 +318,7 @@ def publish_many(
         try:
             compiled.append((path, data, compile_upload(path.name, data)))
         except Problem as exc:
-            raise Problem(exc.status, exc.code, exc.title, f"{path.name}: {exc.detail}") from None
+            raise exc.prefixed(f"{path.name}: ") from None
     results = []
     for path, data, form in compiled:
         stored = blobs.put_bytes(data)

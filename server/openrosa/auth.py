@@ -23,7 +23,7 @@ from server import errors
 from server.accounts import service as accounts
 from server.accounts.models import AppUser, Role, User
 from server.accounts.security import DIGEST_REALM, token_hash
-from server.errors import Problem
+from server.errors import ChallengeRequired, Problem
 from server.projects.models import Project
 from server.submissions.service import Submitter
 
@@ -55,14 +55,6 @@ class Caller:
             user_id=self.user.id if self.user is not None else None,
             app_user_id=self.app_user.id if self.app_user is not None else None,
         )
-
-
-class ChallengeRequired(Problem):
-    """A 401 that must carry ``WWW-Authenticate`` challenges (added by the blueprint hook)."""
-
-    def __init__(self, detail: str, *, stale: bool = False) -> None:
-        super().__init__(401, "auth.openrosa_credentials", "Log in to this server", detail)
-        self.stale = stale
 
 
 def authenticate_app_user(session: Session, token: str, project_id: int) -> Caller:

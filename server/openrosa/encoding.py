@@ -148,12 +148,7 @@ class GunzipReader:
             try:
                 chunk = self._inflater.decompress(self._pending, size - len(out))
             except zlib.error as exc:
-                raise errors.Problem(
-                    400,
-                    "request.bad_gzip",
-                    "The gzip body could not be read",
-                    f"the request body is not valid gzip ({exc})",
-                ) from None
+                raise errors.malformed_body(f"the request body is not valid gzip ({exc})") from None
             self._pending = self._inflater.unconsumed_tail
             if self._inflater.eof:
                 self._pending = b""

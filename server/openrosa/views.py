@@ -19,7 +19,6 @@ from sqlalchemy import select
 from server import errors
 from server.app_errors import render_problem
 from server.blobs.models import Blob
-from server.errors import Problem
 from server.forms.models import Form, FormAttachment, FormState, FormVersion
 from server.openrosa import auth, encoding, entity_lists, formats
 from server.openrosa.multipart import received_submission
@@ -45,16 +44,6 @@ def route(rule: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[
     return decorator
 
 
-class VersionHeaderMissing(Problem):
-    def __init__(self) -> None:
-        super().__init__(
-            400,
-            "openrosa.version_missing",
-            "Not an OpenRosa request",
-            "send the header 'X-OpenRosa-Version: 1.0' (ODK Collect and KoboCollect do)",
-        )
-
-
 @openrosa_blueprint.url_value_preprocessor
 def _take_caller_values(_endpoint: str | None, values: dict[str, Any] | None) -> None:
     if values is not None:
@@ -66,7 +55,7 @@ def _take_caller_values(_endpoint: str | None, values: dict[str, Any] | None) ->
 def _openrosa_request() -> None:
     """The protocol gate: the version header, then who is calling."""
     if not request.headers.get("X-OpenRosa-Version"):
-        raise VersionHeaderMissing()
+        raise errors.openrosa_version_missing()
     project_id = g.get("openrosa_project_id")
     if project_id is None:
         return

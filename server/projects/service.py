@@ -27,9 +27,7 @@ def create_project(
             session.add(project)
             session.flush()
     except IntegrityError:
-        raise errors.conflict(
-            "project.exists", "A project with this name exists", f"{name!r} is taken"
-        ) from None
+        raise errors.project_exists(name) from None
     audit.record(
         session,
         "project.create",

@@ -11,7 +11,6 @@ import zlib
 from flask import request
 
 from server import errors
-from server.sync import problems
 
 
 def decoded_body(max_bytes: int) -> bytes:
@@ -53,9 +52,9 @@ def gunzip(data: bytes, max_bytes: int) -> bytes:
             if len(out) > max_bytes:
                 raise errors.too_large(max_bytes)
             if not inflater.eof:
-                raise problems.malformed_body("the gzip stream is truncated")
+                raise errors.malformed_body("the gzip stream is truncated")
             pending = inflater.unused_data
             if not pending.strip(b"\0"):
                 return bytes(out)
     except zlib.error as exc:
-        raise problems.malformed_body(f"the body is not valid gzip ({exc})") from None
+        raise errors.malformed_body(f"the body is not valid gzip ({exc})") from None

@@ -18,7 +18,7 @@ from server import errors
 from server.accounts import service as accounts
 from server.accounts.models import ROLE_RANK, ProjectRole, Role, User
 from server.projects.service import get_project
-from server.sync import changes, problems, service, uploads
+from server.sync import changes, service, uploads
 from server.sync.cursors import START, CursorInvalid, decode_cursor, encode_cursor
 from server.sync.encoding import decoded_body
 from server.sync.schemas import MissingBlobsRequest, PushRequest
@@ -81,7 +81,7 @@ def upload_chunk(sha256: str) -> Any:
         )
     except uploads.UploadDiscarded:
         commit()
-        raise problems.hash_mismatch(sha256) from None
+        raise errors.hash_mismatch(sha256) from None
     commit()
     return _upload_response(204, state)
 
@@ -95,7 +95,7 @@ def push() -> Any:
     user = current_user()
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key or len(key) > 200 or not set(key) <= _KEY_CHARS:
-        raise problems.idempotency_key_required()
+        raise errors.idempotency_key_required()
     raw = _decoded_json()
     data = _load(PushRequest(), raw)
     accounts.require_role(db(), user, data["project_id"], Role.DATA_COLLECTOR)
@@ -145,7 +145,7 @@ def pull_changes() -> Any:
         after = decode_cursor(secret, scope, token) if token else START
         page = changes.read_changes(db(), project.id, after, limit)
     except (CursorInvalid, changes.CursorExpired) as exc:
-        raise problems.cursor_expired(f"this cursor cannot be served ({exc})") from None
+        raise errors.cursor_expired(f"this cursor cannot be served ({exc})") from None
     etag = page.etag(scope)
     if page.not_modified(scope, _if_none_match(etag)):
         response = Response(status=304)
@@ -197,7 +197,7 @@ def _upload_response(status: int, state: uploads.UploadState) -> Response:
 def _header_int(name: str) -> int:
     raw = request.headers.get(name, "").strip()
     if not raw.isdigit():
-        raise problems.bad_upload_header(name, f"{name} must be a whole number of bytes")
+        raise errors.bad_upload_header(name, f"{name} must be a whole number of bytes")
     return int(raw)
 
 
