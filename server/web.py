@@ -3,14 +3,12 @@ JSON input parsing, and the identity of the caller on the JSON API."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import Flask, current_app, g, request
-from marshmallow import Schema, ValidationError
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,6 +16,7 @@ from server import errors
 from server.accounts import service as accounts
 from server.accounts.models import ApiToken, User
 from server.blobs.store import FileBlobStore
+from server.http import load_json as load_json  # JSON bodies are read in server.http
 from server.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -76,26 +75,6 @@ def close_request_session(_exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()
-
-
-def load_json(schema: Schema) -> dict[str, Any]:
-    """Parse and validate the JSON body.
-
-    Raises:
-        Problem: 400 ``request.malformed_json`` or ``request.invalid``.
-    """
-    raw = request.get_data(cache=True)
-    try:
-        data = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise errors.malformed_json(str(exc)) from None
-    if not isinstance(data, dict):
-        raise errors.malformed_json("expected a JSON object")
-    try:
-        return cast(dict[str, Any], schema.load(data))
-    except ValidationError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"body": exc.messages}
-        raise errors.invalid_input(messages) from None
 
 
 def bearer_token() -> str | None:

@@ -16,6 +16,7 @@ from server.accounts.schemas import (
     SessionRequest,
     UserCreateRequest,
 )
+from server.http import load_json
 from server.projects.service import get_project
 from server.urls import app_user_url
 from server.web import (
@@ -23,7 +24,6 @@ from server.web import (
     current_api_token,
     current_user,
     db,
-    load_json,
     login_required,
     runtime,
 )

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
-from server import errors
+from server import errors, http
 from server.accounts import service as accounts
 from server.accounts.models import Role
 from server.entities import review
@@ -90,7 +90,7 @@ def entities_csv(project_id: int, list_name: str) -> Any:
     if found is None:
         raise errors.not_found("Entity list", f"there is no entity list {list_name!r}")
     etag, chunks = found
-    if request.if_none_match.contains(etag):
+    if http.etag_matches(etag):
         return Response(status=304, headers={"ETag": f'"{etag}"'})
     return Response(stream_with_context(chunks), mimetype="text/csv", headers={"ETag": f'"{etag}"'})
 

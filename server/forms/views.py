@@ -13,8 +13,9 @@ from server.accounts.models import Role
 from server.forms import service
 from server.forms.models import Form, FormAttachment, FormState, FormVersion
 from server.forms.schemas import FormStateRequest
+from server.http import load_json
 from server.projects.service import get_project
-from server.web import commit, current_user, db, load_json, login_required, runtime
+from server.web import commit, current_user, db, login_required, runtime
 
 blueprint = Blueprint("forms_api", __name__, url_prefix="/api/v1/projects/<int:project_id>")
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.http import unquote_etag
 
 from server.forms.models import Form, FormVersion
 
@@ -92,11 +93,8 @@ def _provided(name: str) -> Callable[..., Any] | None:
 
 
 def _strip_tag(tag: str) -> str:
-    tag = tag.strip()
-    if tag.startswith("W/"):
-        tag = tag[2:]
-    tag = tag.strip('"')
-    return tag[4:] if tag.startswith("md5:") else tag
+    value, _weak = unquote_etag(tag.strip())
+    return value[4:] if value.startswith("md5:") else value
 
 
 def _as_bytes(chunks: Iterable[bytes | str]) -> Iterator[bytes]:

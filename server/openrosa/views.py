@@ -16,11 +16,11 @@ from urllib.parse import quote
 from flask import Blueprint, Response, g, request
 from sqlalchemy import select
 
-from server import errors
+from server import errors, http
 from server.app_errors import render_problem
 from server.blobs.models import Blob
 from server.forms.models import Form, FormAttachment, FormState, FormVersion
-from server.openrosa import auth, encoding, entity_lists, formats
+from server.openrosa import auth, entity_lists, formats
 from server.openrosa.multipart import received_submission
 from server.submissions.service import Outcome, ingest
 from server.urls import base_url
@@ -141,7 +141,7 @@ def form_list() -> Response:
                     manifest_url=f"{form_url}/manifest" if version.id in with_media else None,
                 )
             )
-    return encoding.bytes_response(
+    return http.bytes_response(
         formats.form_list_body(entries).encode("utf-8"), formats.XML_CONTENT_TYPE
     )
 
@@ -176,7 +176,7 @@ def _downloadable(form_id: str) -> tuple[Form, FormVersion]:
 @route("/forms/<form_id>.xml", methods=["GET"])
 def form_xml(form_id: str) -> Response:
     _form, version = _downloadable(form_id)
-    return encoding.bytes_response(
+    return http.bytes_response(
         version.xml.encode("utf-8"), formats.XML_CONTENT_TYPE, etag=version.xml_md5
     )
 
@@ -201,7 +201,7 @@ def manifest(form_id: str) -> Response:
         elif md5 is not None:
             # Media not uploaded yet is left out, as devices cannot fetch it.
             entries.append(formats.MediaFileEntry(attachment.name, md5, url))
-    return encoding.bytes_response(
+    return http.bytes_response(
         formats.manifest_body(entries).encode("utf-8"), formats.XML_CONTENT_TYPE
     )
 
@@ -224,9 +224,9 @@ def media_file(form_id: str, name: str) -> Response:
         raise errors.not_found("Form attachment", f"{name!r} has not been uploaded yet")
     content_type = blob.content_type or _guess_type(name)
     blobs = runtime().blobs
-    if encoding.etag_matches(blob.md5):
-        return encoding.not_modified(blob.md5)
-    return encoding.stream_response(
+    if http.etag_matches(blob.md5):
+        return http.not_modified(blob.md5)
+    return http.stream_response(
         blobs.iter_chunks(blob.sha256), content_type, etag=blob.md5, size=blob.size
     )
 
@@ -235,10 +235,10 @@ def _entity_list_download(project_id: int, list_name: str, name: str) -> Respons
     session = db()
     # Compare with the cheap hash first, so an unchanged list is never generated.
     current = entity_lists.entity_list_hash(session, project_id, list_name)
-    if encoding.etag_matches(current):
-        return encoding.not_modified(current)
+    if http.etag_matches(current):
+        return http.not_modified(current)
     listing = entity_lists.entity_list_csv(session, project_id, list_name)
-    return encoding.stream_response(
+    return http.stream_response(
         listing.chunks, "text/csv; charset=utf-8", etag=listing.md5, filename=name
     )
 
@@ -265,7 +265,7 @@ def submission() -> Response:
     who.require_fill()
     settings = runtime().settings
     with received_submission(
-        encoding.decoded_request_stream(settings.max_upload_bytes),
+        http.body_stream(settings.max_upload_bytes),
         request.content_type or "",
         settings.upload_tmp_dir,
         settings.max_form_bytes,

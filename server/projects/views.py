@@ -9,10 +9,11 @@ from flask import Blueprint, jsonify
 from server import errors
 from server.accounts import service as accounts
 from server.accounts.models import Role
+from server.http import load_json
 from server.projects import service
 from server.projects.models import Project
 from server.projects.schemas import ProjectCreateRequest
-from server.web import commit, current_user, db, load_json, login_required
+from server.web import commit, current_user, db, login_required
 
 blueprint = Blueprint("projects_api", __name__, url_prefix="/api/v1")
 

@@ -5,28 +5,23 @@ Views parse headers and bodies, check the caller's role, and hand over to the se
 
 from __future__ import annotations
 
-import gzip
-import json
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from flask import Blueprint, Response, request
-from marshmallow import Schema, ValidationError
 from sqlalchemy import select
 
-from server import errors
+from server import errors, http
 from server.accounts import service as accounts
 from server.accounts.models import ROLE_RANK, ProjectRole, Role, User
 from server.projects.service import get_project
 from server.sync import changes, service, uploads
 from server.sync.cursors import START, CursorInvalid, decode_cursor, encode_cursor
-from server.sync.encoding import decoded_body
 from server.sync.schemas import MissingBlobsRequest, PushRequest
 from server.web import commit, current_user, db, login_required, runtime
 
 blueprint = Blueprint("sync_api", __name__, url_prefix="/api/v1/sync")
 
-_GZIP_MIN_BYTES = 1024
 _KEY_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F))
 
 
@@ -37,9 +32,9 @@ _KEY_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F))
 @login_required
 def missing_blobs() -> Any:
     _require_uploader(current_user())
-    data = _json_body(MissingBlobsRequest())
+    data = http.validated(MissingBlobsRequest(), http.json_object())
     found = uploads.missing(db(), runtime().blobs, data["sha256"])
-    return _json({"missing": found})
+    return http.json_response({"missing": found})
 
 
 @blueprint.route("/blobs/<sha256>", methods=["HEAD"])
@@ -96,8 +91,8 @@ def push() -> Any:
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key or len(key) > 200 or not set(key) <= _KEY_CHARS:
         raise errors.idempotency_key_required()
-    raw = _decoded_json()
-    data = _load(PushRequest(), raw)
+    raw = http.json_object()
+    data = http.validated(PushRequest(), raw)
     accounts.require_role(db(), user, data["project_id"], Role.DATA_COLLECTOR)
     items = [
         service.PushItem(
@@ -121,7 +116,7 @@ def push() -> Any:
         service.request_fingerprint(raw),
         items,
     )
-    response = _json(answer.body)
+    response = http.json_response(answer.body)
     if answer.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
@@ -147,10 +142,10 @@ def pull_changes() -> Any:
     except (CursorInvalid, changes.CursorExpired) as exc:
         raise errors.cursor_expired(f"this cursor cannot be served ({exc})") from None
     etag = page.etag(scope)
-    if page.not_modified(scope, _if_none_match(etag)):
+    if page.not_modified(scope, etag if http.etag_matches(etag) else None):
         response = Response(status=304)
     else:
-        response = _json(
+        response = http.json_response(
             {
                 "changes": [c.to_json() for c in page.changes],
                 "cursor": encode_cursor(secret, scope, page.position),
@@ -158,7 +153,7 @@ def pull_changes() -> Any:
             }
         )
     # Weak: the gzip and plain bodies of a page differ in bytes but not in meaning.
-    response.headers["ETag"] = f'W/"{etag}"'
+    response.headers["ETag"] = http.quote_etag(etag, weak=True)
     response.headers["Cache-Control"] = "private, no-cache"
     return response
 
@@ -211,48 +206,3 @@ def _query_int(name: str, default: int | None) -> int:
         return int(raw)
     except ValueError:
         raise errors.invalid_input({name: ["not a whole number"]}) from None
-
-
-def _decoded_json() -> dict[str, Any]:
-    body = decoded_body(runtime().settings.max_upload_bytes)
-    try:
-        data = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise errors.malformed_json(str(exc)) from None
-    if not isinstance(data, dict):
-        raise errors.malformed_json("expected a JSON object")
-    return data
-
-
-def _json_body(schema: Schema) -> dict[str, Any]:
-    return _load(schema, _decoded_json())
-
-
-def _load(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
-    try:
-        return cast(dict[str, Any], schema.load(data))
-    except ValidationError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"body": exc.messages}
-        raise errors.invalid_input(messages) from None
-
-
-def _json(body: dict[str, Any]) -> Response:
-    """A JSON answer, gzipped when the client accepts it and it is worth it (slow links)."""
-    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    response = Response(mimetype="application/json")
-    if len(data) >= _GZIP_MIN_BYTES and request.accept_encodings["gzip"] > 0:
-        data = gzip.compress(data, compresslevel=6, mtime=0)
-        response.headers["Content-Encoding"] = "gzip"
-    response.headers["Vary"] = "Accept-Encoding"
-    response.set_data(data)
-    return response
-
-
-def _if_none_match(etag: str) -> str | None:
-    """``etag`` when the request's If-None-Match names it (weakly), else None."""
-    for candidate in request.headers.get("If-None-Match", "").split(","):
-        value = candidate.strip()
-        value = value[2:] if value.startswith("W/") else value
-        if value.strip('"') == etag:
-            return etag
-    return None

@@ -258,11 +258,13 @@ def test_a_gzip_bomb_is_a_413_and_another_coding_a_415(
         )
     )
     assert len(bomb) < limit // 100
+    whole = gzip.compress(multipart_bytes(simple_xml(new_instance_id()), {}))
     for coding, body, expected in (
         ("gzip", bomb, (413, "request.too_large")),
         ("br", b"\x0b\x02\x80", (415, "request.unsupported_encoding")),
         # A damaged gzip body has the same code here as on the sync API.
         ("gzip", b"not gzip at all", (400, "request.malformed_body")),
+        ("gzip", whole[: len(whole) // 2], (400, "request.malformed_body")),
     ):
         status, nature, _ = post(
             client,
