@@ -22,13 +22,13 @@ from werkzeug.datastructures import Authorization
 from server import errors
 from server.accounts import service as accounts
 from server.accounts.models import AppUser, Role, User
+from server.accounts.permissions import allows
 from server.accounts.security import DIGEST_REALM, token_hash
 from server.errors import ChallengeRequired, Problem
 from server.projects.models import Project
 from server.submissions.service import Submitter
 
 NONCE_TTL_SECONDS = 15 * 60
-FILL_ROLES = (Role.DATA_COLLECTOR, Role.COORDINATOR, Role.ADMINISTRATOR)
 
 
 @dataclass(frozen=True)
@@ -42,13 +42,9 @@ class Caller:
 
     @property
     def may_fill(self) -> bool:
-        """Whether the caller may download and submit the project's forms."""
-        return self.app_user is not None or self.role in FILL_ROLES
-
-    def require_fill(self) -> None:
-        """Raises: Problem 403 for a caller who may only view (a viewer)."""
-        if not self.may_fill:
-            raise errors.forbidden("your role in this project does not allow filling in forms")
+        """Whether the caller may download and submit the project's forms (the rule of
+        ``@requires(Role.DATA_COLLECTOR)``: a device may, a viewer may not)."""
+        return self.app_user is not None or allows(self.role, Role.DATA_COLLECTOR)
 
     def submitter(self) -> Submitter:
         return Submitter(

@@ -17,6 +17,8 @@ from flask import Blueprint, Response, g, request
 from sqlalchemy import select
 
 from server import errors, http
+from server.accounts.models import Role
+from server.accounts.permissions import requires
 from server.app_errors import render_problem
 from server.blobs.models import Blob
 from server.forms.models import Form, FormAttachment, FormState, FormVersion
@@ -28,6 +30,7 @@ from server.web import commit, db, runtime
 
 openrosa_blueprint = Blueprint("openrosa", __name__, url_prefix="/v1")
 
+FILL_DENIED = "your role in this project does not allow filling in forms"
 USER_PREFIX = "/projects/<int:project_id>"
 APP_USER_PREFIX = "/key/<token>/projects/<int:project_id>"
 
@@ -147,12 +150,11 @@ def form_list() -> Response:
 
 
 def _downloadable(form_id: str) -> tuple[Form, FormVersion]:
-    """The form and its current version, for a caller who may fill it.
+    """The form and its current version (the caller's role was checked by ``@requires``).
 
     Raises:
-        Problem: 403 for a viewer, 404 for an unknown form, 409 for a closed one.
+        Problem: 404 for an unknown form, 409 for a closed one.
     """
-    caller().require_fill()
     row = (
         db()
         .execute(
@@ -174,6 +176,7 @@ def _downloadable(form_id: str) -> tuple[Form, FormVersion]:
 
 
 @route("/forms/<form_id>.xml", methods=["GET"])
+@requires(Role.DATA_COLLECTOR, detail=FILL_DENIED)
 def form_xml(form_id: str) -> Response:
     _form, version = _downloadable(form_id)
     return http.bytes_response(
@@ -182,6 +185,7 @@ def form_xml(form_id: str) -> Response:
 
 
 @route("/forms/<form_id>/manifest", methods=["GET"])
+@requires(Role.DATA_COLLECTOR, detail=FILL_DENIED)
 def manifest(form_id: str) -> Response:
     form, version = _downloadable(form_id)
     session = db()
@@ -207,6 +211,7 @@ def manifest(form_id: str) -> Response:
 
 
 @route("/forms/<form_id>/attachments/<name>", methods=["GET"])
+@requires(Role.DATA_COLLECTOR, detail=FILL_DENIED)
 def media_file(form_id: str, name: str) -> Response:
     form, version = _downloadable(form_id)
     session = db()
@@ -251,18 +256,18 @@ def _guess_type(name: str) -> str:
 
 
 @route("/submission", methods=["GET", "HEAD"])
+@requires(Role.DATA_COLLECTOR, detail=FILL_DENIED)
 def submission_probe() -> Response:
     """Collect's pre-flight: who am I to this server, and how much may I send."""
-    caller().require_fill()
     response = Response(status=204)
     response.headers["X-OpenRosa-Accept-Content-Length"] = str(runtime().settings.max_upload_bytes)
     return response
 
 
 @route("/submission", methods=["POST"])
+@requires(Role.DATA_COLLECTOR, detail=FILL_DENIED)
 def submission() -> Response:
     who = caller()
-    who.require_fill()
     settings = runtime().settings
     with received_submission(
         http.body_stream(settings.max_upload_bytes),

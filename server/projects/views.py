@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from server import errors
 from server.accounts import service as accounts
 from server.accounts.models import Role
+from server.accounts.permissions import SITE_ADMIN, current_role, requires
 from server.http import load_json
 from server.projects import service
 from server.projects.models import Project
@@ -27,11 +27,9 @@ def list_projects() -> Any:
 
 
 @blueprint.post("/projects")
-@login_required
+@requires(SITE_ADMIN, detail="only site administrators create projects")
 def create_project() -> Any:
     user = current_user()
-    if not user.is_site_admin:
-        raise errors.forbidden("only site administrators create projects")
     data = load_json(ProjectCreateRequest())
     project = service.create_project(db(), data["name"], data["description"], user.id)
     commit()
@@ -39,10 +37,9 @@ def create_project() -> Any:
 
 
 @blueprint.get("/projects/<int:project_id>")
-@login_required
+@requires(Role.VIEWER)
 def get_project(project_id: int) -> Any:
-    role = accounts.require_role(db(), current_user(), project_id, Role.VIEWER)
-    return jsonify(_project_json(service.get_project(db(), project_id), role))
+    return jsonify(_project_json(service.get_project(db(), project_id), current_role()))
 
 
 def _project_json(project: Project, role: Role | None) -> dict[str, Any]:

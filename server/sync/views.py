@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, request
-from sqlalchemy import select
 
 from server import errors, http
-from server.accounts import service as accounts
-from server.accounts.models import ROLE_RANK, ProjectRole, Role, User
+from server.accounts.models import Role
+from server.accounts.permissions import ANY_PROJECT, require, requires
 from server.projects.service import get_project
 from server.sync import changes, service, uploads
 from server.sync.cursors import START, CursorInvalid, decode_cursor, encode_cursor
@@ -22,6 +21,8 @@ from server.web import commit, current_user, db, login_required, runtime
 
 blueprint = Blueprint("sync_api", __name__, url_prefix="/api/v1/sync")
 
+# Blobs belong to no project: anyone who may push somewhere may send them.
+_UPLOADERS = "sending attachments needs the data_collector role in a project"
 _KEY_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F))
 
 
@@ -29,18 +30,16 @@ _KEY_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F))
 
 
 @blueprint.post("/blobs/missing")
-@login_required
+@requires(ANY_PROJECT, role=Role.DATA_COLLECTOR, detail=_UPLOADERS)
 def missing_blobs() -> Any:
-    _require_uploader(current_user())
     data = http.validated(MissingBlobsRequest(), http.json_object())
     found = uploads.missing(db(), runtime().blobs, data["sha256"])
     return http.json_response({"missing": found})
 
 
 @blueprint.route("/blobs/<sha256>", methods=["HEAD"])
-@login_required
+@requires(ANY_PROJECT, role=Role.DATA_COLLECTOR, detail=_UPLOADERS)
 def blob_offset(sha256: str) -> Any:
-    _require_uploader(current_user())
     state = uploads.upload_state(
         db(), runtime().blobs, _uploads_dir(), uploads.check_sha256(sha256)
     )
@@ -48,10 +47,9 @@ def blob_offset(sha256: str) -> Any:
 
 
 @blueprint.patch("/blobs/<sha256>")
-@login_required
+@requires(ANY_PROJECT, role=Role.DATA_COLLECTOR, detail=_UPLOADERS)
 def upload_chunk(sha256: str) -> Any:
     user = current_user()
-    _require_uploader(user)
     uploads.check_sha256(sha256)
     settings = runtime().settings
     offset = _header_int("Upload-Offset")
@@ -93,7 +91,7 @@ def push() -> Any:
         raise errors.idempotency_key_required()
     raw = http.json_object()
     data = http.validated(PushRequest(), raw)
-    accounts.require_role(db(), user, data["project_id"], Role.DATA_COLLECTOR)
+    require(Role.DATA_COLLECTOR, data["project_id"])
     items = [
         service.PushItem(
             client_id=item["client_id"],
@@ -128,9 +126,8 @@ def push() -> Any:
 @blueprint.get("/changes")
 @login_required
 def pull_changes() -> Any:
-    user = current_user()
     project_id = _query_int("project_id", None)
-    accounts.require_role(db(), user, project_id, Role.VIEWER)
+    require(Role.VIEWER, project_id)
     project = get_project(db(), project_id)
     limit = _query_int("limit", changes.DEFAULT_PAGE)
     secret = runtime().settings.secret_key
@@ -159,19 +156,6 @@ def pull_changes() -> Any:
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _require_uploader(user: User) -> None:
-    """Blobs belong to no project: anyone who may push somewhere may send them.
-
-    Raises:
-        Problem: 403 when the user may push in no project.
-    """
-    if user.is_site_admin:
-        return
-    roles = db().scalars(select(ProjectRole.role).where(ProjectRole.user_id == user.id))
-    if not any(ROLE_RANK[Role(r)] >= ROLE_RANK[Role.DATA_COLLECTOR] for r in roles):
-        raise errors.forbidden("sending attachments needs the data_collector role in a project")
 
 
 def _uploads_dir() -> Path:
