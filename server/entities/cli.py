@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import click
 
-from server.cli import CliState, handle_errors, main, pass_state
+from server.console import CliState, chosen_project, handle_errors, pass_state
 
 
-@main.group(help="Shared records (entity lists): backlog and settings.")
+@click.group(help="Shared records (entity lists): backlog and settings.")
 def entities() -> None:
     pass
 
@@ -46,11 +46,10 @@ def process_backlog(state: CliState, force: bool) -> None:
 @pass_state
 @handle_errors
 def require_approval(state: CliState, list_name: str, setting: str, project_id: int | None) -> None:
-    from server.cli import _project
     from server.entities.review import get_list
 
     with state.transaction() as session:
-        project = _project(session, project_id)
+        project = chosen_project(session, project_id)
         entity_list = get_list(session, project.id, list_name)
         entity_list.approval_required = setting == "on"
     click.echo(f"list {list_name}: approval required {setting}")

@@ -46,6 +46,11 @@ def get_project(session: Session, project_id: int) -> Project:
     return project
 
 
+def first_project(session: Session) -> Project | None:
+    """The oldest project: the one commands use when none is named."""
+    return session.scalars(select(Project).order_by(Project.id).limit(1)).first()
+
+
 def list_projects(session: Session, ids: list[int] | None) -> list[Project]:
     stmt = select(Project).order_by(Project.id)
     if ids is not None:
