@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import select
 
 from server import errors
 from server.accounts.models import Role
@@ -100,11 +99,7 @@ def upload_media(project_id: int, form_id: str, name: str) -> Any:
 
 def form_json(form: Form) -> dict[str, Any]:
     version = service.get_version(db(), form)
-    attachments = db().scalars(
-        select(FormAttachment)
-        .where(FormAttachment.form_version_id == version.id)
-        .order_by(FormAttachment.name)
-    )
+    attachments = service.list_attachments(db(), version.id)
     return {
         "form_id": form.xml_form_id,
         "name": form.name,

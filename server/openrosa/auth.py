@@ -125,8 +125,7 @@ def _digest_user(session: Session, auth: Authorization, secret: str) -> User:
     nonce_state = check_nonce(nonce, secret)
     if nonce_state == "invalid":
         raise ChallengeRequired("the Digest nonce was not issued by this server")
-    email = accounts.normalise_email(auth.username or "")
-    user = session.scalars(select(User).where(User.email == email)).first()
+    user = accounts.find_user_by_email(session, auth.username or "")
     if user is None or not user.is_active:
         raise ChallengeRequired("wrong email or password")
     expected = digest_response(

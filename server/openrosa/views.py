@@ -14,14 +14,13 @@ from typing import Any, cast
 from urllib.parse import quote
 
 from flask import Blueprint, Response, g, request
-from sqlalchemy import select
 
 from server import errors, http
 from server.accounts.models import Role
 from server.accounts.permissions import requires
 from server.app_errors import render_problem
-from server.blobs.models import Blob
-from server.forms.models import Form, FormAttachment, FormState, FormVersion
+from server.forms import service as forms
+from server.forms.models import Form, FormState, FormVersion
 from server.openrosa import auth, entity_lists, formats
 from server.openrosa.multipart import received_submission
 from server.submissions.service import Outcome, ingest
@@ -107,30 +106,8 @@ def form_list() -> Response:
     who = caller()
     entries: list[formats.FormListEntry] = []
     if who.may_fill:
-        query = (
-            select(Form, FormVersion)
-            .join(
-                FormVersion,
-                (FormVersion.form_id == Form.id) & (FormVersion.version == Form.current_version),
-            )
-            .where(Form.project_id == who.project.id, Form.state == FormState.OPEN.value)
-            .order_by(Form.xml_form_id)
-        )
-        wanted = request.args.get("formID")
-        if wanted:
-            query = query.where(Form.xml_form_id == wanted)
-        rows = session.execute(query).all()
-        with_media = (
-            set(
-                session.scalars(
-                    select(FormAttachment.form_version_id)
-                    .distinct()
-                    .where(FormAttachment.form_version_id.in_([v.id for _f, v in rows]))
-                )
-            )
-            if rows
-            else set()
-        )
+        rows = forms.open_forms(session, who.project.id, request.args.get("formID"))
+        with_media = forms.versions_with_media(session, [v.id for _f, v in rows])
         base = caller_base_url()
         for form, version in rows:
             form_url = f"{base}/forms/{quote(form.xml_form_id, safe='')}"
@@ -155,21 +132,7 @@ def _downloadable(form_id: str) -> tuple[Form, FormVersion]:
     Raises:
         Problem: 404 for an unknown form, 409 for a closed one.
     """
-    row = (
-        db()
-        .execute(
-            select(Form, FormVersion)
-            .join(
-                FormVersion,
-                (FormVersion.form_id == Form.id) & (FormVersion.version == Form.current_version),
-            )
-            .where(Form.project_id == caller().project.id, Form.xml_form_id == form_id)
-        )
-        .first()
-    )
-    if row is None:
-        raise errors.form_not_found(form_id)
-    form, version = row
+    form, version = forms.current_form(db(), caller().project.id, form_id)
     if form.state == FormState.CLOSED.value:
         raise errors.form_closed(form_id)
     return form, version
@@ -189,16 +152,12 @@ def form_xml(form_id: str) -> Response:
 def manifest(form_id: str) -> Response:
     form, version = _downloadable(form_id)
     session = db()
-    rows = session.execute(
-        select(FormAttachment, Blob.md5)
-        .outerjoin(Blob, Blob.sha256 == FormAttachment.blob_sha256)
-        .where(FormAttachment.form_version_id == version.id)
-        .order_by(FormAttachment.name)
-    ).all()
+    rows = forms.attachments_with_blobs(session, version.id)
     base = f"{caller_base_url()}/forms/{quote(form.xml_form_id, safe='')}/attachments"
     entries = []
-    for attachment, md5 in rows:
+    for attachment, blob in rows:
         url = f"{base}/{quote(attachment.name, safe='')}"
+        md5 = blob.md5 if blob is not None else None
         if attachment.kind == "entity_list" and attachment.entity_list:
             md5 = entity_lists.entity_list_hash(session, form.project_id, attachment.entity_list)
             entries.append(formats.MediaFileEntry(attachment.name, md5, url, entity_list=True))
@@ -215,14 +174,10 @@ def manifest(form_id: str) -> Response:
 def media_file(form_id: str, name: str) -> Response:
     form, version = _downloadable(form_id)
     session = db()
-    row = session.execute(
-        select(FormAttachment, Blob)
-        .outerjoin(Blob, Blob.sha256 == FormAttachment.blob_sha256)
-        .where(FormAttachment.form_version_id == version.id, FormAttachment.name == name)
-    ).first()
-    if row is None:
+    rows = forms.attachments_with_blobs(session, version.id, name)
+    if not rows:
         raise errors.not_found("Form attachment", f"form {form_id!r} has no file {name!r}")
-    attachment, blob = row
+    attachment, blob = rows[0]
     if attachment.kind == "entity_list" and attachment.entity_list:
         return _entity_list_download(form.project_id, attachment.entity_list, name)
     if blob is None:
