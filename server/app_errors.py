@@ -53,14 +53,9 @@ def register_error_handlers(app: Flask) -> None:
         if status == 404:
             problem = errors.not_found("Resource", f"no route for {request.method} {request.path}")
         elif status == 405:
-            problem = Problem(
-                405,
-                "request.method_not_allowed",
-                "Method not allowed",
-                f"{request.method} is not allowed on {request.path}",
-            )
+            problem = errors.method_not_allowed(request.method, request.path)
         else:
-            problem = Problem(status, f"http.{status}", exc.name, exc.description or exc.name)
+            problem = errors.http_error(status, exc.name, exc.description)
         response = render_problem(problem)
         if status == 405 and exc.get_response().headers.get("Allow"):
             response.headers["Allow"] = exc.get_response().headers["Allow"]
@@ -75,12 +70,4 @@ def register_error_handlers(app: Flask) -> None:
     def _unexpected(exc: Exception) -> Response:
         request_id = g.get("request_id") or uuid.uuid4().hex
         log.exception("unexpected error", extra={"request_id": request_id})
-        return render_problem(
-            Problem(
-                500,
-                "server.internal",
-                "Internal server error",
-                f"the server failed unexpectedly; quote request id {request_id}",
-                request_id=request_id,
-            )
-        )
+        return render_problem(errors.internal_error(request_id))

@@ -1,23 +1,18 @@
-"""Request plumbing shared by every blueprint: the runtime, the request's database session,
-JSON input parsing, and the identity of the caller on the JSON API."""
+"""Request plumbing shared by every blueprint: the runtime and the request's database session.
+(Who is calling is :mod:`server.accounts.identity`; JSON bodies are :mod:`server.http`.)"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Flask, current_app, g, request
-from marshmallow import Schema, ValidationError
+from flask import Flask, current_app, g
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from server import errors
-from server.accounts import service as accounts
-from server.accounts.models import ApiToken, User
 from server.blobs.store import FileBlobStore
+from server.http import load_json as load_json  # JSON bodies are read in server.http
 from server.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -61,62 +56,3 @@ def close_request_session(_exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()
-
-
-def load_json(schema: Schema) -> dict[str, Any]:
-    """Parse and validate the JSON body.
-
-    Raises:
-        Problem: 400 ``request.malformed_json`` or ``request.invalid``.
-    """
-    raw = request.get_data(cache=True)
-    try:
-        data = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise errors.malformed_json(str(exc)) from None
-    if not isinstance(data, dict):
-        raise errors.malformed_json("expected a JSON object")
-    try:
-        return cast(dict[str, Any], schema.load(data))
-    except ValidationError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"body": exc.messages}
-        raise errors.invalid_input(messages) from None
-
-
-def bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip() or None
-    return None
-
-
-def current_user() -> User:
-    """The user behind the request's bearer token.
-
-    Raises:
-        Problem: 401 when no token is sent or it is unknown, expired or revoked.
-    """
-    user = g.get("api_user")
-    if user is not None:
-        return cast(User, user)
-    token = bearer_token()
-    if not token:
-        raise errors.auth_required()
-    user, row = accounts.user_for_token(db(), token)
-    g.api_user = user
-    g.api_token = row
-    return user
-
-
-def current_api_token() -> ApiToken:
-    current_user()
-    return cast(ApiToken, g.api_token)
-
-
-def login_required(view: F) -> F:
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        current_user()
-        return view(*args, **kwargs)
-
-    return cast(F, wrapper)

@@ -65,9 +65,7 @@ def create_user(
             session.add(user)
             session.flush()
     except IntegrityError:
-        raise errors.conflict(
-            "user.exists", "A user with this email exists", f"{email} is already registered"
-        ) from None
+        raise errors.user_exists(email) from None
     audit.record(
         session, "user.create", user_id=actor_user_id, target_type="user", target_id=user.id
     )
@@ -109,6 +107,48 @@ def grant_role(
         role=role.value,
     )
     return grant
+
+
+def find_user_by_email(session: Session, email: str) -> User | None:
+    """The user with this email (compared as :func:`normalise_email` writes it), or None."""
+    return session.scalars(select(User).where(User.email == normalise_email(email))).first()
+
+
+def get_user_by_email(session: Session, email: str) -> User:
+    """Raises: Problem 404 when no user has this email."""
+    user = find_user_by_email(session, email)
+    if user is None:
+        raise errors.not_found("User", f"no user {email}")
+    return user
+
+
+def any_user_exists(session: Session) -> bool:
+    return session.scalars(select(User.id).limit(1)).first() is not None
+
+
+@dataclass(frozen=True)
+class UserWithRoles:
+    user: User
+    roles: list[tuple[int, Role]]  # (project id, role)
+
+
+def list_users_with_roles(session: Session) -> list[UserWithRoles]:
+    """Every user with their project roles, in order of creation (two queries in all)."""
+    users = list(session.scalars(select(User).order_by(User.id)))
+    roles: dict[int, list[tuple[int, Role]]] = {}
+    for user_id, project_id, role in session.execute(
+        select(ProjectRole.user_id, ProjectRole.project_id, ProjectRole.role).order_by(
+            ProjectRole.id
+        )
+    ):
+        roles.setdefault(user_id, []).append((project_id, Role(role)))
+    return [UserWithRoles(user, roles.get(user.id, [])) for user in users]
+
+
+def roles_held(session: Session, user: User) -> list[Role]:
+    """The user's roles across all projects."""
+    rows = session.scalars(select(ProjectRole.role).where(ProjectRole.user_id == user.id))
+    return [Role(r) for r in rows]
 
 
 def role_in(session: Session, user: User, project_id: int) -> Role | None:
@@ -154,7 +194,7 @@ def authenticate_password(session: Session, email: str, password: str) -> User:
         Problem: 401 ``auth.bad_credentials``; the same answer for an unknown email and a wrong
             password, so the API does not reveal who has an account.
     """
-    user = session.scalars(select(User).where(User.email == normalise_email(email))).first()
+    user = find_user_by_email(session, email)
     if user is None or not user.is_active or not verify_password(user.password_hash, password):
         raise errors.bad_credentials()
     return user
@@ -262,6 +302,23 @@ def revoke_app_user(session: Session, app_user: AppUser, actor_user_id: int | No
             target_type="app_user",
             target_id=app_user.id,
         )
+
+
+def list_app_users(session: Session, project_id: int) -> list[AppUser]:
+    """The project's device identities, revoked ones included, in order of creation."""
+    return list(
+        session.scalars(
+            select(AppUser).where(AppUser.project_id == project_id).order_by(AppUser.id)
+        )
+    )
+
+
+def get_app_user(session: Session, app_user_id: int, project_id: int | None = None) -> AppUser:
+    """Raises: Problem 404 when there is no such app user (in ``project_id``, when given)."""
+    row = session.get(AppUser, app_user_id)
+    if row is None or (project_id is not None and row.project_id != project_id):
+        raise errors.not_found("App user", f"no app user {app_user_id}")
+    return row
 
 
 def app_user_for_token(session: Session, token: str) -> AppUser:

@@ -5,28 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, jsonify, request
-from sqlalchemy import select
 
 from server import errors
 from server.accounts import service
+from server.accounts.identity import current_api_token, current_user, login_required
 from server.accounts.models import AppUser, Role, User
+from server.accounts.permissions import SITE_ADMIN, requires
 from server.accounts.schemas import (
     AppUserCreateRequest,
     RoleGrantRequest,
     SessionRequest,
     UserCreateRequest,
 )
+from server.http import load_json
 from server.projects.service import get_project
 from server.urls import app_user_url
-from server.web import (
-    commit,
-    current_api_token,
-    current_user,
-    db,
-    load_json,
-    login_required,
-    runtime,
-)
+from server.web import commit, db, runtime
 
 blueprint = Blueprint("accounts_api", __name__, url_prefix="/api/v1")
 
@@ -56,11 +50,9 @@ def who_am_i() -> Any:
 
 
 @blueprint.post("/users")
-@login_required
+@requires(SITE_ADMIN, detail="only site administrators create users")
 def create_user() -> Any:
     actor = current_user()
-    if not actor.is_site_admin:
-        raise errors.forbidden("only site administrators create users")
     data = load_json(UserCreateRequest())
     user = service.create_user(
         db(),
@@ -78,9 +70,8 @@ def create_user() -> Any:
 def revoke_user_sessions(email: str) -> Any:
     """Log a user out everywhere: every token they hold (laptops, field hubs) stops working."""
     actor = current_user()
-    target = db().scalars(select(User).where(User.email == service.normalise_email(email))).first()
-    if target is None:
-        raise errors.not_found("User", f"no user {email}")
+    target = service.get_user_by_email(db(), email)
+    # Not a role check: anyone may log themselves out everywhere.
     if not actor.is_site_admin and actor.id != target.id:
         raise errors.forbidden("only site administrators revoke other users' sessions")
     service.revoke_all_sessions(db(), target, actor.id)
@@ -89,35 +80,26 @@ def revoke_user_sessions(email: str) -> Any:
 
 
 @blueprint.put("/projects/<int:project_id>/roles")
-@login_required
+@requires(Role.ADMINISTRATOR)
 def grant_role(project_id: int) -> Any:
     actor = current_user()
-    service.require_role(db(), actor, project_id, Role.ADMINISTRATOR)
     data = load_json(RoleGrantRequest())
-    user = db().scalars(select(User).where(User.email == service.normalise_email(data["email"])))
-    target = user.first()
-    if target is None:
-        raise errors.not_found("User", f"no user {data['email']}")
+    target = service.get_user_by_email(db(), data["email"])
     service.grant_role(db(), target, get_project(db(), project_id), Role(data["role"]), actor.id)
     commit()
     return jsonify({"email": target.email, "project_id": project_id, "role": data["role"]})
 
 
 @blueprint.get("/projects/<int:project_id>/app-users")
-@login_required
+@requires(Role.COORDINATOR)
 def list_app_users(project_id: int) -> Any:
-    service.require_role(db(), current_user(), project_id, Role.COORDINATOR)
-    rows = db().scalars(
-        select(AppUser).where(AppUser.project_id == project_id).order_by(AppUser.id)
-    )
-    return jsonify([_app_user_json(a) for a in rows])
+    return jsonify([_app_user_json(a) for a in service.list_app_users(db(), project_id)])
 
 
 @blueprint.post("/projects/<int:project_id>/app-users")
-@login_required
+@requires(Role.COORDINATOR)
 def create_app_user(project_id: int) -> Any:
     actor = current_user()
-    service.require_role(db(), actor, project_id, Role.COORDINATOR)
     data = load_json(AppUserCreateRequest())
     issued = service.create_app_user(db(), get_project(db(), project_id), data["name"], actor.id)
     commit()
@@ -128,13 +110,10 @@ def create_app_user(project_id: int) -> Any:
 
 
 @blueprint.delete("/projects/<int:project_id>/app-users/<int:app_user_id>")
-@login_required
+@requires(Role.COORDINATOR)
 def revoke_app_user(project_id: int, app_user_id: int) -> Any:
     actor = current_user()
-    service.require_role(db(), actor, project_id, Role.COORDINATOR)
-    app_user = db().get(AppUser, app_user_id)
-    if app_user is None or app_user.project_id != project_id:
-        raise errors.not_found("App user")
+    app_user = service.get_app_user(db(), app_user_id, project_id)
     service.revoke_app_user(db(), app_user, actor.id)
     commit()
     return "", 204

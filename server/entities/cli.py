@@ -6,10 +6,11 @@ from datetime import timedelta
 
 import click
 
-from server.cli import CliState, handle_errors, main, pass_state
+from server.console import CliState, handle_errors, pass_state
+from server.projects.cli import chosen_project
 
 
-@main.group(help="Shared records (entity lists): backlog and settings.")
+@click.group(help="Shared records (entity lists): backlog and settings.")
 def entities() -> None:
     pass
 
@@ -46,10 +47,9 @@ def process_backlog(state: CliState, force: bool) -> None:
 @pass_state
 @handle_errors
 def require_approval(state: CliState, list_name: str, setting: str, project_id: int | None) -> None:
-    from server.cli import _project
     from server.entities.review import set_approval_required
 
     with state.transaction() as session:
-        project = _project(session, project_id)
+        project = chosen_project(session, project_id)
         set_approval_required(session, project.id, list_name, setting == "on")
     click.echo(f"list {list_name}: approval required {setting}")

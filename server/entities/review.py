@@ -124,11 +124,7 @@ def resolve(
     found = get_conflict(session, project_id, conflict_id)
     conflict, entity, entity_list = found.conflict, found.entity, found.entity_list
     if conflict.status != ConflictStatus.OPEN.value:
-        raise errors.conflict(
-            "conflict.closed",
-            "The conflict is already closed",
-            f"conflict {conflict_id} is {conflict.status}",
-        )
+        raise errors.conflict_closed(conflict_id, conflict.status)
     if not values and conflict.property_name and conflict.details.get("provisional_value"):
         # Accepting what is shown is a choice too.
         values = {conflict.property_name: str(conflict.details["provisional_value"])}
@@ -213,14 +209,7 @@ def edit(
             {"base_version": [f"must be between 1 and {entity.current_version}"]}
         )
     if base_version != entity.current_version and not merge_if_stale:
-        raise errors.conflict(
-            "entity.stale_base",
-            "The entity changed since the version you edited",
-            f"you edited version {base_version}; the entity is at version "
-            f"{entity.current_version}. Reload it, or send merge=true to merge your change "
-            "with the same policies as a device's",
-            current_version=entity.current_version,
-        )
+        raise errors.entity_stale_base(base_version, entity.current_version)
     sent = dict(values)
     if label:
         sent[LABEL] = label

@@ -6,9 +6,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
-from server import errors
-from server.accounts import service as accounts
+from server import errors, http
+from server.accounts.identity import current_user
 from server.accounts.models import Role
+from server.accounts.permissions import requires
 from server.entities import records, render, review
 from server.entities.listing import entity_list_csv
 from server.entities.schemas import (
@@ -17,28 +18,21 @@ from server.entities.schemas import (
     ReopenRequest,
     ResolutionRequest,
 )
-from server.web import commit, current_user, db, load_json, login_required
+from server.web import commit, db, load_json
 
 blueprint = Blueprint("entities_api", __name__, url_prefix="/api/v1/projects/<int:project_id>")
 
 
-def _role(project_id: int, minimum: Role) -> int:
-    user = current_user()
-    accounts.require_role(db(), user, project_id, minimum)
-    return user.id
-
-
 @blueprint.get("/entity-lists")
-@login_required
+@requires(Role.VIEWER)
 def list_lists(project_id: int) -> Any:
-    _role(project_id, Role.VIEWER)
     return jsonify([render.list_json(summary) for summary in records.lists(db(), project_id)])
 
 
 @blueprint.patch("/entity-lists/<list_name>")
-@login_required
+@requires(Role.ADMINISTRATOR)
 def set_list(project_id: int, list_name: str) -> Any:
-    user_id = _role(project_id, Role.ADMINISTRATOR)
+    user_id = current_user().id
     data = load_json(EntityListSettingsRequest())
     entity_list = review.set_approval_required(
         db(), project_id, list_name, data["approval_required"], audit_user_id=user_id
@@ -48,9 +42,8 @@ def set_list(project_id: int, list_name: str) -> Any:
 
 
 @blueprint.get("/entity-lists/<list_name>/entities")
-@login_required
+@requires(Role.VIEWER)
 def list_entities(project_id: int, list_name: str) -> Any:
-    _role(project_id, Role.VIEWER)
     entity_list = records.get_list(db(), project_id, list_name)
     limit = min(request.args.get("limit", 1000, type=int) or 1000, 10000)
     offset = request.args.get("offset", 0, type=int) or 0
@@ -61,22 +54,20 @@ def list_entities(project_id: int, list_name: str) -> Any:
 
 
 @blueprint.get("/entity-lists/<list_name>/entities.csv")
-@login_required
+@requires(Role.VIEWER)
 def entities_csv(project_id: int, list_name: str) -> Any:
-    _role(project_id, Role.VIEWER)
     found = entity_list_csv(db(), project_id, list_name)
     if found is None:
         raise errors.not_found("Entity list", f"there is no entity list {list_name!r}")
     etag, chunks = found
-    if request.if_none_match.contains(etag):
+    if http.etag_matches(etag):
         return Response(status=304, headers={"ETag": f'"{etag}"'})
     return Response(stream_with_context(chunks), mimetype="text/csv", headers={"ETag": f'"{etag}"'})
 
 
 @blueprint.get("/entity-lists/<list_name>/entities/<uuid>")
-@login_required
+@requires(Role.VIEWER)
 def get_entity(project_id: int, list_name: str, uuid: str) -> Any:
-    _role(project_id, Role.VIEWER)
     entity_list = records.get_list(db(), project_id, list_name)
     entity = records.get_entity(db(), entity_list, uuid)
     body = render.entity_json(entity, entity_list)
@@ -88,9 +79,9 @@ def get_entity(project_id: int, list_name: str, uuid: str) -> Any:
 
 
 @blueprint.patch("/entity-lists/<list_name>/entities/<uuid>")
-@login_required
+@requires(Role.COORDINATOR)
 def edit_entity(project_id: int, list_name: str, uuid: str) -> Any:
-    user_id = _role(project_id, Role.COORDINATOR)
+    user_id = current_user().id
     data = load_json(EntityEditRequest())
     entity_list = records.get_list(db(), project_id, list_name)
     entity = records.get_entity(db(), entity_list, uuid)
@@ -109,9 +100,9 @@ def edit_entity(project_id: int, list_name: str, uuid: str) -> Any:
 
 
 @blueprint.post("/entity-lists/<list_name>/entities/<uuid>/reopen")
-@login_required
+@requires(Role.COORDINATOR)
 def reopen_entity(project_id: int, list_name: str, uuid: str) -> Any:
-    user_id = _role(project_id, Role.COORDINATOR)
+    user_id = current_user().id
     data = load_json(ReopenRequest())
     entity_list = records.get_list(db(), project_id, list_name)
     entity = records.get_entity(db(), entity_list, uuid)
@@ -123,18 +114,16 @@ def reopen_entity(project_id: int, list_name: str, uuid: str) -> Any:
 
 
 @blueprint.get("/entity-lists/<list_name>/entities/<uuid>/versions")
-@login_required
+@requires(Role.VIEWER)
 def entity_versions(project_id: int, list_name: str, uuid: str) -> Any:
-    _role(project_id, Role.VIEWER)
     entity_list = records.get_list(db(), project_id, list_name)
     entity = records.get_entity(db(), entity_list, uuid)
     return jsonify([render.version_json(v) for v in records.versions(db(), entity)])
 
 
 @blueprint.get("/conflicts")
-@login_required
+@requires(Role.VIEWER)
 def list_conflicts(project_id: int) -> Any:
-    _role(project_id, Role.VIEWER)
     status = request.args.get("status", "open")
     rows = records.conflicts(
         db(),
@@ -148,17 +137,16 @@ def list_conflicts(project_id: int) -> Any:
 
 
 @blueprint.get("/conflicts/<int:conflict_id>")
-@login_required
+@requires(Role.VIEWER)
 def get_conflict(project_id: int, conflict_id: int) -> Any:
-    _role(project_id, Role.VIEWER)
     row = records.get_conflict(db(), project_id, conflict_id)
     return jsonify(_conflicts_json([row])[0])
 
 
 @blueprint.post("/conflicts/<int:conflict_id>/resolution")
-@login_required
+@requires(Role.COORDINATOR)
 def resolve_conflict(project_id: int, conflict_id: int) -> Any:
-    user_id = _role(project_id, Role.COORDINATOR)
+    user_id = current_user().id
     data = load_json(ResolutionRequest())
     applied = review.resolve(
         db(),
@@ -178,9 +166,8 @@ def resolve_conflict(project_id: int, conflict_id: int) -> Any:
 
 
 @blueprint.get("/entity-backlog")
-@login_required
+@requires(Role.COORDINATOR)
 def entity_backlog(project_id: int) -> Any:
-    _role(project_id, Role.COORDINATOR)
     rows = records.backlog(db(), project_id, request.args.get("status"))
     return jsonify([render.inbox_json(row) for row in rows])
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from lxml import etree
 
+from server import errors
 from server.errors import Problem
 from server.xmlsafe import child, local_name, parse
 
@@ -76,7 +77,7 @@ def compile_upload(filename: str, data: bytes) -> CompiledForm:
 
 
 def _unsupported(filename: str, why: str) -> Problem:
-    return Problem(400, "form.unsupported_file", "Not a form file", f"{filename!r}: {why}")
+    return errors.unsupported_form_file(filename, why)
 
 
 def _check_zip(data: bytes) -> None:
@@ -84,12 +85,7 @@ def _check_zip(data: bytes) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
     except zipfile.BadZipFile:
-        raise Problem(
-            400,
-            "form.unsupported_file",
-            "Not a form file",
-            "the .xlsx file is damaged (not a readable zip archive)",
-        ) from None
+        raise errors.damaged_workbook() from None
     unpacked = sum(i.file_size for i in infos)
     packed = max(1, sum(i.compress_size for i in infos))
     if (
@@ -97,12 +93,7 @@ def _check_zip(data: bytes) -> None:
         or unpacked > MAX_UNPACKED_XLSX
         or (unpacked > 1024 * 1024 and unpacked / packed > MAX_XLSX_RATIO)
     ):
-        raise Problem(
-            400,
-            "form.unsafe_file",
-            "The workbook unpacks to far more than any form needs",
-            f"the .xlsx would unpack to {unpacked} bytes from {packed}; refused as unsafe",
-        )
+        raise errors.unsafe_workbook(unpacked, packed)
 
 
 def _compile_xlsform(data: bytes, file_type: str) -> CompiledForm:
@@ -128,16 +119,13 @@ def _compile_xlsform_uncached(data: bytes, file_type: str) -> CompiledForm:
     try:
         result = convert(xlsform=data, warnings=warnings, file_type=f".{file_type}")
     except PyXFormError as exc:
-        raise Problem(
-            400,
-            "form.invalid",
-            "The XLSForm has errors",
-            _with_location(str(exc).strip(), data, file_type),
+        raise errors.invalid_form(
+            "The XLSForm has errors", _with_location(str(exc).strip(), data, file_type)
         ) from None
     except (ValueError, KeyError, TypeError, zipfile.BadZipFile, OSError) as exc:
         # pyxform and its readers raise these for workbooks they cannot make sense of.
-        raise Problem(
-            400, "form.invalid", "The XLSForm could not be read", f"{type(exc).__name__}: {exc}"
+        raise errors.invalid_form(
+            "The XLSForm could not be read", f"{type(exc).__name__}: {exc}"
         ) from None
     _check_expressions(result.xform, data, file_type)
     compiled = describe_xform(result.xform.encode("utf-8"))
@@ -218,9 +206,7 @@ def _check_expressions(xform: str, data: bytes, file_type: str) -> None:
                     expression,
                 )
                 where = f"[row : {row}] " if row else ""
-                raise Problem(
-                    400,
-                    "form.invalid",
+                raise errors.invalid_form(
                     "The XLSForm has errors",
                     f"{where}On the 'survey' sheet, the '{column}' of '{name}' is not a valid "
                     f"expression: {original}",
@@ -235,7 +221,7 @@ def describe_xform(data: bytes) -> CompiledForm:
     """
     root = parse(data, "the XForm")
     if local_name(root) != "html":
-        raise Problem(400, "form.invalid", "Not an XForm", "the XML's root element is not <h:html>")
+        raise errors.invalid_form("Not an XForm", "the XML's root element is not <h:html>")
     head = child(root, "head")
     model = child(head, "model") if head is not None else None
     instance = child(model, "instance") if model is not None else None
@@ -245,11 +231,8 @@ def describe_xform(data: bytes) -> CompiledForm:
         else None
     )
     if primary is None or not primary.get("id"):
-        raise Problem(
-            400,
-            "form.invalid",
-            "Not an XForm",
-            "the XForm has no primary instance with an id attribute",
+        raise errors.invalid_form(
+            "Not an XForm", "the XForm has no primary instance with an id attribute"
         )
     title_node = child(head, "title") if head is not None else None
     form_id = primary.get("id", "")

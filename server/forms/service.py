@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from server import errors
 from server.audit import service as audit
 from server.blobs import service as blob_service
+from server.blobs.models import Blob
 from server.blobs.store import FileBlobStore
 from server.db import utcnow
 from server.errors import Problem
@@ -77,12 +78,7 @@ def publish_compiled(
         Problem: 400 when the form has no version; 409 for a version published with other XML.
     """
     if not compiled.version:
-        raise Problem(
-            400,
-            "form.no_version",
-            "The form has no version",
-            f"{filename}: set 'version' in the settings sheet so devices can tell versions apart",
-        )
+        raise errors.form_without_version(filename)
     form = _get_or_create_form(session, project, compiled)
     xml_bytes = compiled.xml.encode("utf-8")
     sha256 = hashlib.sha256(xml_bytes).hexdigest()
@@ -230,6 +226,83 @@ def list_forms(session: Session, project_id: int) -> list[Form]:
     )
 
 
+def open_forms(
+    session: Session, project_id: int, xml_form_id: str | None = None
+) -> list[tuple[Form, FormVersion]]:
+    """The project's open forms with their current version (the form list devices get),
+    by form id; only ``xml_form_id`` when given."""
+    query = (
+        select(Form, FormVersion)
+        .join(
+            FormVersion,
+            (FormVersion.form_id == Form.id) & (FormVersion.version == Form.current_version),
+        )
+        .where(Form.project_id == project_id, Form.state == FormState.OPEN.value)
+        .order_by(Form.xml_form_id)
+    )
+    if xml_form_id:
+        query = query.where(Form.xml_form_id == xml_form_id)
+    return [(form, version) for form, version in session.execute(query)]
+
+
+def versions_with_media(session: Session, version_ids: list[int]) -> set[int]:
+    """Which of these form versions use media files (and so have a manifest)."""
+    if not version_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(FormAttachment.form_version_id)
+            .distinct()
+            .where(FormAttachment.form_version_id.in_(version_ids))
+        )
+    )
+
+
+def current_form(session: Session, project_id: int, xml_form_id: str) -> tuple[Form, FormVersion]:
+    """A form and its current version, whatever its state.
+
+    Raises:
+        Problem: 404 ``form.not_found``.
+    """
+    row = session.execute(
+        select(Form, FormVersion)
+        .join(
+            FormVersion,
+            (FormVersion.form_id == Form.id) & (FormVersion.version == Form.current_version),
+        )
+        .where(Form.project_id == project_id, Form.xml_form_id == xml_form_id)
+    ).first()
+    if row is None:
+        raise errors.form_not_found(xml_form_id)
+    return row[0], row[1]
+
+
+def list_attachments(session: Session, version_id: int) -> list[FormAttachment]:
+    return list(
+        session.scalars(
+            select(FormAttachment)
+            .where(FormAttachment.form_version_id == version_id)
+            .order_by(FormAttachment.name)
+        )
+    )
+
+
+def attachments_with_blobs(
+    session: Session, version_id: int, name: str | None = None
+) -> list[tuple[FormAttachment, Blob | None]]:
+    """The version's media files (only ``name`` when given) with their blob, None for a file
+    not uploaded yet (or an entity list), by name."""
+    query = (
+        select(FormAttachment, Blob)
+        .outerjoin(Blob, Blob.sha256 == FormAttachment.blob_sha256)
+        .where(FormAttachment.form_version_id == version_id)
+        .order_by(FormAttachment.name)
+    )
+    if name is not None:
+        query = query.where(FormAttachment.name == name)
+    return [(attachment, blob) for attachment, blob in session.execute(query)]
+
+
 def list_versions(session: Session, form: Form) -> list[FormVersion]:
     return list(
         session.scalars(
@@ -280,11 +353,7 @@ def attach_media(
             "Form attachment", f"form {form.xml_form_id!r} does not use a file named {name!r}"
         )
     if attachment.kind == "entity_list":
-        raise errors.conflict(
-            "form.attachment_is_entity_list",
-            "This file is an entity list",
-            f"{name!r} is generated from the entity list; it cannot be uploaded",
-        )
+        raise errors.attachment_is_entity_list(name)
     stored = blobs.put_bytes(data)
     blob_service.register(session, stored, _content_type(name))
     attachment.blob_sha256 = stored.sha256
@@ -332,7 +401,7 @@ def publish_many(
         try:
             compiled.append((path, data, compile_upload(path.name, data)))
         except Problem as exc:
-            raise Problem(exc.status, exc.code, exc.title, f"{path.name}: {exc.detail}") from None
+            raise exc.prefixed(f"{path.name}: ") from None
     results = []
     for path, data, form in compiled:
         stored = blobs.put_bytes(data)

@@ -5,34 +5,33 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import select
 
 from server import errors
-from server.accounts import service as accounts
+from server.accounts.identity import current_user
 from server.accounts.models import Role
+from server.accounts.permissions import requires
 from server.forms import service
 from server.forms.models import Form, FormAttachment, FormState, FormVersion
 from server.forms.schemas import FormStateRequest
+from server.http import load_json
 from server.projects.service import get_project
-from server.web import commit, current_user, db, load_json, login_required, runtime
+from server.web import commit, db, runtime
 
 blueprint = Blueprint("forms_api", __name__, url_prefix="/api/v1/projects/<int:project_id>")
 
 
 @blueprint.get("/forms")
-@login_required
+@requires(Role.VIEWER)
 def list_forms(project_id: int) -> Any:
-    accounts.require_role(db(), current_user(), project_id, Role.VIEWER)
     return jsonify([form_json(f) for f in service.list_forms(db(), project_id)])
 
 
 @blueprint.post("/forms")
-@login_required
+@requires(Role.ADMINISTRATOR)
 def publish_form(project_id: int) -> Any:
     """Publish an XLSForm or XForm: multipart field ``file``, or the raw body with
     ``?filename=``."""
     user = current_user()
-    accounts.require_role(db(), user, project_id, Role.ADMINISTRATOR)
     upload = request.files.get("file")
     if upload is not None:
         filename = upload.filename or "form"
@@ -61,9 +60,8 @@ def publish_form(project_id: int) -> Any:
 
 
 @blueprint.get("/forms/<form_id>")
-@login_required
+@requires(Role.VIEWER)
 def get_form(project_id: int, form_id: str) -> Any:
-    accounts.require_role(db(), current_user(), project_id, Role.VIEWER)
     form = service.get_form(db(), project_id, form_id)
     body = form_json(form)
     body["versions"] = [version_json(v) for v in service.list_versions(db(), form)]
@@ -71,10 +69,9 @@ def get_form(project_id: int, form_id: str) -> Any:
 
 
 @blueprint.patch("/forms/<form_id>")
-@login_required
+@requires(Role.ADMINISTRATOR)
 def set_form_state(project_id: int, form_id: str) -> Any:
     user = current_user()
-    accounts.require_role(db(), user, project_id, Role.ADMINISTRATOR)
     data = load_json(FormStateRequest())
     form = service.get_form(db(), project_id, form_id)
     service.set_state(db(), form, FormState(data["state"]), user.id)
@@ -83,18 +80,16 @@ def set_form_state(project_id: int, form_id: str) -> Any:
 
 
 @blueprint.get("/forms/<form_id>/versions/<version>.xml")
-@login_required
+@requires(Role.VIEWER)
 def version_xml(project_id: int, form_id: str, version: str) -> Any:
-    accounts.require_role(db(), current_user(), project_id, Role.VIEWER)
     row = service.get_version(db(), service.get_form(db(), project_id, form_id), version)
     return Response(row.xml, mimetype="text/xml")
 
 
 @blueprint.post("/forms/<form_id>/attachments/<name>")
-@login_required
+@requires(Role.ADMINISTRATOR)
 def upload_media(project_id: int, form_id: str, name: str) -> Any:
     user = current_user()
-    accounts.require_role(db(), user, project_id, Role.ADMINISTRATOR)
     form = service.get_form(db(), project_id, form_id)
     attachment = service.attach_media(
         db(), runtime().blobs, form, name, request.get_data(cache=False), user.id
@@ -105,11 +100,7 @@ def upload_media(project_id: int, form_id: str, name: str) -> Any:
 
 def form_json(form: Form) -> dict[str, Any]:
     version = service.get_version(db(), form)
-    attachments = db().scalars(
-        select(FormAttachment)
-        .where(FormAttachment.form_version_id == version.id)
-        .order_by(FormAttachment.name)
-    )
+    attachments = service.list_attachments(db(), version.id)
     return {
         "form_id": form.xml_form_id,
         "name": form.name,

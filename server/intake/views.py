@@ -8,14 +8,15 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from server.accounts import service as accounts
+from server.accounts.identity import current_user
 from server.accounts.models import Role
+from server.accounts.permissions import requires
 from server.forms import service as forms
 from server.intake.service import review_submission
 from server.submissions import records, render
 from server.submissions.models import ReviewState
 from server.submissions.schemas import ReviewRequest
-from server.web import commit, current_user, db, load_json, login_required
+from server.web import commit, db, load_json
 
 blueprint = Blueprint(
     "submission_review",
@@ -25,10 +26,9 @@ blueprint = Blueprint(
 
 
 @blueprint.patch("/<instance_id>")
-@login_required
+@requires(Role.COORDINATOR)
 def review(project_id: int, form_id: str, instance_id: str) -> Any:
     user = current_user()
-    accounts.require_role(db(), user, project_id, Role.COORDINATOR)
     data = load_json(ReviewRequest())
     form = forms.get_form(db(), project_id, form_id)
     submission = records.get_submission(db(), form, instance_id)

@@ -22,13 +22,13 @@ from werkzeug.datastructures import Authorization
 from server import errors
 from server.accounts import service as accounts
 from server.accounts.models import AppUser, Role, User
+from server.accounts.permissions import allows
 from server.accounts.security import DIGEST_REALM, token_hash
-from server.errors import Problem
+from server.errors import ChallengeRequired, Problem
 from server.projects.models import Project
 from server.submissions.service import Submitter
 
 NONCE_TTL_SECONDS = 15 * 60
-FILL_ROLES = (Role.DATA_COLLECTOR, Role.COORDINATOR, Role.ADMINISTRATOR)
 
 
 @dataclass(frozen=True)
@@ -42,27 +42,15 @@ class Caller:
 
     @property
     def may_fill(self) -> bool:
-        """Whether the caller may download and submit the project's forms."""
-        return self.app_user is not None or self.role in FILL_ROLES
-
-    def require_fill(self) -> None:
-        """Raises: Problem 403 for a caller who may only view (a viewer)."""
-        if not self.may_fill:
-            raise errors.forbidden("your role in this project does not allow filling in forms")
+        """Whether the caller may download and submit the project's forms (the rule of
+        ``@requires(Role.DATA_COLLECTOR)``: a device may, a viewer may not)."""
+        return self.app_user is not None or allows(self.role, Role.DATA_COLLECTOR)
 
     def submitter(self) -> Submitter:
         return Submitter(
             user_id=self.user.id if self.user is not None else None,
             app_user_id=self.app_user.id if self.app_user is not None else None,
         )
-
-
-class ChallengeRequired(Problem):
-    """A 401 that must carry ``WWW-Authenticate`` challenges (added by the blueprint hook)."""
-
-    def __init__(self, detail: str, *, stale: bool = False) -> None:
-        super().__init__(401, "auth.openrosa_credentials", "Log in to this server", detail)
-        self.stale = stale
 
 
 def authenticate_app_user(session: Session, token: str, project_id: int) -> Caller:
@@ -137,8 +125,7 @@ def _digest_user(session: Session, auth: Authorization, secret: str) -> User:
     nonce_state = check_nonce(nonce, secret)
     if nonce_state == "invalid":
         raise ChallengeRequired("the Digest nonce was not issued by this server")
-    email = accounts.normalise_email(auth.username or "")
-    user = session.scalars(select(User).where(User.email == email)).first()
+    user = accounts.find_user_by_email(session, auth.username or "")
     if user is None or not user.is_active:
         raise ChallengeRequired("wrong email or password")
     expected = digest_response(

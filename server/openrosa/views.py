@@ -14,15 +14,14 @@ from typing import Any, cast
 from urllib.parse import quote
 
 from flask import Blueprint, Response, g, request
-from sqlalchemy import select
 
-from server import errors
-from server.app_errors import render_problem
-from server.blobs.models import Blob
-from server.errors import Problem
-from server.forms.models import Form, FormAttachment, FormState, FormVersion
+from server import errors, http
+from server.accounts.models import Role
+from server.accounts.permissions import requires
+from server.forms import service as forms
+from server.forms.models import Form, FormState, FormVersion
 from server.intake.service import submission_arrives
-from server.openrosa import auth, encoding, entity_lists, formats
+from server.openrosa import auth, entity_lists, formats
 from server.openrosa.multipart import received_submission
 from server.submissions.service import Outcome
 from server.urls import base_url
@@ -30,6 +29,7 @@ from server.web import commit, db, runtime
 
 openrosa_blueprint = Blueprint("openrosa", __name__, url_prefix="/v1")
 
+FILL_DENIED = "your role in this project does not allow filling in forms"
 USER_PREFIX = "/projects/<int:project_id>"
 APP_USER_PREFIX = "/key/<token>/projects/<int:project_id>"
 
@@ -46,16 +46,6 @@ def route(rule: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[
     return decorator
 
 
-class VersionHeaderMissing(Problem):
-    def __init__(self) -> None:
-        super().__init__(
-            400,
-            "openrosa.version_missing",
-            "Not an OpenRosa request",
-            "send the header 'X-OpenRosa-Version: 1.0' (ODK Collect and KoboCollect do)",
-        )
-
-
 @openrosa_blueprint.url_value_preprocessor
 def _take_caller_values(_endpoint: str | None, values: dict[str, Any] | None) -> None:
     if values is not None:
@@ -67,7 +57,7 @@ def _take_caller_values(_endpoint: str | None, values: dict[str, Any] | None) ->
 def _openrosa_request() -> None:
     """The protocol gate: the version header, then who is calling."""
     if not request.headers.get("X-OpenRosa-Version"):
-        raise VersionHeaderMissing()
+        raise errors.openrosa_version_missing()
     project_id = g.get("openrosa_project_id")
     if project_id is None:
         return
@@ -91,7 +81,9 @@ def _openrosa_headers(response: Response) -> Response:
 @openrosa_blueprint.errorhandler(auth.ChallengeRequired)
 def _challenge(exc: auth.ChallengeRequired) -> Response:
     g.openrosa_stale_nonce = exc.stale
-    return render_problem(exc)
+    response = formats.message_response(exc.status, exc.detail, nature=exc.code)
+    response.headers.update(exc.headers)
+    return response
 
 
 def caller() -> auth.Caller:
@@ -116,30 +108,8 @@ def form_list() -> Response:
     who = caller()
     entries: list[formats.FormListEntry] = []
     if who.may_fill:
-        query = (
-            select(Form, FormVersion)
-            .join(
-                FormVersion,
-                (FormVersion.form_id == Form.id) & (FormVersion.version == Form.current_version),
-            )
-            .where(Form.project_id == who.project.id, Form.state == FormState.OPEN.value)
-            .order_by(Form.xml_form_id)
-        )
-        wanted = request.args.get("formID")
-        if wanted:
-            query = query.where(Form.xml_form_id == wanted)
-        rows = session.execute(query).all()
-        with_media = (
-            set(
-                session.scalars(
-                    select(FormAttachment.form_version_id)
-                    .distinct()
-                    .where(FormAttachment.form_version_id.in_([v.id for _f, v in rows]))
-                )
-            )
-            if rows
-            else set()
-        )
+        rows = forms.open_forms(session, who.project.id, request.args.get("formID"))
+        with_media = forms.versions_with_media(session, [v.id for _f, v in rows])
         base = caller_base_url()
         for form, version in rows:
             form_url = f"{base}/forms/{quote(form.xml_form_id, safe='')}"
@@ -153,92 +123,72 @@ def form_list() -> Response:
                     manifest_url=f"{form_url}/manifest" if version.id in with_media else None,
                 )
             )
-    return encoding.bytes_response(
+    return http.bytes_response(
         formats.form_list_body(entries).encode("utf-8"), formats.XML_CONTENT_TYPE
     )
 
 
 def _downloadable(form_id: str) -> tuple[Form, FormVersion]:
-    """The form and its current version, for a caller who may fill it.
+    """The form and its current version (the caller's role was checked by ``@requires``).
 
     Raises:
-        Problem: 403 for a viewer, 404 for an unknown form, 409 for a closed one.
+        Problem: 404 for an unknown form, 409 for a closed one.
     """
-    caller().require_fill()
-    row = (
-        db()
-        .execute(
-            select(Form, FormVersion)
-            .join(
-                FormVersion,
-                (FormVersion.form_id == Form.id) & (FormVersion.version == Form.current_version),
-            )
-            .where(Form.project_id == caller().project.id, Form.xml_form_id == form_id)
-        )
-        .first()
-    )
-    if row is None:
-        raise errors.form_not_found(form_id)
-    form, version = row
+    form, version = forms.current_form(db(), caller().project.id, form_id)
     if form.state == FormState.CLOSED.value:
         raise errors.form_closed(form_id)
     return form, version
 
 
 @route("/forms/<form_id>.xml", methods=["GET"])
+@requires(Role.DATA_COLLECTOR, detail=FILL_DENIED)
 def form_xml(form_id: str) -> Response:
     _form, version = _downloadable(form_id)
-    return encoding.bytes_response(
+    return http.bytes_response(
         version.xml.encode("utf-8"), formats.XML_CONTENT_TYPE, etag=version.xml_md5
     )
 
 
 @route("/forms/<form_id>/manifest", methods=["GET"])
+@requires(Role.DATA_COLLECTOR, detail=FILL_DENIED)
 def manifest(form_id: str) -> Response:
     form, version = _downloadable(form_id)
     session = db()
-    rows = session.execute(
-        select(FormAttachment, Blob.md5)
-        .outerjoin(Blob, Blob.sha256 == FormAttachment.blob_sha256)
-        .where(FormAttachment.form_version_id == version.id)
-        .order_by(FormAttachment.name)
-    ).all()
+    rows = forms.attachments_with_blobs(session, version.id)
     base = f"{caller_base_url()}/forms/{quote(form.xml_form_id, safe='')}/attachments"
     entries = []
-    for attachment, md5 in rows:
+    for attachment, blob in rows:
         url = f"{base}/{quote(attachment.name, safe='')}"
+        md5 = blob.md5 if blob is not None else None
         if attachment.kind == "entity_list" and attachment.entity_list:
             md5 = entity_lists.entity_list_hash(session, form.project_id, attachment.entity_list)
             entries.append(formats.MediaFileEntry(attachment.name, md5, url, entity_list=True))
         elif md5 is not None:
             # Media not uploaded yet is left out, as devices cannot fetch it.
             entries.append(formats.MediaFileEntry(attachment.name, md5, url))
-    return encoding.bytes_response(
+    return http.bytes_response(
         formats.manifest_body(entries).encode("utf-8"), formats.XML_CONTENT_TYPE
     )
 
 
 @route("/forms/<form_id>/attachments/<name>", methods=["GET"])
+@requires(Role.DATA_COLLECTOR, detail=FILL_DENIED)
 def media_file(form_id: str, name: str) -> Response:
     form, version = _downloadable(form_id)
     session = db()
-    row = session.execute(
-        select(FormAttachment, Blob)
-        .outerjoin(Blob, Blob.sha256 == FormAttachment.blob_sha256)
-        .where(FormAttachment.form_version_id == version.id, FormAttachment.name == name)
-    ).first()
-    if row is None:
+    rows = forms.attachments_with_blobs(session, version.id, name)
+    if not rows:
         raise errors.not_found("Form attachment", f"form {form_id!r} has no file {name!r}")
-    attachment, blob = row
+    attachment, blob = rows[0]
     if attachment.kind == "entity_list" and attachment.entity_list:
         return _entity_list_download(form.project_id, attachment.entity_list, name)
     if blob is None:
         raise errors.not_found("Form attachment", f"{name!r} has not been uploaded yet")
     content_type = blob.content_type or _guess_type(name)
     blobs = runtime().blobs
-    if encoding.etag_matches(blob.md5):
-        return encoding.not_modified(blob.md5)
-    return encoding.stream_response(
+    if http.etag_matches(blob.md5):
+        return http.not_modified(blob.md5)
+    return http.stream_response(
         blobs.iter_chunks(blob.sha256), content_type, etag=blob.md5, size=blob.size
     )
 
@@ -247,10 +197,10 @@ def _entity_list_download(project_id: int, list_name: str, name: str) -> Respons
     session = db()
     # Compare with the cheap hash first, so an unchanged list is never generated.
     current = entity_lists.entity_list_hash(session, project_id, list_name)
-    if encoding.etag_matches(current):
-        return encoding.not_modified(current)
+    if http.etag_matches(current):
+        return http.not_modified(current)
     listing = entity_lists.entity_list_csv(session, project_id, list_name)
-    return encoding.stream_response(
+    return http.stream_response(
         listing.chunks, "text/csv; charset=utf-8", etag=listing.md5, filename=name
     )
 
@@ -263,21 +213,21 @@ def _guess_type(name: str) -> str:
 
 
 @route("/submission", methods=["GET", "HEAD"])
+@requires(Role.DATA_COLLECTOR, detail=FILL_DENIED)
 def submission_probe() -> Response:
     """Collect's pre-flight: who am I to this server, and how much may I send."""
-    caller().require_fill()
     response = Response(status=204)
     response.headers["X-OpenRosa-Accept-Content-Length"] = str(runtime().settings.max_upload_bytes)
     return response
 
 
 @route("/submission", methods=["POST"])
+@requires(Role.DATA_COLLECTOR, detail=FILL_DENIED)
 def submission() -> Response:
     who = caller()
-    who.require_fill()
     settings = runtime().settings
     with received_submission(
-        encoding.decoded_request_stream(settings.max_upload_bytes),
+        http.body_stream(settings.max_upload_bytes),
         request.content_type or "",
         settings.upload_tmp_dir,
         settings.max_form_bytes,

@@ -27,9 +27,7 @@ def create_project(
             session.add(project)
             session.flush()
     except IntegrityError:
-        raise errors.conflict(
-            "project.exists", "A project with this name exists", f"{name!r} is taken"
-        ) from None
+        raise errors.project_exists(name) from None
     audit.record(
         session,
         "project.create",
@@ -46,6 +44,11 @@ def get_project(session: Session, project_id: int) -> Project:
     if project is None:
         raise errors.not_found("Project", f"there is no project {project_id}")
     return project
+
+
+def first_project(session: Session) -> Project | None:
+    """The oldest project: the one commands use when none is named."""
+    return session.scalars(select(Project).order_by(Project.id).limit(1)).first()
 
 
 def list_projects(session: Session, ids: list[int] | None) -> list[Project]:

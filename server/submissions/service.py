@@ -153,11 +153,7 @@ def ingest(
                 if previous is not None and again is None:
                     raise errors.submission_edit_stale(parsed.deprecated_id) from None
             continue
-    raise errors.conflict(
-        "submission.busy",
-        "The submission is being stored by another request",
-        "try again in a moment",
-    )
+    raise errors.submission_busy()
 
 
 def _resend(

@@ -16,8 +16,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from server import errors
 from server.db import transaction, utcnow
-from server.sync import problems
 from server.sync.models import IdempotencyKey, IdempotencyStatus
 
 # A claim older than this is taken to belong to a request that died (server restart); its key
@@ -71,9 +71,9 @@ def claim(factory: sessionmaker[Session], user_id: int, key: str, request_sha256
         ).first()
         if row is None:
             # Released by a failed attempt between our insert and this read.
-            raise problems.request_in_flight(RETRY_AFTER_SECONDS)
+            raise errors.request_in_flight(RETRY_AFTER_SECONDS)
         if row.request_sha256 != request_sha256:
-            raise problems.idempotency_key_reused()
+            raise errors.idempotency_key_reused()
         if row.status == IdempotencyStatus.DONE and row.response is not None:
             return Claim(replay=row.response)
         # Take over a claim whose holder died; the compare-and-set makes one taker win.
@@ -88,7 +88,7 @@ def claim(factory: sessionmaker[Session], user_id: int, key: str, request_sha256
         )
         if taken.rowcount == 1:  # type: ignore[attr-defined]
             return Claim(replay=None)
-    raise problems.request_in_flight(RETRY_AFTER_SECONDS)
+    raise errors.request_in_flight(RETRY_AFTER_SECONDS)
 
 
 def complete(session: Session, user_id: int, key: str, response: dict[str, Any]) -> None:

@@ -31,7 +31,6 @@ from server.blobs import service as blob_service
 from server.blobs.models import Blob
 from server.blobs.store import CHUNK, FileBlobStore, StoredBlob
 from server.db import utcnow
-from server.sync import problems
 from server.sync.models import BlobUpload
 
 UPLOAD_EXPIRY = timedelta(days=7)
@@ -62,7 +61,7 @@ class Chunk:
 def check_sha256(value: str) -> str:
     """Raises: Problem 400 ``blob.invalid_hash``."""
     if not _SHA256.fullmatch(value):
-        raise problems.invalid_hash(value)
+        raise errors.invalid_hash(value)
     return value
 
 
@@ -76,7 +75,7 @@ def parse_checksum(header: str | None) -> bytes | None:
         return None
     algorithm, _, value = header.strip().partition(" ")
     if algorithm.lower() != "sha256":
-        raise problems.bad_upload_header(
+        raise errors.bad_upload_header(
             "Upload-Checksum", f"algorithm {algorithm!r} is not supported; use sha256"
         )
     try:
@@ -84,7 +83,7 @@ def parse_checksum(header: str | None) -> bytes | None:
     except (binascii.Error, ValueError):
         digest = b""
     if len(digest) != 32:
-        raise problems.bad_upload_header(
+        raise errors.bad_upload_header(
             "Upload-Checksum", "expected 'sha256 <base64 of the 32-byte digest>'"
         )
     return digest
@@ -180,7 +179,7 @@ def receive_chunk(
     """
     try:
         if checksum is not None and checksum != chunk.sha256:
-            raise problems.checksum_mismatch()
+            raise errors.checksum_mismatch()
         state = _already_complete(session, blobs, sha256)
         if state is not None:
             return state
@@ -199,17 +198,17 @@ def receive_chunk(
             if state is not None:
                 return state
             if offset != 0:
-                raise problems.offset_mismatch(0, None)
+                raise errors.offset_mismatch(0, None)
             # Starting an upload is rare enough to sweep the abandoned ones on the way.
             expire_uploads(session, uploads_dir)
             upload = _start_upload(session, sha256, length, user_id)
         if upload.upload_length != length:
-            raise problems.length_mismatch(upload.upload_offset, upload.upload_length)
+            raise errors.length_mismatch(upload.upload_offset, upload.upload_length)
         server_offset = _confirmed_offset(upload, uploads_dir)
         if offset != server_offset:
-            raise problems.offset_mismatch(server_offset, upload.upload_length)
+            raise errors.offset_mismatch(server_offset, upload.upload_length)
         if offset + chunk.size > length:
-            raise problems.beyond_length(length)
+            raise errors.beyond_length(length)
         _write_at(partial, offset, chunk.path)
         upload.upload_offset = offset + chunk.size
         upload.updated_at = utcnow()
@@ -265,7 +264,7 @@ def _start_upload(session: Session, sha256: str, length: int, user_id: int | Non
         # Another request started the same upload first; its row stands.
         existing = _locked_upload(session, sha256)
         assert existing is not None
-        raise problems.offset_mismatch(existing.upload_offset, existing.upload_length) from None
+        raise errors.offset_mismatch(existing.upload_offset, existing.upload_length) from None
     return upload
 
 

@@ -5,29 +5,26 @@ Views parse headers and bodies, check the caller's role, and hand over to the se
 
 from __future__ import annotations
 
-import gzip
-import json
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from flask import Blueprint, Response, request
-from marshmallow import Schema, ValidationError
-from sqlalchemy import select
 
-from server import errors
-from server.accounts import service as accounts
-from server.accounts.models import ROLE_RANK, ProjectRole, Role, User
+from server import errors, http
+from server.accounts.identity import current_user, login_required
+from server.accounts.models import Role
+from server.accounts.permissions import ANY_PROJECT, require, requires
 from server.feed import service as changes
 from server.feed.cursors import START, CursorInvalid, decode_cursor, encode_cursor
 from server.projects.service import get_project
-from server.sync import problems, service, uploads
-from server.sync.encoding import decoded_body
+from server.sync import service, uploads
 from server.sync.schemas import MissingBlobsRequest, PushRequest
-from server.web import commit, current_user, db, login_required, runtime
+from server.web import commit, db, runtime
 
 blueprint = Blueprint("sync_api", __name__, url_prefix="/api/v1/sync")
 
-_GZIP_MIN_BYTES = 1024
+# Blobs belong to no project: anyone who may push somewhere may send them.
+_UPLOADERS = "sending attachments needs the data_collector role in a project"
 _KEY_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F))
 
 
@@ -35,18 +32,16 @@ _KEY_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F))
 
 
 @blueprint.post("/blobs/missing")
-@login_required
+@requires(ANY_PROJECT, role=Role.DATA_COLLECTOR, detail=_UPLOADERS)
 def missing_blobs() -> Any:
-    _require_uploader(current_user())
-    data = _json_body(MissingBlobsRequest())
+    data = http.validated(MissingBlobsRequest(), http.json_object())
     found = uploads.missing(db(), runtime().blobs, data["sha256"])
-    return _json({"missing": found})
+    return http.json_response({"missing": found})
 
 
 @blueprint.route("/blobs/<sha256>", methods=["HEAD"])
-@login_required
+@requires(ANY_PROJECT, role=Role.DATA_COLLECTOR, detail=_UPLOADERS)
 def blob_offset(sha256: str) -> Any:
-    _require_uploader(current_user())
     state = uploads.upload_state(
         db(), runtime().blobs, _uploads_dir(), uploads.check_sha256(sha256)
     )
@@ -54,10 +49,9 @@ def blob_offset(sha256: str) -> Any:
 
 
 @blueprint.patch("/blobs/<sha256>")
-@login_required
+@requires(ANY_PROJECT, role=Role.DATA_COLLECTOR, detail=_UPLOADERS)
 def upload_chunk(sha256: str) -> Any:
     user = current_user()
-    _require_uploader(user)
     uploads.check_sha256(sha256)
     settings = runtime().settings
     offset = _header_int("Upload-Offset")
@@ -82,7 +76,7 @@ def upload_chunk(sha256: str) -> Any:
         )
     except uploads.UploadDiscarded:
         commit()
-        raise problems.hash_mismatch(sha256) from None
+        raise errors.hash_mismatch(sha256) from None
     commit()
     return _upload_response(204, state)
 
@@ -96,10 +90,10 @@ def push() -> Any:
     user = current_user()
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key or len(key) > 200 or not set(key) <= _KEY_CHARS:
-        raise problems.idempotency_key_required()
-    raw = _decoded_json()
-    data = _load(PushRequest(), raw)
-    accounts.require_role(db(), user, data["project_id"], Role.DATA_COLLECTOR)
+        raise errors.idempotency_key_required()
+    raw = http.json_object()
+    data = http.validated(PushRequest(), raw)
+    require(Role.DATA_COLLECTOR, data["project_id"])
     items = [
         service.PushItem(
             client_id=item["client_id"],
@@ -122,7 +116,7 @@ def push() -> Any:
         service.request_fingerprint(raw),
         items,
     )
-    response = _json(answer.body)
+    response = http.json_response(answer.body)
     if answer.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
@@ -134,9 +128,8 @@ def push() -> Any:
 @blueprint.get("/changes")
 @login_required
 def pull_changes() -> Any:
-    user = current_user()
     project_id = _query_int("project_id", None)
-    accounts.require_role(db(), user, project_id, Role.VIEWER)
+    require(Role.VIEWER, project_id)
     project = get_project(db(), project_id)
     limit = _query_int("limit", changes.DEFAULT_PAGE)
     secret = runtime().settings.secret_key
@@ -146,12 +139,12 @@ def pull_changes() -> Any:
         after = decode_cursor(secret, scope, token) if token else START
         page = changes.read_changes(db(), project.id, after, limit)
     except (CursorInvalid, changes.CursorExpired) as exc:
-        raise problems.cursor_expired(f"this cursor cannot be served ({exc})") from None
+        raise errors.cursor_expired(f"this cursor cannot be served ({exc})") from None
     etag = page.etag(scope)
-    if page.not_modified(scope, _if_none_match(etag)):
+    if page.not_modified(scope, etag if http.etag_matches(etag) else None):
         response = Response(status=304)
     else:
-        response = _json(
+        response = http.json_response(
             {
                 "changes": [c.to_json() for c in page.changes],
                 "cursor": encode_cursor(secret, scope, page.position),
@@ -159,25 +152,12 @@ def pull_changes() -> Any:
             }
         )
     # Weak: the gzip and plain bodies of a page differ in bytes but not in meaning.
-    response.headers["ETag"] = f'W/"{etag}"'
+    response.headers["ETag"] = http.quote_etag(etag, weak=True)
     response.headers["Cache-Control"] = "private, no-cache"
     return response
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _require_uploader(user: User) -> None:
-    """Blobs belong to no project: anyone who may push somewhere may send them.
-
-    Raises:
-        Problem: 403 when the user may push in no project.
-    """
-    if user.is_site_admin:
-        return
-    roles = db().scalars(select(ProjectRole.role).where(ProjectRole.user_id == user.id))
-    if not any(ROLE_RANK[Role(r)] >= ROLE_RANK[Role.DATA_COLLECTOR] for r in roles):
-        raise errors.forbidden("sending attachments needs the data_collector role in a project")
 
 
 def _uploads_dir() -> Path:
@@ -198,7 +178,7 @@ def _upload_response(status: int, state: uploads.UploadState) -> Response:
 def _header_int(name: str) -> int:
     raw = request.headers.get(name, "").strip()
     if not raw.isdigit():
-        raise problems.bad_upload_header(name, f"{name} must be a whole number of bytes")
+        raise errors.bad_upload_header(name, f"{name} must be a whole number of bytes")
     return int(raw)
 
 
@@ -212,48 +192,3 @@ def _query_int(name: str, default: int | None) -> int:
         return int(raw)
     except ValueError:
         raise errors.invalid_input({name: ["not a whole number"]}) from None
-
-
-def _decoded_json() -> dict[str, Any]:
-    body = decoded_body(runtime().settings.max_upload_bytes)
-    try:
-        data = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise errors.malformed_json(str(exc)) from None
-    if not isinstance(data, dict):
-        raise errors.malformed_json("expected a JSON object")
-    return data
-
-
-def _json_body(schema: Schema) -> dict[str, Any]:
-    return _load(schema, _decoded_json())
-
-
-def _load(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
-    try:
-        return cast(dict[str, Any], schema.load(data))
-    except ValidationError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"body": exc.messages}
-        raise errors.invalid_input(messages) from None
-
-
-def _json(body: dict[str, Any]) -> Response:
-    """A JSON answer, gzipped when the client accepts it and it is worth it (slow links)."""
-    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    response = Response(mimetype="application/json")
-    if len(data) >= _GZIP_MIN_BYTES and request.accept_encodings["gzip"] > 0:
-        data = gzip.compress(data, compresslevel=6, mtime=0)
-        response.headers["Content-Encoding"] = "gzip"
-    response.headers["Vary"] = "Accept-Encoding"
-    response.set_data(data)
-    return response
-
-
-def _if_none_match(etag: str) -> str | None:
-    """``etag`` when the request's If-None-Match names it (weakly), else None."""
-    for candidate in request.headers.get("If-None-Match", "").split(","):
-        value = candidate.strip()
-        value = value[2:] if value.startswith("W/") else value
-        if value.strip('"') == etag:
-            return etag
-    return None
