@@ -80,6 +80,7 @@ def _register_blueprints(app: Flask) -> None:
     from server.accounts.views import blueprint as accounts_api
     from server.entities.views import blueprint as entities_api
     from server.forms.views import blueprint as forms_api
+    from server.intake.views import blueprint as submission_review
     from server.openrosa.views import openrosa_blueprint
     from server.submissions.views import blueprint as submissions_api
     from server.sync.views import blueprint as sync_api
@@ -87,6 +88,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_api)  # /api/v1/sessions, /users, project roles, app users
     app.register_blueprint(entities_api)  # /api/v1/projects/<id>/entity-lists, /conflicts
     app.register_blueprint(forms_api)  # /api/v1/projects/<id>/forms
+    app.register_blueprint(submission_review)  # PATCH .../submissions/<id>: review state
     app.register_blueprint(openrosa_blueprint)  # /v1/...: ODK Collect (OpenRosa)
     app.register_blueprint(projects_api)  # /api/v1/projects
     app.register_blueprint(submissions_api)  # /api/v1/projects/<id>/forms/<id>/submissions
