@@ -232,3 +232,35 @@ def database_unavailable() -> Problem:
         "try again in a moment",
         headers={"Retry-After": "5"},
     )
+
+
+# exports ------------------------------------------------------------------------------------------
+
+
+def export_bad_option(name: str, value: str, expected: str) -> Problem:
+    return Problem(
+        400,
+        "export.bad_option",
+        "An export option has a value the export does not accept",
+        f"{name} must be {expected}, not {value!r}",
+        option=name,
+    )
+
+
+def export_bad_filter(detail: str) -> Problem:
+    return Problem(400, "export.bad_filter", "The $filter could not be read", detail)
+
+
+def export_version_not_found(form_id: str, version: str) -> Problem:
+    return Problem(
+        404,
+        "export.version_not_found",
+        "Form version not found",
+        f"form {form_id!r} has no version {version!r} to export",
+    )
+
+
+def export_no_geometry(what: str, detail: str) -> Problem:
+    return Problem(
+        422, "export.no_geometry", f"{what} has nothing to place on a map", detail
+    )
