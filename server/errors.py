@@ -261,6 +261,4 @@ def export_version_not_found(form_id: str, version: str) -> Problem:
 
 
 def export_no_geometry(what: str, detail: str) -> Problem:
-    return Problem(
-        422, "export.no_geometry", f"{what} has nothing to place on a map", detail
-    )
+    return Problem(422, "export.no_geometry", f"{what} has nothing to place on a map", detail)

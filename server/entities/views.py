@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, stream_with_context
+from flask import Blueprint, jsonify, request
 
-from server import errors
 from server.accounts import service as accounts
 from server.accounts.models import Role
 from server.entities import review
@@ -17,7 +16,6 @@ from server.entities.schemas import (
     ReopenRequest,
     ResolutionRequest,
 )
-from server.entities.service import entity_list_csv
 from server.web import commit, current_user, db, load_json, login_required
 
 blueprint = Blueprint("entities_api", __name__, url_prefix="/api/v1/projects/<int:project_id>")
@@ -85,14 +83,9 @@ def list_entities(project_id: int, list_name: str) -> Any:
 @blueprint.get("/entity-lists/<list_name>/entities.csv")
 @login_required
 def entities_csv(project_id: int, list_name: str) -> Any:
-    _role(project_id, Role.VIEWER)
-    found = entity_list_csv(db(), project_id, list_name)
-    if found is None:
-        raise errors.not_found("Entity list", f"there is no entity list {list_name!r}")
-    etag, chunks = found
-    if request.if_none_match.contains(etag):
-        return Response(status=304, headers={"ETag": f'"{etag}"'})
-    return Response(stream_with_context(chunks), mimetype="text/csv", headers={"ETag": f'"{etag}"'})
+    from server.exports.views import entity_list_csv_response
+
+    return entity_list_csv_response(project_id, list_name)
 
 
 @blueprint.get("/entity-lists/<list_name>/entities/<uuid>")

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, request, stream_with_context
 from server import errors
 from server.accounts import service as accounts
 from server.accounts.models import Role
-from server.exports import service
+from server.exports import people, service
 from server.exports.options import ExportFormat, parse_options
 from server.submissions.views import READ_ROLES
 from server.web import commit, current_user, db, login_required, runtime
@@ -24,7 +24,7 @@ from server.web import commit, current_user, db, login_required, runtime
 blueprint = Blueprint(
     "exports_api",
     __name__,
-    url_prefix="/api/v1/projects/<int:project_id>/forms/<form_id>",
+    url_prefix="/api/v1/projects/<int:project_id>",
 )
 
 # Zip and XLSX are compressed already; gzip only helps the text formats.
@@ -83,25 +83,61 @@ def _gzipped(chunks: Iterator[bytes]) -> Iterator[bytes]:
     yield compressor.flush()
 
 
-@blueprint.get("/submissions.csv.zip")
+@blueprint.get("/forms/<form_id>/submissions.csv.zip")
 @login_required
 def submissions_csv_zip(project_id: int, form_id: str) -> Any:
     return _export(project_id, form_id, ExportFormat.CSV_ZIP)
 
 
-@blueprint.get("/submissions.csv")
+@blueprint.get("/forms/<form_id>/submissions.csv")
 @login_required
 def submissions_csv(project_id: int, form_id: str) -> Any:
     return _export(project_id, form_id, ExportFormat.CSV)
 
 
-@blueprint.get("/submissions.xlsx")
+@blueprint.get("/forms/<form_id>/submissions.xlsx")
 @login_required
 def submissions_xlsx(project_id: int, form_id: str) -> Any:
     return _export(project_id, form_id, ExportFormat.XLSX)
 
 
-@blueprint.get("/submissions.geojson")
+@blueprint.get("/forms/<form_id>/submissions.geojson")
 @login_required
 def submissions_geojson(project_id: int, form_id: str) -> Any:
     return _export(project_id, form_id, ExportFormat.GEOJSON)
+
+
+# --- entity lists for people ------------------------------------------------------------------
+
+
+def entity_list_csv_response(project_id: int, list_name: str) -> Any:
+    """``entities.csv`` for people; the route lives with the other entity-list routes."""
+    accounts.require_role(db(), current_user(), project_id, Role.VIEWER)
+    entity_list = people.get_list(db(), project_id, list_name)
+    etag = people.etag(db(), entity_list, "csv")
+    commit()
+    headers = {"ETag": f'"{etag}"'}
+    if request.if_none_match.contains(etag):
+        return Response(status=304, headers=headers)
+    headers["Content-Disposition"] = f'attachment; filename="{list_name}.csv"'
+    chunks = people.people_csv(runtime().session_factory, entity_list)
+    return Response(
+        stream_with_context(chunks), content_type="text/csv; charset=utf-8", headers=headers
+    )
+
+
+@blueprint.get("/entity-lists/<list_name>/entities.geojson")
+@login_required
+def entity_list_geojson(project_id: int, list_name: str) -> Any:
+    accounts.require_role(db(), current_user(), project_id, Role.VIEWER)
+    entity_list = people.get_list(db(), project_id, list_name)
+    prop = people.geometry_property(entity_list, request.args.get("property"))
+    etag = people.etag(db(), entity_list, f"geojson-{prop}")
+    commit()
+    headers = {"ETag": f'"{etag}"'}
+    if request.if_none_match.contains(etag):
+        return Response(status=304, headers=headers)
+    chunks = people.people_geojson(runtime().session_factory, entity_list, prop)
+    return Response(
+        stream_with_context(chunks), content_type="application/geo+json", headers=headers
+    )
