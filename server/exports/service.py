@@ -207,12 +207,7 @@ def _pages(
 
 
 def _newest_first_after(stmt: Select[Any], last: Any) -> Select[Any]:
-    return stmt.where(
-        or_(
-            Submission.created_at < last.created_at,
-            and_(Submission.created_at == last.created_at, Submission.id < last.id),
-        )
-    )
+    return stmt.where(Submission.id < last.id)
 
 
 def _by_id_after(stmt: Select[Any], last: Any) -> Select[Any]:
@@ -373,7 +368,9 @@ class _Query:
             )
             .outerjoin(User, User.id == first.submitter_user_id)
             .outerjoin(AppUser, AppUser.id == first.submitter_app_user_id)
-            .order_by(Submission.created_at.desc(), Submission.id.desc())
+            # Newest first, as Central. Ids follow arrival, and the primary key lets each page
+            # start where the last one ended without sorting the form's submissions again.
+            .order_by(Submission.id.desc())
         )
 
     def xml_only(self) -> Select[Any]:

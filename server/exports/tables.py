@@ -13,6 +13,7 @@ import enum
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from lxml import etree
 
@@ -242,6 +243,8 @@ class ExportSchema:
     # Field path -> the table its value is written to.
     table_of: dict[str, Table]
     repeat_tables: dict[str, Table]
+    # The walking plan :mod:`server.exports.rows` compiles from this schema on first use.
+    compiled: Any = None
 
     @property
     def root(self) -> Table:
