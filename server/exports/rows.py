@@ -215,9 +215,8 @@ def submission_rows(
     root[0] = iso_millis(submission.submission_date)
     meta = len(root) - len(ROOT_TRAILER)
     root[meta] = submission.instance_id
-    if submission.submitter_id is not None:
-        root[meta + 1] = submission.submitter_id
-        root[meta + 2] = submission.submitter_name
+    root[meta + 1] = submission.submitter_id
+    root[meta + 2] = submission.submitter_name
     root[meta + 3] = submission.attachments_present
     root[meta + 4] = submission.attachments_expected
     root[meta + 5] = None  # Status: only for encrypted submissions, which fieldsync has none of

@@ -129,9 +129,8 @@ def prepare(
     select_values = None
     if options.split_select_multiples:
         paths = {f.path for f in fields if f.select_multiple}
-        select_values = select_values_in(
-            (row.xml for row in _pages(_in(session), query.xml_only(), _by_id_after)), paths
-        )
+        pages = _pages(_in(session), query.xml_only(), query.oldest_first_after)
+        select_values = select_values_in((row.xml for row in pages), paths)
     schema = build_schema(
         form.xml_form_id,
         fields,
@@ -151,7 +150,7 @@ def prepare(
     ).hexdigest()[:32]
 
     def submissions() -> Iterator[ExportSubmission]:
-        for row in _pages(_own(factory), query.rows(), _newest_first_after):
+        for row in _pages(_own(factory), query.rows(), query.newest_first_after):
             yield _submission(row)
 
     def attachments() -> Iterator[ExportAttachment]:
@@ -204,14 +203,6 @@ def _pages(
         if len(rows) < PAGE:
             return
         last = rows[-1]
-
-
-def _newest_first_after(stmt: Select[Any], last: Any) -> Select[Any]:
-    return stmt.where(Submission.id < last.id)
-
-
-def _by_id_after(stmt: Select[Any], last: Any) -> Select[Any]:
-    return stmt.where(Submission.id > last.id)
 
 
 def _attachment_after(stmt: Select[Any], last: Any) -> Select[Any]:
@@ -372,6 +363,14 @@ class _Query:
             # start where the last one ended without sorting the form's submissions again.
             .order_by(Submission.id.desc())
         )
+
+    def newest_first_after(self, stmt: Select[Any], last: Any) -> Select[Any]:
+        # The second condition is implied by the first through the join, but saying it lets
+        # PostgreSQL start its scan of the versions at the page, not at the newest row.
+        return stmt.where(Submission.id < last.id, self.current.submission_id < last.id)
+
+    def oldest_first_after(self, stmt: Select[Any], last: Any) -> Select[Any]:
+        return stmt.where(Submission.id > last.id, self.current.submission_id > last.id)
 
     def xml_only(self) -> Select[Any]:
         return self._base(Submission.id, self.current.xml).order_by(Submission.id)

@@ -242,3 +242,19 @@ def test_viewers_and_above_may_export_data_collectors_may_not(
         assert client.get(survey.url(".csv"), headers=allowed.headers).status_code == 200
     stranger = factories.logged_in(factories.project(), "administrator")
     assert client.get(survey.url(".csv"), headers=stranger.headers).status_code == 404
+
+
+def test_pages_join_up_without_a_gap_or_a_repeat(
+    client: FlaskClient, survey: Survey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.exports import service
+
+    monkeypatch.setattr(service, "PAGE", 1)
+    archive = _zip(client, survey)
+    for name in ("hazard_survey.csv", "hazard_survey-person.csv", "hazard_survey-injury.csv"):
+        assert _text(archive, name) == survey.expected(name)
+    split = client.get(
+        survey.url(".csv?splitSelectMultiples=true&groupPaths=false"),
+        headers=survey.viewer.headers,
+    )
+    assert split.data.decode("utf-8") == survey.expected("hazard_survey-split-nogroups.csv")
