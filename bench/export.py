@@ -177,6 +177,12 @@ def fill(database_url: str, data_dir: Path, count: int) -> int:
         with transaction(factory) as session:
             session.execute(insert(Submission), subs)
             session.execute(insert(SubmissionVersion), versions)
+    if runtime.engine.dialect.name == "postgresql":
+        # Fresh statistics, as autovacuum gathers after a bulk load; without them the planner
+        # takes the tables for empty.
+        with runtime.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
     runtime.engine.dispose()
     return project_id
 
