@@ -175,3 +175,35 @@ def test_any_text_survives_the_csv(name: str, remarks: str) -> None:
     assert values["respondent-name"] == name
     assert values["remarks"] == remarks
     assert values["KEY"] == "uuid:p"
+
+
+def test_a_client_that_hangs_up_leaves_no_file_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile as real_tempfile
+
+    from server.exports import csv as csv_module
+    from server.exports.csv import csv_zip
+
+    opened: list[object] = []
+    original = real_tempfile.TemporaryFile
+
+    def tracked() -> object:
+        spool = original()
+        opened.append(spool)
+        return spool
+
+    monkeypatch.setattr(csv_module.tempfile, "TemporaryFile", tracked)
+    monkeypatch.setattr(csv_module, "FLUSH_AT", 1)
+    schema = build_schema("hazard_survey", form_fields(V2))
+    xml = (
+        '<data id="hazard_survey"><household><person><pname>a</pname></person></household>'
+        "<meta><instanceID>uuid:h</instanceID></meta></data>"
+    )
+    submissions = (
+        ExportSubmission(instance_id="uuid:h", xml=xml, submission_date=datetime.now(UTC))
+        for _ in range(50)
+    )
+    chunks = csv_zip(schema, submissions)
+    assert next(chunks)
+    assert opened and not any(f.closed for f in opened)  # type: ignore[attr-defined]
+    chunks.close()  # what the WSGI server does when the client goes away
+    assert all(f.closed for f in opened)  # type: ignore[attr-defined]
