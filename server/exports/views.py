@@ -56,7 +56,7 @@ def _export(project_id: int, form_id: str, fmt: ExportFormat) -> Any:
     # Nothing was written; end the request's transaction before streaming (each page of the
     # export reads in a short transaction of its own).
     commit()
-    gzip = fmt in _GZIP_FORMATS and "gzip" in request.headers.get("Accept-Encoding", "")
+    gzip = fmt in _GZIP_FORMATS and request.accept_encodings["gzip"] > 0
     etag = prepared.etag + ("-gz" if gzip else "")
     headers = {"ETag": f'"{etag}"', "Vary": "Accept-Encoding", "Cache-Control": "private"}
     if request.if_none_match.contains(etag):

@@ -258,3 +258,11 @@ def test_pages_join_up_without_a_gap_or_a_repeat(
         headers=survey.viewer.headers,
     )
     assert split.data.decode("utf-8") == survey.expected("hazard_survey-split-nogroups.csv")
+
+
+def test_no_gzip_for_a_client_that_refuses_it(client: FlaskClient, survey: Survey) -> None:
+    response = client.get(
+        survey.url(".csv"), headers={**survey.viewer.headers, "Accept-Encoding": "gzip;q=0"}
+    )
+    assert "Content-Encoding" not in response.headers
+    assert response.data.decode("utf-8") == survey.expected("hazard_survey.csv")
