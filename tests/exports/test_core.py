@@ -207,3 +207,20 @@ def test_a_client_that_hangs_up_leaves_no_file_open(monkeypatch: pytest.MonkeyPa
     assert opened and not any(f.closed for f in opened)  # type: ignore[attr-defined]
     chunks.close()  # what the WSGI server does when the client goes away
     assert all(f.closed for f in opened)  # type: ignore[attr-defined]
+
+
+def test_sheet_names_are_valid_and_unique() -> None:
+    from server.exports.xlsx import sheet_names
+
+    fields = [
+        Field("/a", "a", "structure"),
+        Field("/a/item", "item", "repeat"),
+        Field("/a/item/x", "x", "string"),
+        Field("/b", "b", "structure"),
+        Field("/b/item", "item", "repeat"),
+        Field("/b/item/y", "y", "string"),
+    ]
+    schema = build_schema("a_very_long_form_id_for_the_survey_of_2026", fields)
+    names = sheet_names(schema)
+    assert names == ["a_very_long_form_id_for_the_sur", "item", "item~2"]
+    assert all(len(n) <= 31 for n in names)
