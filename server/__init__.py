@@ -79,6 +79,7 @@ def _register_blueprints(app: Flask) -> None:
     from server.accounts.project_views import blueprint as projects_api
     from server.accounts.views import blueprint as accounts_api
     from server.entities.views import blueprint as entities_api
+    from server.exports.views import blueprint as exports_api
     from server.forms.views import blueprint as forms_api
     from server.intake.views import blueprint as submission_review
     from server.openrosa.views import openrosa_blueprint
@@ -87,6 +88,7 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(accounts_api)  # /api/v1/sessions, /users, project roles, app users
     app.register_blueprint(entities_api)  # /api/v1/projects/<id>/entity-lists, /conflicts
+    app.register_blueprint(exports_api)  # .../submissions.csv.zip|csv|xlsx|geojson, entities.csv
     app.register_blueprint(forms_api)  # /api/v1/projects/<id>/forms
     app.register_blueprint(submission_review)  # PATCH .../submissions/<id>: review state
     app.register_blueprint(openrosa_blueprint)  # /v1/...: ODK Collect (OpenRosa)

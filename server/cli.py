@@ -16,6 +16,7 @@ import click
 from server.accounts.cli import app_user, user
 from server.console import CliState, fail, handle_errors, pass_state
 from server.entities.cli import entities
+from server.exports import cli as exports_cli
 from server.forms.cli import forms
 from server.projects.cli import projects
 from server.runtime import make_runtime
@@ -173,6 +174,7 @@ main.add_command(app_user)  # fieldsync-server app-user create|list|revoke
 main.add_command(projects)  # fieldsync-server projects list|create
 main.add_command(forms)  # fieldsync-server forms publish|list|state
 main.add_command(entities)  # fieldsync-server entities process-backlog|require-approval
+main.add_command(exports_cli.export)  # fieldsync-server export FORM_ID --format ... --out FILE
 
 if __name__ == "__main__":
     main()

@@ -826,5 +826,61 @@ def database_unavailable() -> Problem:
     )
 
 
+# --- exports (docs/exports.md) -----------------------------------------------------------------
+
+EXPORT_BAD_OPTION = _define(
+    "export.bad_option",
+    400,
+    "An export option has a value the export does not accept; `option` names it.",
+    "Send one of the values the detail lists (docs/exports.md).",
+)
+EXPORT_BAD_FILTER = _define(
+    "export.bad_filter",
+    400,
+    "The export's `$filter` could not be read, or names a field it cannot filter on.",
+    "Fix the expression: comparisons on `__system/submissionDate`, `updatedAt`, `reviewState` "
+    "or `submitterId`, joined with and/or/not.",
+)
+EXPORT_VERSION_NOT_FOUND = _define(
+    "export.version_not_found",
+    404,
+    "The form has no version of that name to export.",
+    "List the form's versions and ask for one of them.",
+)
+EXPORT_NO_GEOMETRY = _define(
+    "export.no_geometry",
+    422,
+    "A map export was asked of a form or list with no geometry (or of a field that is not one).",
+    "Export it as CSV, or name a geopoint, geotrace or geoshape field with `field=`.",
+)
+
+
+def export_bad_option(name: str, value: str, expected: str) -> Problem:
+    return Problem(
+        400,
+        EXPORT_BAD_OPTION,
+        "An export option has a value the export does not accept",
+        f"{name} must be {expected}, not {value!r}",
+        option=name,
+    )
+
+
+def export_bad_filter(detail: str) -> Problem:
+    return Problem(400, EXPORT_BAD_FILTER, "The $filter could not be read", detail)
+
+
+def export_version_not_found(form_id: str, version: str) -> Problem:
+    return Problem(
+        404,
+        EXPORT_VERSION_NOT_FOUND,
+        "Form version not found",
+        f"form {form_id!r} has no version {version!r} to export",
+    )
+
+
+def export_no_geometry(what: str, detail: str) -> Problem:
+    return Problem(422, EXPORT_NO_GEOMETRY, f"{what} has nothing to place on a map", detail)
+
+
 if __name__ == "__main__":
     print(catalogue_markdown(), end="")

@@ -568,9 +568,11 @@ def conflicts_resolve(conflict_id: str, values: tuple[str, ...], reason: str, re
 
 
 def _register_groups() -> None:
+    from sync_client.export import export_command
     from sync_client.hub_cli import hub_group
 
     main.add_command(hub_group)
+    main.add_command(export_command)
 
 
 _register_groups()

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, stream_with_context
+from flask import Blueprint, jsonify, request
 
-from server import errors, http
 from server.accounts.identity import current_user
 from server.accounts.models import Role
 from server.accounts.permissions import requires
 from server.entities import records, render, review
-from server.entities.listing import entity_list_csv
 from server.entities.schemas import (
     EntityEditRequest,
     EntityListSettingsRequest,
@@ -51,18 +49,6 @@ def list_entities(project_id: int, list_name: str) -> Any:
         db(), entity_list, conflict=request.args.get("conflict"), limit=limit, offset=offset
     )
     return jsonify([render.entity_json(e, entity_list) for e in rows])
-
-
-@blueprint.get("/entity-lists/<list_name>/entities.csv")
-@requires(Role.VIEWER)
-def entities_csv(project_id: int, list_name: str) -> Any:
-    found = entity_list_csv(db(), project_id, list_name)
-    if found is None:
-        raise errors.not_found("Entity list", f"there is no entity list {list_name!r}")
-    etag, chunks = found
-    if http.etag_matches(etag):
-        return Response(status=304, headers={"ETag": f'"{etag}"'})
-    return Response(stream_with_context(chunks), mimetype="text/csv", headers={"ETag": f'"{etag}"'})
 
 
 @blueprint.get("/entity-lists/<list_name>/entities/<uuid>")

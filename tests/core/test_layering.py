@@ -43,8 +43,9 @@ LAYERS: dict[str, int] = {
     "entities": 3,
     "forms": 4,
     "submissions": 5,
-    # 6: use cases that combine submissions and entities
+    # 6: use cases that combine submissions and entities, and what reads them all
     "intake": 6,
+    "exports": 6,
     # 7: protocols
     "openrosa": 7,
     "sync": 7,

@@ -13,6 +13,7 @@ import server
 REGISTERED = {
     "accounts_api": "/api/v1",
     "entities_api": "/api/v1/projects/<int:project_id>",
+    "exports_api": "/api/v1/projects/<int:project_id>",
     "forms_api": "/api/v1/projects/<int:project_id>",
     "openrosa": "/v1",
     "projects_api": "/api/v1",

@@ -93,7 +93,7 @@ def test_resolving_a_conflict_shows_in_the_csv(client: FlaskClient, field: Field
     csv_response = client.get(
         f"{base(field)}/entity-lists/hazard_areas/entities.csv", headers=coordinator.headers
     )
-    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(csv_response.data.decode()))}
+    rows = {r["__id"]: r for r in csv.DictReader(io.StringIO(csv_response.data.decode()))}
     assert rows[ha]["priority"] == "medium"
     assert rows[ha]["__version"] == "4"
     etag = csv_response.headers["ETag"]
@@ -233,9 +233,9 @@ def test_entity_csv_quotes_what_needs_quoting(client: FlaskClient, field: Field)
     assert response.status_code == 200
     reader = csv.DictReader(io.StringIO(response.data.decode("utf-8")))
     assert reader.fieldnames is not None
-    assert reader.fieldnames[:3] == ["name", "label", "__version"]
+    assert reader.fieldnames[:2] == ["__id", "label"]
     rows = list(reader)
-    assert [r["name"] for r in rows] == [ha]
+    assert [r["__id"] for r in rows] == [ha]
     assert rows[0]["admin_area"] == awkward
     assert rows[0]["landowner"] == "Mr K., family"
     assert rows[0]["label"] == f"HA-0145 {awkward}"

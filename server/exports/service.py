@@ -1,0 +1,418 @@
+"""Exports read from the server's database: the form's tables from its XForm(s), its
+submissions streamed in one query (newest first, as Central), and the ETag of the result.
+
+Uses the forms and submissions models as they are; the writers live in ``csv``, ``xlsx`` and
+``geojson`` and know nothing of the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select
+from sqlalchemy.orm import Session, aliased, sessionmaker
+
+from server import errors
+from server.accounts.models import AppUser, User
+from server.blobs.models import Blob
+from server.blobs.store import FileBlobStore
+from server.exports import csv as csv_writer
+from server.exports import filters
+from server.exports.options import ExportFormat, ExportOptions
+from server.exports.rows import select_values_in
+from server.exports.source import CENTRAL_REVIEW_STATE, ExportAttachment, ExportSubmission
+from server.exports.tables import (
+    ColumnPolicy,
+    ExportSchema,
+    Field,
+    build_schema,
+    form_fields,
+    keep_everything,
+    merge_fields,
+)
+from server.forms import service as forms
+from server.forms.models import Form, FormVersion
+from server.submissions.models import Submission, SubmissionAttachment, SubmissionVersion
+
+PAGE = 500
+CONTENT_TYPES = {
+    ExportFormat.CSV_ZIP: "application/zip",
+    ExportFormat.CSV: "text/csv; charset=utf-8",
+    ExportFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ExportFormat.GEOJSON: "application/geo+json",
+}
+_OUR_REVIEW_STATE = {v: k for k, v in CENTRAL_REVIEW_STATE.items() if v is not None}
+
+
+@dataclass
+class PreparedExport:
+    """Everything known before the first byte is written."""
+
+    form: Form
+    options: ExportOptions
+    schema: ExportSchema
+    etag: str
+    count: int
+    submissions: Callable[[], Iterator[ExportSubmission]]
+    attachments: Callable[[], Iterator[ExportAttachment]]
+    pseudonymise: Callable[[str], str]
+
+    @property
+    def filename(self) -> str:
+        return f"{self.schema.form_id}.{self.options.format.value}"
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.options.format]
+
+
+def pseudonymiser(secret: str) -> Callable[[str], str]:
+    """A stable pseudonym for a value: the same value gets the same pseudonym in every export
+    from this server, and it cannot be reversed without the server's secret."""
+    key = secret.encode("utf-8")
+
+    def pseudonym(value: str) -> str:
+        digest = hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+        return f"pseudonym-{digest[:16]}"
+
+    return pseudonym
+
+
+def export_fields(session: Session, form: Form, options: ExportOptions) -> list[Field]:
+    """The fields of the form version exported (the current one unless ``version`` is given),
+    merged with earlier versions' fields when ``deletedFields`` is asked for.
+
+    Raises:
+        Problem: 404 ``export.version_not_found``.
+    """
+    versions = list(
+        session.scalars(
+            select(FormVersion)
+            .where(FormVersion.form_id == form.id)
+            .order_by(FormVersion.published_at.desc(), FormVersion.id.desc())
+        )
+    )
+    wanted = options.version if options.version is not None else form.current_version
+    chosen = next((v for v in versions if v.version == wanted), None)
+    if chosen is None:
+        raise errors.export_version_not_found(form.xml_form_id, wanted)
+    fields = form_fields(chosen.xml)
+    if options.deleted_fields:
+        fields = merge_fields(fields, (form_fields(v.xml) for v in versions if v is not chosen))
+    return fields
+
+
+def prepare(
+    session: Session,
+    factory: sessionmaker[Session],
+    blobs: FileBlobStore,
+    project_id: int,
+    form_id: str,
+    options: ExportOptions,
+    *,
+    role: str,
+    secret: str,
+    policy: ColumnPolicy = keep_everything,
+) -> PreparedExport:
+    """Everything an export needs, checked before the response starts.
+
+    Raises:
+        Problem: 404 ``form.not_found`` or ``export.version_not_found``.
+    """
+    form = forms.get_form(session, project_id, form_id)
+    fields = export_fields(session, form, options)
+    query = _Query(form, options)
+    select_values = None
+    if options.split_select_multiples:
+        paths = {f.path for f in fields if f.select_multiple}
+        pages = _pages(_in(session), query.xml_only(), query.oldest_first_after)
+        select_values = select_values_in((row.xml for row in pages), paths)
+    schema = build_schema(
+        form.xml_form_id,
+        fields,
+        group_paths=options.group_paths,
+        select_values=select_values,
+        include_repeats=options.format is not ExportFormat.CSV,
+        policy=policy,
+        role=role,
+    )
+    if options.format is ExportFormat.GEOJSON:
+        from server.exports.geojson import geometry_field
+
+        geometry_field(schema, options.geo_field)  # refuse a bad field= before streaming
+    count, fingerprint = query.fingerprint(session)
+    etag = hashlib.sha256(
+        "|".join([options.key(), role, fingerprint, str(len(schema.root.columns))]).encode()
+    ).hexdigest()[:32]
+
+    def submissions() -> Iterator[ExportSubmission]:
+        for row in _pages(_own(factory), query.rows(), query.newest_first_after):
+            yield _submission(row)
+
+    def attachments() -> Iterator[ExportAttachment]:
+        for row in _pages(_own(factory), query.attachments(), _attachment_after):
+            yield ExportAttachment(name=row.name, size=row.size, open=_opener(blobs, row.sha256))
+
+    return PreparedExport(
+        form=form,
+        options=options,
+        schema=schema,
+        etag=etag,
+        count=count,
+        submissions=submissions,
+        attachments=attachments,
+        pseudonymise=pseudonymiser(secret),
+    )
+
+
+Run = Callable[[Select[Any]], list[Any]]
+
+
+def _in(session: Session) -> Run:
+    """Pages read in the caller's transaction (while preparing, before streaming starts)."""
+    return lambda stmt: list(session.execute(stmt).all())
+
+
+def _own(factory: sessionmaker[Session]) -> Run:
+    """Pages read each in a short transaction of its own (while streaming)."""
+
+    def run(stmt: Select[Any]) -> list[Any]:
+        with factory() as session:
+            return list(session.execute(stmt).all())
+
+    return run
+
+
+def _pages(
+    run: Run,
+    stmt: Select[Any],
+    after: Callable[[Select[Any], Any], Select[Any]],
+) -> Iterator[Any]:
+    """The statement's rows, a page at a time (keyset pagination). Streamed with :func:`_own`,
+    a large export never holds a transaction open, which on SQLite would hold the write lock
+    and stop submissions arriving."""
+    last = None
+    while True:
+        page = stmt if last is None else after(stmt, last)
+        rows = run(page.limit(PAGE))
+        yield from rows
+        if len(rows) < PAGE:
+            return
+        last = rows[-1]
+
+
+def _attachment_after(stmt: Select[Any], last: Any) -> Select[Any]:
+    return stmt.where(SubmissionAttachment.id > last.attachment_id)
+
+
+def _opener(blobs: FileBlobStore, sha256: str) -> Callable[[], Any]:
+    return lambda: blobs.open(sha256)
+
+
+def write(
+    prepared: PreparedExport, progress: Callable[[int], None] | None = None
+) -> Iterator[bytes]:
+    """The export's bytes, in chunks, as they are produced."""
+    fmt = prepared.options.format
+    subs = prepared.submissions()
+    if fmt is ExportFormat.CSV:
+        return csv_writer.root_csv(prepared.schema, subs, prepared.pseudonymise, progress)
+    if fmt is ExportFormat.CSV_ZIP:
+        media = prepared.attachments if prepared.options.attachments else None
+        return csv_writer.csv_zip(prepared.schema, subs, media, prepared.pseudonymise, progress)
+    if fmt is ExportFormat.XLSX:
+        from server.exports import xlsx
+
+        return xlsx.workbook(prepared.schema, subs, prepared.pseudonymise, progress)
+    from server.exports import geojson
+
+    return geojson.feature_collection(
+        prepared.schema, subs, prepared.options.geo_field, prepared.pseudonymise, progress
+    )
+
+
+def _submission(row: Any) -> ExportSubmission:
+    submitter_id = row.app_user_id if row.app_user_id is not None else row.user_id
+    if row.app_user_id is not None:
+        name = row.app_user_name
+    elif row.user_id is not None:
+        name = row.user_name or row.user_email
+    else:
+        name = None
+    return ExportSubmission(
+        instance_id=row.root_instance_id,
+        xml=row.xml,
+        submission_date=row.created_at,
+        submitter_id=submitter_id,
+        submitter_name=name,
+        attachments_present=int(row.present or 0),
+        attachments_expected=int(row.expected or 0),
+        review_state=CENTRAL_REVIEW_STATE.get(row.review_state, row.review_state),
+        device_id=row.device_id or None,
+        edits=max(int(row.versions or 1) - 1, 0),
+        form_version=row.form_version,
+    )
+
+
+class _Query:
+    """The export's submissions as SQL: one statement for the rows, one for the media, one for
+    the count and fingerprint, all with the same filter."""
+
+    def __init__(self, form: Form, options: ExportOptions) -> None:
+        self.form = form
+        self.options = options
+        self.current = aliased(SubmissionVersion, name="current")
+        self.first = aliased(SubmissionVersion, name="first")
+
+    def _base(self, *columns: Any) -> Select[Any]:
+        current, first = self.current, self.first
+        stmt = (
+            select(*columns)
+            .select_from(Submission)
+            .join(current, (current.submission_id == Submission.id) & current.is_current)
+            .join(FormVersion, FormVersion.id == current.form_version_id)
+            .outerjoin(
+                first,
+                (first.form_id == Submission.form_id)
+                & (first.instance_id == Submission.root_instance_id),
+            )
+            .where(Submission.form_id == self.form.id)
+        )
+        if self.options.version is not None:
+            stmt = stmt.where(FormVersion.version == self.options.version)
+        if self.options.filter is not None:
+            stmt = stmt.where(self._sql(self.options.filter))
+        return stmt
+
+    def _sql(self, node: filters.Node) -> ColumnElement[bool]:
+        if isinstance(node, filters.BoolOp):
+            combine = and_ if node.op == "and" else or_
+            return combine(self._sql(node.left), self._sql(node.right))
+        if isinstance(node, filters.Not):
+            return not_(self._sql(node.operand))
+        column: Any
+        value = node.value
+        if node.field == "__system/submissionDate":
+            column = Submission.created_at
+        elif node.field == "__system/updatedAt":
+            column = Submission.updated_at
+        elif node.field == "__system/submitterId":
+            column = func.coalesce(self.first.submitter_app_user_id, self.first.submitter_user_id)
+        else:
+            column = Submission.review_state
+            value = "received" if value is None else _OUR_REVIEW_STATE[value]
+        if value is None:
+            return column.is_(None) if node.op == "eq" else column.is_not(None)
+        ops = {
+            "eq": column == value,
+            "ne": column != value,
+            "lt": column < value,
+            "le": column <= value,
+            "gt": column > value,
+            "ge": column >= value,
+        }
+        return ops[node.op]
+
+    def rows(self) -> Select[Any]:
+        current, first = self.current, self.first
+        # Correlated counts use the indexes on submission_id and submission_version_id: a
+        # page costs its own rows, not a scan of every version.
+        versions = (
+            select(func.count())
+            .where(SubmissionVersion.submission_id == Submission.id)
+            .correlate(Submission)
+            .scalar_subquery()
+        )
+        expected = (
+            select(func.count())
+            .where(SubmissionAttachment.submission_version_id == current.id)
+            .correlate(current)
+            .scalar_subquery()
+        )
+        present = (
+            select(func.count(SubmissionAttachment.blob_sha256))
+            .where(SubmissionAttachment.submission_version_id == current.id)
+            .correlate(current)
+            .scalar_subquery()
+        )
+        return (
+            self._base(
+                Submission.id,
+                Submission.root_instance_id,
+                Submission.created_at,
+                Submission.review_state,
+                current.xml,
+                FormVersion.version.label("form_version"),
+                first.device_id,
+                first.submitter_user_id.label("user_id"),
+                first.submitter_app_user_id.label("app_user_id"),
+                User.display_name.label("user_name"),
+                User.email.label("user_email"),
+                AppUser.display_name.label("app_user_name"),
+                versions.label("versions"),
+                expected.label("expected"),
+                present.label("present"),
+            )
+            .outerjoin(User, User.id == first.submitter_user_id)
+            .outerjoin(AppUser, AppUser.id == first.submitter_app_user_id)
+            # Newest first, as Central. Ids follow arrival, and the primary key lets each page
+            # start where the last one ended without sorting the form's submissions again.
+            .order_by(Submission.id.desc())
+        )
+
+    def newest_first_after(self, stmt: Select[Any], last: Any) -> Select[Any]:
+        # The second condition is implied by the first through the join, but saying it lets
+        # PostgreSQL start its scan of the versions at the page, not at the newest row.
+        return stmt.where(Submission.id < last.id, self.current.submission_id < last.id)
+
+    def oldest_first_after(self, stmt: Select[Any], last: Any) -> Select[Any]:
+        return stmt.where(Submission.id > last.id, self.current.submission_id > last.id)
+
+    def xml_only(self) -> Select[Any]:
+        return self._base(Submission.id, self.current.xml).order_by(Submission.id)
+
+    def attachments(self) -> Select[Any]:
+        return (
+            self._base(
+                SubmissionAttachment.id.label("attachment_id"),
+                SubmissionAttachment.name,
+                Blob.sha256,
+                Blob.size,
+            )
+            .join(
+                SubmissionAttachment,
+                SubmissionAttachment.submission_version_id == self.current.id,
+            )
+            .join(Blob, Blob.sha256 == SubmissionAttachment.blob_sha256)
+            .order_by(SubmissionAttachment.id)
+        )
+
+    def fingerprint(self, session: Session) -> tuple[int, str]:
+        """How many submissions the export holds, and a string that changes whenever any of
+        them (an edit, a review, a late attachment) or the form does."""
+        current = self.current
+        count, updated, latest = session.execute(
+            self._base(
+                func.count(Submission.id),
+                func.max(Submission.updated_at),
+                func.max(current.id),
+            )
+        ).one()
+        files = session.execute(
+            self._base(
+                func.count(SubmissionAttachment.blob_sha256),
+                func.max(SubmissionAttachment.received_at),
+            ).join(
+                SubmissionAttachment,
+                SubmissionAttachment.submission_version_id == current.id,
+            )
+        ).one()
+        form_versions = session.scalar(
+            select(func.max(FormVersion.id)).where(FormVersion.form_id == self.form.id)
+        )
+        parts = [self.form.id, count, updated, latest, files[0], files[1], form_versions]
+        return int(count or 0), "|".join(str(p) for p in parts)

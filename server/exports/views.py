@@ -1,0 +1,143 @@
+"""The export routes: a form's submissions as Central-shaped CSV (zip), XLSX and GeoJSON.
+
+Viewers, coordinators and administrators may export (data collectors send submissions but do
+not read other people's). Every option is checked before the first byte goes out, so a bad
+option is a problem+json answer, never half a file.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Response, request, stream_with_context
+
+from server import errors
+from server.accounts.models import Role
+from server.accounts.permissions import current_role, requires
+from server.exports import people, service
+from server.exports.options import ExportFormat, parse_options
+from server.submissions.views import READ_ROLES
+from server.web import commit, db, runtime
+
+blueprint = Blueprint(
+    "exports_api",
+    __name__,
+    url_prefix="/api/v1/projects/<int:project_id>",
+)
+
+# Zip and XLSX are compressed already; gzip only helps the text formats.
+_GZIP_FORMATS = (ExportFormat.CSV, ExportFormat.GEOJSON)
+
+
+def _export_role(project_id: int) -> Role:
+    """The caller's role, which :func:`requires` found. Raises: Problem 403 (a data collector)."""
+    role = current_role()
+    if role is None or role not in READ_ROLES:
+        raise errors.forbidden("data collectors send submissions but do not export them")
+    return role
+
+
+def _export(project_id: int, form_id: str, fmt: ExportFormat) -> Any:
+    role = _export_role(project_id)
+    options = parse_options(fmt, request.args.to_dict())
+    rt = runtime()
+    prepared = service.prepare(
+        db(),
+        rt.session_factory,
+        rt.blobs,
+        project_id,
+        form_id,
+        options,
+        role=role.value,
+        secret=rt.settings.secret_key,
+    )
+    # Nothing was written; end the request's transaction before streaming (each page of the
+    # export reads in a short transaction of its own).
+    commit()
+    gzip = fmt in _GZIP_FORMATS and request.accept_encodings["gzip"] > 0
+    etag = prepared.etag + ("-gz" if gzip else "")
+    headers = {"ETag": f'"{etag}"', "Vary": "Accept-Encoding", "Cache-Control": "private"}
+    if request.if_none_match.contains(etag):
+        return Response(status=304, headers=headers)
+    headers["Content-Disposition"] = f'attachment; filename="{prepared.filename}"'
+    body = service.write(prepared)
+    if gzip:
+        headers["Content-Encoding"] = "gzip"
+        body = _gzipped(body)
+    return Response(
+        stream_with_context(body),
+        content_type=prepared.content_type,
+        headers=headers,
+        direct_passthrough=True,
+    )
+
+
+def _gzipped(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
+    for chunk in chunks:
+        out = compressor.compress(chunk)
+        if out:
+            yield out
+    yield compressor.flush()
+
+
+@blueprint.get("/forms/<form_id>/submissions.csv.zip")
+@requires(Role.VIEWER)
+def submissions_csv_zip(project_id: int, form_id: str) -> Any:
+    return _export(project_id, form_id, ExportFormat.CSV_ZIP)
+
+
+@blueprint.get("/forms/<form_id>/submissions.csv")
+@requires(Role.VIEWER)
+def submissions_csv(project_id: int, form_id: str) -> Any:
+    return _export(project_id, form_id, ExportFormat.CSV)
+
+
+@blueprint.get("/forms/<form_id>/submissions.xlsx")
+@requires(Role.VIEWER)
+def submissions_xlsx(project_id: int, form_id: str) -> Any:
+    return _export(project_id, form_id, ExportFormat.XLSX)
+
+
+@blueprint.get("/forms/<form_id>/submissions.geojson")
+@requires(Role.VIEWER)
+def submissions_geojson(project_id: int, form_id: str) -> Any:
+    return _export(project_id, form_id, ExportFormat.GEOJSON)
+
+
+# --- entity lists for people ------------------------------------------------------------------
+
+
+@blueprint.get("/entity-lists/<list_name>/entities.csv")
+@requires(Role.VIEWER)
+def entity_list_csv(project_id: int, list_name: str) -> Any:
+    """``entities.csv`` for people (devices get theirs from the OpenRosa manifest)."""
+    entity_list = people.get_list(db(), project_id, list_name)
+    etag = people.etag(db(), entity_list, "csv")
+    commit()
+    headers = {"ETag": f'"{etag}"'}
+    if request.if_none_match.contains(etag):
+        return Response(status=304, headers=headers)
+    headers["Content-Disposition"] = f'attachment; filename="{list_name}.csv"'
+    chunks = people.people_csv(runtime().session_factory, entity_list)
+    return Response(
+        stream_with_context(chunks), content_type="text/csv; charset=utf-8", headers=headers
+    )
+
+
+@blueprint.get("/entity-lists/<list_name>/entities.geojson")
+@requires(Role.VIEWER)
+def entity_list_geojson(project_id: int, list_name: str) -> Any:
+    entity_list = people.get_list(db(), project_id, list_name)
+    prop = people.geometry_property(entity_list, request.args.get("property"))
+    etag = people.etag(db(), entity_list, f"geojson-{prop}")
+    commit()
+    headers = {"ETag": f'"{etag}"'}
+    if request.if_none_match.contains(etag):
+        return Response(status=304, headers=headers)
+    chunks = people.people_geojson(runtime().session_factory, entity_list, prop)
+    return Response(
+        stream_with_context(chunks), content_type="application/geo+json", headers=headers
+    )
