@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sync_client import outbox
+from sync_client import outbox, outbox_review
 from sync_client.errors import StoreError, UsageError
 from sync_client.importing import import_path
 from sync_client.store import STORE_NAME, Store, check_integrity, open_store
@@ -140,11 +140,11 @@ def test_results_move_items_to_their_states(store: Store, tmp_path: Path) -> Non
     assert outbox.open_batches(store) == []
     # the item refused for a missing blob wants its photo uploaded again
     assert [s for s, _ in outbox.blobs_to_upload(store)] != []
-    refused = outbox.refused_items(store)
+    refused = outbox_review.refused_items(store)
     assert refused == [
         ("submission", ids[2], "conflict", "submission.instance_conflict", "different content")
     ]
-    summary = outbox.summary(store)
+    summary = outbox_review.summary(store)
     assert summary.by_state == {"sent": 2, "conflict": 1, "pending": 2}
     assert summary.pending_bytes > 0
     # a repeated answer for the same batch changes nothing more
