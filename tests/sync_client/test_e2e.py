@@ -97,6 +97,7 @@ def test_import_push_pull_and_status(fieldsync: Fieldsync, setup: Setup, tmp_pat
     pulled = fieldsync("pull")
     assert pulled.returncode == 0, pulled.stderr
     assert "1 form and" in pulled.stdout
+    assert " in 1 page; " in pulled.stdout
     with closing(sqlite3.connect(fieldsync.home / STORE_NAME)) as conn:
         xml = conn.execute(
             "SELECT xml FROM form_versions WHERE form_id = 'simple' AND version = '1'"
