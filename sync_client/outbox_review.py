@@ -90,7 +90,7 @@ class Item:
 _COLUMNS = (
     "id, kind, COALESCE(instance_id, conflict_id), state, form_id, form_version, source, size, "
     "attempts, created_at, sent_at, batch_key IS NOT NULL, last_error, result_status, "
-    "result_code, result_detail, via, body"
+    "result_code, result_detail, via, CASE WHEN kind = 'resolution' THEN body END"
 )
 
 
@@ -103,11 +103,17 @@ def _item(row: tuple[Any, ...]) -> Item:
     return item
 
 
-def items(store: Store, include_sent: bool = False) -> list[Item]:
-    """The outbox, oldest first: what waits and what was refused (and what was sent, asked)."""
-    where = "" if include_sent else "WHERE state != 'sent' "
+def items(store: Store, include_sent: bool = False, state: str | None = None) -> list[Item]:
+    """The outbox, oldest first: what waits and what was refused (and what was sent, asked),
+    or only the items in ``state``."""
+    params: tuple[str, ...] = ()
+    if state is not None:
+        where, params = "WHERE state = ? ", (state,)
+    else:
+        where = "" if include_sent else "WHERE state != 'sent' "
     rows = store.conn.execute(
-        f"SELECT {_COLUMNS} FROM outbox {where}ORDER BY id"  # noqa: S608
+        f"SELECT {_COLUMNS} FROM outbox {where}ORDER BY id",  # noqa: S608
+        params,
     ).fetchall()
     return [_item(r) for r in rows]
 

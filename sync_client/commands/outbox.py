@@ -27,9 +27,15 @@ def outbox_group() -> None:
 )
 @click.option("--all", "include_sent", is_flag=True, help="Also list the items already sent.")
 @click.option(
+    "--state",
+    type=click.Choice(["pending", "conflict", "rejected", "sent"]),
+    default=None,
+    help="Only the items in this state.",
+)
+@click.option(
     "--discarded", is_flag=True, help="List the items discarded so far instead (the audit)."
 )
-def list_command(include_sent: bool, discarded: bool) -> None:
+def list_command(include_sent: bool, state: str | None, discarded: bool) -> None:
     with opened_store(fieldsync_home()) as store:
         if discarded:
             gone = outbox_review.discarded(store)
@@ -38,9 +44,12 @@ def list_command(include_sent: bool, discarded: bool) -> None:
             for outbox_id, kind, key, at, by, reason, state in gone:
                 click.echo(f"{outbox_id}  {kind} {key} ({state}) discarded {at} by {by}: {reason}")
             return
-        rows = outbox_review.items(store, include_sent=include_sent)
+        rows = outbox_review.items(store, include_sent=include_sent, state=state)
     if not rows:
-        click.echo("the outbox is empty" + ("" if include_sent else " (nothing waits)"))
+        if state is not None:
+            click.echo(f"no item is {state}")
+        else:
+            click.echo("the outbox is empty" + ("" if include_sent else " (nothing waits)"))
         return
     for item in rows:
         what = f"form {item.form_id}" if item.kind == "submission" else "resolution"
