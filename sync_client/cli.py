@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+import sys
 from typing import Any
 
 import click
@@ -51,6 +52,9 @@ class FieldsyncGroup(click.Group):
 
 
 def fail(ctx: click.Context, message: str, code: int) -> None:
+    if sys.stderr.isatty():
+        # Ctrl-C may land in the middle of a retry message that updates in place.
+        click.echo("\r\x1b[K", err=True, nl=False)
     click.echo(f"fieldsync: {message}", err=True)
     ctx.exit(code)
 

@@ -203,11 +203,17 @@ def sync_once(home: Path) -> None:
     "add-device",
     help=(
         "Issue a token for a tablet; prints the server URL to enter in ODK Collect and a QR code "
-        'for Collect\'s "Configure with QR code".'
+        'for Collect\'s "Configure with QR code". Warns when the URL is loopback (no tablet can '
+        "reach it) and lists this laptop's network addresses."
     ),
 )
 @click.argument("name")
-@click.option("--url", default=None, help="The URL tablets reach this laptop at.")
+@click.option(
+    "--url",
+    default=None,
+    help="The URL tablets reach this laptop at (default: the hub's --url, else this laptop's "
+    "first network address).",
+)
 @click.option(
     "--png",
     type=click.Path(path_type=Path),
