@@ -88,13 +88,20 @@ def _do_push(
     )
     for warning in report.warnings:
         click.echo(f"  warning: {warning}")
-    _print_refused(report.refused)
+    _print_refused(store, report.refused)
     return report
 
 
-def _print_refused(refused: list[Refusal]) -> None:
+def _print_refused(store: Store, refused: list[Refusal]) -> None:
+    """One line per refused item, with the outbox id and the folder it was imported from."""
     for item in refused:
-        click.echo(f"  {item.status}: {item.key}: {item.code}: {item.detail}")
+        row = store.conn.execute(
+            "SELECT id, source FROM outbox WHERE instance_id = ? OR conflict_id = ?",
+            (item.key, item.key),
+        ).fetchone()
+        where = f" ({row[1]})" if row is not None and row[1] else ""
+        ref = f"{row[0]}  " if row is not None else ""
+        click.echo(f"  {ref}{item.status}: {item.key}{where}: {item.code}: {item.detail}")
 
 
 def _do_pull(store: Store, config: Config, net: NetOptions) -> PullReport:

@@ -137,8 +137,10 @@ def test_refused_items_are_kept_and_shown(
     pushed = other("push")
     assert pushed.returncode == EXIT_CONFLICT
     assert "refused 2 items" in one_line_error(pushed)
-    assert f"conflict: {taken}: submission.instance_conflict" in pushed.stdout
-    assert "rejected: uuid:u-1: form.not_found" in pushed.stdout
+    assert f"conflict: {taken} ({elsewhere}/" in pushed.stdout
+    assert ".xml): submission.instance_conflict" in pushed.stdout
+    # Named by the folder it came from too, not by its uuid alone.
+    assert f"rejected: uuid:u-1 ({unknown}/unknown_1.xml): form.not_found" in pushed.stdout
 
     shown = other("status")
     assert "refused:     1 in conflict, 1 rejected" in shown.stdout
@@ -242,8 +244,9 @@ def test_a_lost_attachment_file_holds_back_only_its_form(
 
     pushed = fieldsync("push")
     assert pushed.returncode == EXIT_CONFLICT
-    assert f"rejected: {ids['lost']}: local.attachment_missing" in pushed.stdout
-    assert f"rejected: {ids['damaged']}: local.attachment_missing" in pushed.stdout
+    assert f"rejected: {ids['lost']} (" in pushed.stdout
+    assert f"rejected: {ids['damaged']} (" in pushed.stdout
+    assert pushed.stdout.count("): local.attachment_missing") == 2
     assert set(submissions(setup.factories, setup.project.id)) == {ids["kept"]}
 
     reimported = fieldsync("import", str(instances))
