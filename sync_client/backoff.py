@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sync_client.errors import FieldsyncError
 
@@ -34,6 +34,26 @@ class RetryableFailure(Exception):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True)
+class RetryNotice:
+    """What a command tells the person waiting: why it waits, how long, which retry of how many."""
+
+    error: FieldsyncError
+    wait: float
+    retry: int
+    max_retries: int
+
+
+class RetryListener(Protocol):
+    """Hears of every wait, of the first success after one, and of giving up."""
+
+    def retrying(self, notice: RetryNotice) -> None: ...
+
+    def recovered(self, retries: int) -> None: ...
+
+    def gave_up(self) -> None: ...
+
+
 @dataclass
 class RetryPolicy:
     """How long to wait between attempts, and how many retries a command may spend in total."""
@@ -45,6 +65,7 @@ class RetryPolicy:
     rand: Callable[[], float] = random.random
     used: int = 0
     waits: list[float] = field(default_factory=list)
+    listener: RetryListener | None = None
     # Several threads of one command (parallel batches) spend the same budget.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -74,18 +95,33 @@ class RetryPolicy:
         attempt = 0
         while True:
             try:
-                return step()
+                result = step()
             except RetryableFailure as failure:
                 wait = self.delay(attempt, failure.retry_after)
                 if wait > self.max_wait_seconds and failure.retry_after is not None:
+                    self._gave_up()
                     raise failure.error from None
                 with self._lock:
                     if self.used >= self.max_retries:
+                        self._gave_up()
                         raise failure.error from None
                     self.used += 1
                     self.waits.append(wait)
+                    retry = self.used
+                if self.listener is not None:
+                    self.listener.retrying(
+                        RetryNotice(failure.error, wait, retry, self.max_retries)
+                    )
                 self.sleep(wait)
                 attempt += 1
+                continue
+            if attempt and self.listener is not None:
+                self.listener.recovered(attempt)
+            return result
+
+    def _gave_up(self) -> None:
+        if self.listener is not None:
+            self.listener.gave_up()
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

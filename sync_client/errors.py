@@ -14,6 +14,7 @@ EXIT_AUTH = 4
 EXIT_SERVER = 5
 EXIT_CONFLICT = 6
 EXIT_STORE = 7
+EXIT_SKIPPED = 8
 
 
 class FieldsyncError(Exception):
@@ -64,3 +65,11 @@ class StoreError(FieldsyncError):
 
     exit_code = EXIT_STORE
     label = "store"
+
+
+class SkippedError(FieldsyncError):
+    """An import left files out (unknown form, broken XML, unreadable file); the rest was
+    imported."""
+
+    exit_code = EXIT_SKIPPED
+    label = "skipped"

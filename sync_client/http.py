@@ -18,11 +18,14 @@ from requests.adapters import HTTPAdapter
 
 from sync_client import __version__
 from sync_client.backoff import RetryableFailure, RetryPolicy, parse_retry_after
-from sync_client.errors import AuthError, OfflineError, ServerError
+from sync_client.errors import AuthError, OfflineError, ServerError, UsageError
+from sync_client.linkcheck import scheme_mismatch
 
 T = TypeVar("T")
 
-CONNECT_TIMEOUT = 15.0
+# Short: reaching the server (TCP and the TLS handshake) takes a few round trips even over a
+# satellite link, while waiting for an answer may legitimately take much longer.
+CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
 USER_AGENT = f"fieldsync/{__version__}"
 
@@ -71,8 +74,25 @@ def problem_of(response: requests.Response) -> tuple[str, str]:
     if isinstance(body, dict):
         code = str(body.get("code") or f"http.{response.status_code}")
         detail = str(body.get("detail") or body.get("title") or response.reason or "")
+        fields = body.get("errors")
+        if isinstance(fields, dict) and fields:
+            # The server's own words per field, not only their names.
+            detail = "; ".join(f"{name}: {_field_text(msg)}" for name, msg in fields.items())
         return code, detail
     return f"http.{response.status_code}", (response.reason or "no detail")
+
+
+def _field_text(messages: Any) -> str:
+    if isinstance(messages, list):
+        return " ".join(_field_text(m) for m in messages)
+    if isinstance(messages, dict):
+        return "; ".join(f"{k}: {_field_text(v)}" for k, v in messages.items())
+    return str(messages)
+
+
+# Failures that a wrong scheme produces: a TLS handshake a plain-HTTP server never answers (a
+# read timeout), a refused handshake, a plain request a TLS port cuts off.
+_SCHEME_SUSPECTS = (requests.exceptions.SSLError, requests.ReadTimeout, requests.ConnectionError)
 
 
 class Api:
@@ -92,11 +112,35 @@ class Api:
         self.session = session or make_session()
         self.timeout = timeout
         self.host = urlsplit(self.base_url).netloc or self.base_url
+        self._scheme_checked = False
 
     def clone(self) -> Api:
         """The same server, login and retry budget, on a session of its own (one per thread:
         a requests session is not meant to be shared between threads)."""
-        return Api(self.base_url, self.token, self.policy, timeout=self.timeout)
+        twin = Api(self.base_url, self.token, self.policy, timeout=self.timeout)
+        twin._scheme_checked = self._scheme_checked
+        return twin
+
+    def check_scheme(self, exc: Exception) -> None:
+        """After a failed attempt, whether the server speaks the other scheme (asked once).
+
+        Raises:
+            UsageError: it does; the message names the URL to use.
+        """
+        if self._scheme_checked or not isinstance(exc, _SCHEME_SUSPECTS):
+            return
+        if isinstance(exc, requests.ConnectTimeout):
+            return  # nothing answered at all: a link problem, not a scheme problem
+        self._scheme_checked = True
+        other = scheme_mismatch(self.base_url)
+        if other is None:
+            return
+        given = urlsplit(self.base_url).scheme.upper()
+        spoken = urlsplit(other).scheme.upper()
+        raise UsageError(
+            f"the server at {self.host} speaks {spoken}, not {given}: use {other} "
+            f"(`fieldsync login {other}`)"
+        ) from exc
 
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -120,6 +164,7 @@ class Api:
 
         Raises:
             RetryableFailure: the link failed or the server asked us to come back later.
+            UsageError: the server speaks the other scheme (http/https) than the URL says.
             AuthError: 401 or 403.
             ApiProblem: any other status outside ``ok``.
         """
@@ -146,6 +191,7 @@ class Api:
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
+            self.check_scheme(exc)
             raise RetryableFailure(self.link_error(exc)) from exc
         if response.status_code in ok:
             return response
@@ -172,6 +218,17 @@ class Api:
             )
         if status == 403:
             return Forbidden(f"not allowed: {detail}")
+        if (
+            status == 400
+            and urlsplit(self.base_url).scheme == "http"
+            and "https port" in response.text[:2000].lower()
+        ):
+            # nginx's answer to plain HTTP on its TLS port.
+            https = self.base_url.replace("http://", "https://", 1)
+            return UsageError(
+                f"the server at {self.host} speaks HTTPS, not HTTP: use {https} "
+                f"(`fieldsync login {https}`)"
+            )
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if status in RETRY_STATUSES or code == "sync.request_in_flight":
             return RetryableFailure(

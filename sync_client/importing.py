@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sync_client import outbox
+from sync_client import outbox, outbox_review
+from sync_client.import_checks import FormCatalogue, catalogue
 from sync_client.instances import FoundInstance, Skipped, scan
 from sync_client.outbox import AddOutcome
 from sync_client.store import BlobRef, SourceUnreadable, Store, utcnow
@@ -31,10 +32,18 @@ class ImportReport:
     skipped: list[Skipped] = field(default_factory=list)
     differs: list[str] = field(default_factory=list)
     restored: int = 0
+    # (instance folder, what is wrong): imported anyway, e.g. a photo left on the tablet
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    forms_checked: bool = True
 
     @property
     def imported(self) -> int:
         return self.counts[AddOutcome.IMPORTED]
+
+    @property
+    def failed(self) -> list[Skipped]:
+        """What was skipped for a reason the coordinator must act on."""
+        return [s for s in self.skipped if not s.ignored]
 
 
 def via_hops(found: FoundInstance, hub_id: str) -> list[dict[str, Any]]:
@@ -64,6 +73,9 @@ def import_path(
     """
     found, skipped, archive = scan(path)
     report = ImportReport(skipped=list(skipped))
+    forms = catalogue(store, project_id)
+    report.forms_checked = forms.pulled
+    found = _checked(store, found, forms, report)
     try:
         for start in range(0, len(found), group_size):
             group = found[start : start + group_size]
@@ -78,6 +90,34 @@ def import_path(
         if archive is not None:
             archive.close()
     return report
+
+
+def _checked(
+    store: Store, found: list[FoundInstance], forms: FormCatalogue, report: ImportReport
+) -> list[FoundInstance]:
+    """The instances to queue; the others go to ``report.skipped``, and what is imported with a
+    problem to ``report.warnings``."""
+    discarded = outbox_review.discarded_instance_ids(store)
+    kept: list[FoundInstance] = []
+    for instance in found:
+        where = instance.folder or instance.display
+        refusal = forms.refusal(instance)
+        if refusal is not None:
+            report.skipped.append(Skipped(where, refusal))
+            continue
+        if instance.instance_id in discarded:
+            report.skipped.append(
+                Skipped(
+                    where,
+                    f"discarded from the outbox on {discarded[instance.instance_id]}; "
+                    "not queued again",
+                    ignored=True,
+                )
+            )
+            continue
+        instance.missing_files = forms.missing_files(instance)
+        kept.append(instance)
+    return kept
 
 
 def _import_one(
@@ -114,6 +154,14 @@ def _import_one(
     )
     _count(report, found, outcome)
     if outcome is AddOutcome.IMPORTED:
+        for name in found.missing_files:
+            report.warnings.append(
+                (
+                    found.folder or found.display,
+                    f"imported without {name!r}: the form names it but it is not in the folder "
+                    "(still on the tablet?)",
+                )
+            )
         report.attachments += len(refs)
         report.attachment_bytes += sum(ref.size for _, ref in refs)
 

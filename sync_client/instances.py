@@ -57,12 +57,16 @@ class FoundInstance:
     device_id: str
     modified: datetime | None
     attachments: list[Entry] = field(default_factory=list)
+    folder: str = ""  # the instance folder, as the coordinator sees it
+    missing_files: list[str] = field(default_factory=list)  # named by the XML, not found
 
 
 @dataclass(frozen=True)
 class Skipped:
     display: str
     reason: str
+    # Expected leftovers (operating-system files, files no form names): listed, not a failure.
+    ignored: bool = False
 
 
 @dataclass
@@ -205,6 +209,11 @@ def scan(path: Path) -> tuple[list[FoundInstance], list[Skipped], zipfile.ZipFil
     archive: zipfile.ZipFile | None = None
     if path.is_dir():
         entries = list(_folder_entries(path))
+    elif _looks_like_zip(path) and not zipfile.is_zipfile(path):
+        raise UsageError(
+            f"{path} is a damaged or truncated zip (cut short while copying?): copy it again "
+            "from the tablet, or unzip what you can and import the folder"
+        )
     elif zipfile.is_zipfile(path):
         try:
             archive = zipfile.ZipFile(path)
@@ -218,6 +227,14 @@ def scan(path: Path) -> tuple[list[FoundInstance], list[Skipped], zipfile.ZipFil
         )
     found, skipped = _group(entries)
     return found, skipped, archive
+
+
+def _looks_like_zip(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(4) in (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+    except OSError:
+        return False
 
 
 def _group(entries: list[Entry]) -> tuple[list[FoundInstance], list[Skipped]]:
@@ -244,7 +261,7 @@ def _group(entries: list[Entry]) -> tuple[list[FoundInstance], list[Skipped]]:
                 reason = "not referenced by the instance in its folder"
             else:
                 reason = "not part of an ODK instance"
-            skipped.append(Skipped(other.display, reason))
+            skipped.append(Skipped(other.display, reason, ignored=True))
     return found, skipped
 
 
@@ -255,7 +272,9 @@ def _read_folder(
     others: list[Entry] = []
     for entry in entries:
         if _is_junk(entry.name) or "__macosx" in entry.display.lower():
-            skipped.append(Skipped(entry.display, "operating-system file, not part of a form"))
+            skipped.append(
+                Skipped(entry.display, "operating-system file, not part of a form", ignored=True)
+            )
             continue
         if not entry.name.lower().endswith(".xml"):
             others.append(entry)
@@ -282,6 +301,7 @@ def _read_folder(
             deprecated_id=parsed.deprecated_id,
             device_id=parsed.device_id,
             modified=entry.modified,
+            folder=entry.folder,
         )
         instances.append((instance, parsed))
     return instances, others

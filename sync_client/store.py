@@ -22,7 +22,7 @@ from typing import BinaryIO
 from sync_client.errors import StoreError
 
 STORE_NAME = "store.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SQLITE_HEADER = b"SQLite format 3\x00"
 CHUNK = 256 * 1024
 
@@ -139,6 +139,30 @@ CREATE TABLE review_states (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (project_id, instance_id)
 );
+"""
+
+# Version 2: what a coordinator took out of the outbox, kept whole (body and all), with who,
+# when and why; an import does not queue a discarded instance again.
+SCHEMA_2 = """
+CREATE TABLE outbox_discarded (
+    id INTEGER PRIMARY KEY,
+    outbox_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    instance_id TEXT,
+    conflict_id TEXT,
+    project_id INTEGER,
+    form_id TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL,
+    result_code TEXT,
+    result_detail TEXT,
+    body BLOB NOT NULL,
+    attachments TEXT NOT NULL DEFAULT '[]',
+    reason TEXT NOT NULL,
+    discarded_by TEXT NOT NULL,
+    discarded_at TEXT NOT NULL
+);
+CREATE INDEX outbox_discarded_instance ON outbox_discarded (instance_id);
 """
 
 
@@ -380,12 +404,14 @@ def _migrate(conn: sqlite3.Connection) -> None:
         )
     conn.execute("BEGIN IMMEDIATE")
     try:
-        # Another process may have created the schema while we waited for the lock.
-        if int(conn.execute("PRAGMA user_version").fetchone()[0]) == 0:
-            for statement in SCHEMA.split(";"):
+        # Another process may have migrated while we waited for the lock: read it again.
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        steps = [SCHEMA, SCHEMA_2][version:]
+        for script in steps:
+            for statement in script.split(";"):
                 if statement.strip():
                     conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
         conn.execute("ROLLBACK")
         raise

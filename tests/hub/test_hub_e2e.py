@@ -10,6 +10,7 @@ import csv
 import io
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -55,9 +56,20 @@ class Hub:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
+        self.output = home.parent / f"hub-{self.port}.out"
 
-    def start(self) -> None:
+    def printed(self) -> str:
+        """What the hub printed on standard output so far."""
+        return self.output.read_text() if self.output.exists() else ""
+
+    def warnings(self) -> str:
+        """What the hub printed on standard error (after it stopped)."""
+        assert self.process is not None and self.process.stderr is not None
+        return self.process.stderr.read().decode()
+
+    def start(self, *extra: str) -> None:
         env = {**os.environ, "FIELDSYNC_HOME": str(self.home)}
+        self.output.parent.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -70,10 +82,11 @@ class Hub:
                 str(self.port),
                 "--url",
                 self.url,
+                *extra,
             ],
             env=env,
             cwd=ROOT,
-            stdout=subprocess.DEVNULL,
+            stdout=self.output.open("ab"),
             stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 60
@@ -350,3 +363,87 @@ def _token(home: Path) -> str:
         if isinstance(data, dict) and data.get("token"):
             return str(data["token"])
     raise AssertionError("no stored token")
+
+
+def _wait_for(hub: Hub, text: str, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        printed = hub.printed()
+        if text in printed:
+            return printed
+        time.sleep(0.2)
+    raise AssertionError(f"the hub never printed {text!r}:\n{hub.printed()}")
+
+
+def test_the_hub_reports_each_tablet_event_and_a_summary(
+    field: Field, live_server: LiveServer, laptop: Hub
+) -> None:
+    # Nothing pulled yet: the hub says what to do instead of serving an empty form list.
+    laptop.start()
+    laptop.stop()
+    first = laptop.warnings()
+    assert "nothing was pulled from the centre yet" in first
+    assert "fieldsync pull" in first
+    # Bound to loopback: no tablet can reach it, and it says how to fix that.
+    assert "no tablet can reach it" in first
+
+    assert fieldsync(laptop.home, "pull").returncode == 0
+    laptop.start("--summary-every", "2")
+    tablet = laptop.add_device("team 3 tablet")
+    assert "eore_session" in tablet.form_ids()
+    form = tablet.http.get(f"{tablet.base}/forms/eore_session.xml", timeout=10)
+    assert form.status_code == 200
+    report = _plain(field, "eore_session")
+    assert tablet.submit(report) == 201
+    printed = _wait_for(laptop, "sent form eore_session")
+    lines = printed.splitlines()
+    assert any("tablet 'team 3 tablet' checked the form list" in line for line in lines)
+    [download] = [line for line in lines if "downloaded form eore_session" in line]
+    assert "tablet 'team 3 tablet'" in download
+    assert re.search(r"\(\d+(\.\d)? (B|KB)\)$", download), download
+    [sent] = [line for line in lines if "sent form eore_session" in line]
+    assert "tablet 'team 3 tablet' sent form eore_session (" in sent
+    # The form's answers never reach the hub's output.
+    assert "2026-11-21" not in printed
+    summary = _wait_for(laptop, "; 1 received since the hub started")
+    lines = [s for s in summary.splitlines() if "received since the hub started" in s]
+    assert any("1 form received" in s and "by 1 tablet" in s for s in lines), lines
+    laptop.stop()
+    assert "nothing was pulled" not in laptop.warnings()
+
+
+def test_nobody_logged_in_and_loopback_addresses_are_explained(tmp_path: Path) -> None:
+    hub = Hub(tmp_path / "fresh")
+    hub.start()
+    hub.stop()
+    warnings = hub.warnings()
+    assert "nobody is logged in on this laptop" in warnings
+    assert "fieldsync login URL" in warnings
+    assert "127.0.0.1 (loopback) is this laptop only: no tablet can reach it" in warnings
+    assert "fieldsync hub --host 0.0.0.0" in warnings
+
+    added = fieldsync(hub.home, "hub", "add-device", "tab", "--url", hub.url)
+    assert added.returncode == 0, added.stderr
+    assert "no tablet can reach it" in added.stderr
+    assert "--url http://ADDRESS:PORT" in added.stderr
+    assert added.stdout.strip().splitlines()[-1].startswith(f"{hub.url}/v1/key/")
+
+
+def test_add_device_checks_the_png_path_before_issuing_a_token(tmp_path: Path) -> None:
+    home = tmp_path / "laptop"
+    url = "http://192.0.2.10:8765"
+    for bad in (tmp_path / "missing" / "qr.png", tmp_path):
+        result = fieldsync(home, "hub", "add-device", "tab", "--url", url, "--png", str(bad))
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "unexpected system error" not in result.stderr
+        assert "/v1/key/" not in result.stdout
+    assert "no device was added" in result.stderr or "is a folder" in result.stderr
+    assert fieldsync(home, "hub", "devices").stdout.strip() == ""
+
+    png = tmp_path / "qr.png"
+    done = fieldsync(home, "hub", "add-device", "tab", "--url", url, "--png", str(png))
+    assert done.returncode == 0, done.stderr
+    assert png.read_bytes().startswith(b"\x89PNG")
+    assert done.stdout.strip().splitlines()[-1].startswith(f"{url}/v1/key/")
+    [device] = fieldsync(home, "hub", "devices").stdout.strip().splitlines()
+    assert device.endswith("\ttab\tactive")

@@ -59,7 +59,7 @@ def test_conflict_listed_resolved_and_synced(
     instances = tmp_path / "instances"
     write_filled(instances, "hazard_report_1", new_area(field, ha).xml())
     first = fieldsync("import", str(instances))
-    assert "imported 1 forms" in first.stdout
+    assert "imported 1 form " in first.stdout
     assert fieldsync("push").returncode == 0
     # Two teams surveyed the area offline from version 1 and disagree on its priority.
     write_filled(instances, "hazard_report_2", survey_update(field, ha, 1, priority="medium").xml())
@@ -77,10 +77,75 @@ def test_conflict_listed_resolved_and_synced(
 
     listed = fieldsync("conflicts")
     assert listed.returncode == 0, listed.stderr
-    [line] = listed.stdout.strip().splitlines()
+    line, *sent = listed.stdout.strip().splitlines()
     assert f"hazard_areas/{ha}" in line
-    assert "property priority" in line
+    # The value both teams started from, then who sent each competing value, from which device
+    # and when.
+    assert "property priority: base 'high', now 'low'" in line
+    assert len(sent) == 2
+    [medium] = [s for s in sent if "'medium'" in s]
+    assert "on device collect:test-device" in medium
+    assert "from user " in medium
+    assert "information of 2026-11-10" in medium
+    assert "received 20" in medium
     conflict_id = line.split()[0]
+
+    story = fieldsync("conflicts", "show", conflict_id)
+    assert story.returncode == 0, story.stderr
+    assert f"conflict {conflict_id} (hard) on hazard_areas/{ha}" in story.stdout
+    assert "base value: 'high'" in story.stdout
+    assert "information of 2026-11-12" in story.stdout
+    versions = [v for v in story.stdout.splitlines() if v.startswith("  v")]
+    assert [v.split()[0] for v in versions] == ["v1", "v2", "v3"]
+    assert "priority='medium'" in story.stdout
+    missing = fieldsync("conflicts", "show", "999999")
+    assert missing.returncode == 2
+    assert "knows no conflict 999999" in missing.stderr
+
+    # Checked against the last pull before anything is queued, the real problem first.
+    unknown = fieldsync("conflicts", "resolve", "999999", "--value", "owner=x", "--reason", "ok")
+    assert unknown.returncode == 2
+    assert "no conflict 999999 in the last pull (open ones: " in unknown.stderr
+    assert conflict_id in unknown.stderr.split("open ones: ")[1].split(")")[0].split(", ")
+    no_such_property = fieldsync(
+        "conflicts", "resolve", conflict_id, "--value", "owner=x", "--reason", "ok"
+    )
+    assert no_such_property.returncode == 2
+    assert "list 'hazard_areas' has no property 'owner'" in no_such_property.stderr
+    assert "priority" in no_such_property.stderr
+    short = fieldsync("conflicts", "resolve", conflict_id, "--reason", "ok")
+    assert short.returncode == 2
+    assert "3 characters at least" in short.stderr
+    assert "pending:     0 submissions, 0 B to send\n" in fieldsync("status").stdout
+
+    # What only the server can judge comes back in its own words, and can be looked at and
+    # discarded.
+    blank = fieldsync(
+        "conflicts", "resolve", conflict_id, "--value", "status=", "--reason", "cleared by QA"
+    )
+    assert blank.returncode == 0, blank.stderr
+    refused = fieldsync("push")
+    assert refused.returncode == 6
+    assert "status: a blank value is not allowed" in refused.stdout
+    assert "check these fields" not in refused.stdout
+    assert "fieldsync outbox list" in refused.stderr
+    [row] = fieldsync("outbox", "list").stdout.splitlines()[:1]
+    item_id = row.split()[0]
+    assert f"rejected  resolution  {conflict_id}" in row
+    assert "a blank value is not allowed" in row
+    detail = fieldsync("outbox", "show", item_id)
+    assert "values:      status=''" in detail.stdout
+    assert "reason:      cleared by QA" in detail.stdout
+    assert "request.invalid" in detail.stdout
+    dropped = fieldsync("outbox", "discard", item_id, "--reason", "typed the wrong property")
+    assert dropped.returncode == 0, dropped.stderr
+    assert "refused:     0 in conflict, 0 rejected" in fieldsync("status").stdout
+    audit = fieldsync("outbox", "list", "--discarded").stdout
+    assert f"{item_id}  resolution {conflict_id} (rejected) discarded " in audit
+    assert "typed the wrong property" in audit
+    again = fieldsync("outbox", "show", item_id)
+    assert again.returncode == 2
+    assert "was discarded on" in again.stderr
 
     queued = fieldsync(
         "conflicts",
@@ -94,7 +159,7 @@ def test_conflict_listed_resolved_and_synced(
     assert queued.returncode == 0, queued.stderr
     pushed = fieldsync("push")
     assert pushed.returncode == 0, pushed.stderr
-    assert "1 resolutions sent" in pushed.stdout
+    assert "1 resolution sent" in pushed.stdout
     assert fieldsync("conflicts").stdout.strip() == "no open conflicts"
     assert field.entity(ha).values["priority"] == "medium"
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from sync_client import outbox
+from sync_client import outbox, outbox_review
 from sync_client.errors import StoreError, UsageError
 from sync_client.importing import import_path
 from sync_client.store import STORE_NAME, Store, check_integrity, open_store
@@ -140,11 +141,11 @@ def test_results_move_items_to_their_states(store: Store, tmp_path: Path) -> Non
     assert outbox.open_batches(store) == []
     # the item refused for a missing blob wants its photo uploaded again
     assert [s for s, _ in outbox.blobs_to_upload(store)] != []
-    refused = outbox.refused_items(store)
+    refused = outbox_review.refused_items(store)
     assert refused == [
         ("submission", ids[2], "conflict", "submission.instance_conflict", "different content")
     ]
-    summary = outbox.summary(store)
+    summary = outbox_review.summary(store)
     assert summary.by_state == {"sent": 2, "conflict": 1, "pending": 2}
     assert summary.pending_bytes > 0
     # a repeated answer for the same batch changes nothing more
@@ -192,3 +193,71 @@ def test_forms_keep_the_project_they_were_imported_for(store: Store, tmp_path: P
     assert other is not None
     assert outbox.batch_project(store, other[0]) == 7
     assert len(outbox.batch_items(store, other[0])) == 1
+
+
+def test_a_version_1_store_gains_the_discard_log_and_keeps_its_outbox(
+    home: Path, tmp_path: Path
+) -> None:
+    from sync_client.store import SCHEMA
+
+    home.mkdir(parents=True)
+    with closing(sqlite3.connect(home / STORE_NAME)) as conn:
+        conn.executescript(SCHEMA)
+        conn.execute(
+            "INSERT INTO outbox (kind, instance_id, body, body_sha256, size, created_at) "
+            "VALUES ('submission', 'uuid:old', x'3c612f3e', 'h', 4, '2026-11-01T00:00:00Z')"
+        )
+        conn.execute("PRAGMA user_version = 1")
+        conn.commit()
+    store = open_store(home)
+    try:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert states(store) == {"uuid:old": "pending"}
+        assert outbox_review.discarded(store) == []
+    finally:
+        store.close()
+
+
+def test_a_discarded_item_is_kept_whole_and_not_imported_again(
+    store: Store, tmp_path: Path
+) -> None:
+    [kept, dropped] = queue(store, tmp_path, 2, photo=True)
+    item_id = store.conn.execute(
+        "SELECT id FROM outbox WHERE instance_id = ?", (dropped,)
+    ).fetchone()[0]
+    with pytest.raises(UsageError, match="3 characters"):
+        outbox_review.discard(store, item_id, "no", "tester")
+    gone = outbox_review.discard(store, item_id, "a test form, not a real report", "tester")
+    assert gone.key == dropped
+    assert states(store) == {kept: "pending"}
+    [(outbox_id, kind, key, _at, by, reason, state)] = outbox_review.discarded(store)
+    assert (outbox_id, kind, key, by, state) == (
+        item_id,
+        "submission",
+        dropped,
+        "tester",
+        "pending",
+    )
+    assert reason == "a test form, not a real report"
+    body, attachments = store.conn.execute(
+        "SELECT body, attachments FROM outbox_discarded WHERE outbox_id = ?", (item_id,)
+    ).fetchone()
+    assert dropped.encode() in body
+    assert json.loads(attachments)[0][0] == "photo.jpg"
+    with pytest.raises(UsageError, match="was discarded on"):
+        outbox_review.get(store, item_id)
+    # The same tablet folder copied again: the discarded instance stays out.
+    again = import_path(store, tmp_path / "instances", 1, "laptop")
+    assert again.imported == 0
+    assert [s.reason.split(";")[0][:25] for s in again.skipped] == ["discarded from the outbox"]
+    assert again.failed == []
+    assert states(store) == {kept: "pending"}
+
+
+def test_an_item_in_a_batch_being_sent_cannot_be_discarded(store: Store, tmp_path: Path) -> None:
+    queue(store, tmp_path, 1)
+    formed = outbox.form_batch(store, 1, 10, 10**6)
+    assert formed is not None
+    with pytest.raises(UsageError, match="being sent"):
+        outbox_review.discard(store, 1, "wrong project", "tester")
+    assert len(states(store)) == 1
