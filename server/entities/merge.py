@@ -576,7 +576,9 @@ class _Merge:
     ) -> list[Conflict]:
         involved: set[str] = set()
         notes: list[str] = []
-        for member in policy.items(shown):
+        # In the order shown, not set order: that varies with the hash seed from one process
+        # to the next, and the reason must read the same wherever the state is derived.
+        for member in shown.split():
             candidates = slots.get(member, frozenset())
             changes = {c: self.effects[c].members[name][member] for c in candidates}
             removers = sorted(c for c, present in changes.items() if not present)
