@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from server.entities.merge import (
+    CausalCycleError,
     ConflictKind,
     EntityUpdate,
     UpdateIdClash,
@@ -214,3 +215,75 @@ def test_a_clash_names_the_update() -> None:
         apply(HAZARD_AREAS, [CREATE, update], report("a1", "c0", priority="low"))
     with pytest.raises(UpdateIdClash, match=r"^two different updates carry the id 'a1'$"):
         derive(HAZARD_AREAS, [update, report("a1", "c0", priority="low")])
+
+
+# -- updates ----------------------------------------------------------------------------------
+
+
+def test_an_update_keeps_its_own_read_only_copy_of_what_it_was_given() -> None:
+    values = {"priority": "high"}
+    seen = ["c0"]
+    update = EntityUpdate(
+        "r1",
+        kind="reopen",  # type: ignore[arg-type]  # as decoded from JSON
+        base_ids=seen,  # type: ignore[arg-type]
+        values=values,
+        reason="device found",
+        resolves=["cf-1"],  # type: ignore[arg-type]
+    )
+    values["priority"] = "low"
+    seen.append("x")
+
+    assert update.kind is UpdateKind.REOPEN
+    assert update.base_ids == frozenset({"c0"}) and isinstance(update.base_ids, frozenset)
+    assert update.resolves == frozenset({"cf-1"}) and isinstance(update.resolves, frozenset)
+    assert update.values == {"priority": "high"}
+    with pytest.raises(TypeError):
+        update.values["priority"] = "low"  # type: ignore[index]
+    # Built from plain lists and strings, it is the same update as one built from sets.
+    assert update == EntityUpdate(
+        "r1",
+        kind=UpdateKind.REOPEN,
+        base_ids=frozenset({"c0"}),
+        values={"priority": "high"},
+        reason="device found",
+        resolves=frozenset({"cf-1"}),
+    )
+
+
+def test_malformed_updates_are_refused_with_a_reason() -> None:
+    with pytest.raises(ValueError, match=r"^an update needs an update_id$"):
+        EntityUpdate("")
+    with pytest.raises(ValueError, match=r"^update 'u1' names itself as seen$"):
+        EntityUpdate("u1", base_ids=frozenset({"u1"}))
+    with pytest.raises(ValueError, match=r"^a reopen needs a reason$"):
+        EntityUpdate("u1", kind=UpdateKind.REOPEN, reason=" ")
+    with pytest.raises(ValueError, match=r"^only a resolution or a reopen can resolve conflicts$"):
+        EntityUpdate("u1", resolves=frozenset({"cf-1"}))
+    with pytest.raises(CausalCycleError, match=r"^update 'x1' is in its own causal past$"):
+        derive(HAZARD_AREAS, [report("x1", "x2"), report("x2", "x1")])
+
+
+def test_a_held_report_says_why_and_that_nothing_was_applied() -> None:
+    stale = report("old", "s3", status="confirmed", priority="high")
+
+    [held] = derive(HAZARD_AREAS, [*clearance_chain(), stale]).conflicts
+
+    assert held.reason == (
+        "status 'cleared' -> 'confirmed' is not a forward move; only a reopen with a reason may "
+        "move it back; no value of this update was applied"
+    )
+
+
+def test_a_conflict_over_several_properties_is_listed_first() -> None:
+    sessions = loads_policies("").for_list("eore_sessions")
+    create = report("e0", kind=UpdateKind.CREATE, Attendees="40", Village="Ban Na")
+    team_a = report("e1", "e0", Attendees="42", Village="Ban Phon")
+    team_b = report("e2", "e0", Attendees="38")
+
+    state = in_every_order(sessions, [create, team_a, team_b])
+
+    assert [(c.kind, c.property_name) for c in state.conflicts] == [
+        (ConflictKind.SOFT, None),
+        (ConflictKind.HARD, "Attendees"),
+    ]

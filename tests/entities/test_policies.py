@@ -628,3 +628,78 @@ def test_decoded_data_is_checked_like_a_file() -> None:
         parse_policies({"areas": []})
 
     assert str(error.value) == "<policies>: 'areas' must be a table named after an entity list"
+
+
+def test_a_declaration_from_plain_strings_and_lists_is_normalised() -> None:
+    plain = PropertyPolicy(
+        "status",
+        policy="state_machine",  # type: ignore[arg-type]
+        value_type="select_one",  # type: ignore[arg-type]
+        choices=["new", "done"],  # type: ignore[arg-type]
+        stages=[["new"], ["done"]],  # type: ignore[arg-type]
+        transitions={"new": ["done"]},  # type: ignore[dict-item]
+    )
+    answer = PropertyPolicy("answer", prefer=["refused"])  # type: ignore[arg-type]
+
+    assert plain.policy is MergePolicy.STATE_MACHINE
+    assert plain.value_type is ValueType.SELECT_ONE
+    assert plain.choices == ("new", "done")
+    assert plain.stages == (("new",), ("done",))
+    assert answer.prefer == ("refused",)
+    assert plain == PropertyPolicy(
+        "status",
+        MergePolicy.STATE_MACHINE,
+        ValueType.SELECT_ONE,
+        choices=("new", "done"),
+        stages=(("new",), ("done",)),
+        transitions={"new": frozenset({"done"})},
+    )
+    assert plain.allows("new", "done")
+
+
+def test_a_declaration_cannot_be_changed_afterwards() -> None:
+    status = PropertyPolicy(
+        "status", MergePolicy.STATE_MACHINE, ValueType.SELECT_ONE, stages=(("a",), ("b",))
+    )
+    plain = PropertyPolicy("note")
+
+    for policy in (status, plain):
+        with pytest.raises(TypeError):
+            policy.transitions["a"] = frozenset()  # type: ignore[index]
+
+
+def test_declaration_errors_name_the_property() -> None:
+    cases = [
+        (
+            {"policy": "biggest_wins"},
+            "property 'size': unknown policy: 'biggest_wins' (expected one of: three_way, "
+            "state_machine, set_union, monotonic_max, monotonic_min, latest)",
+        ),
+        (
+            {"value_type": "number"},
+            "property 'size': unknown type: 'number' (expected one of: text, integer, decimal, "
+            "date, select_one, select_multiple)",
+        ),
+        (
+            {"policy": MergePolicy.STATE_MACHINE, "value_type": ValueType.SELECT_ONE},
+            "property 'size': state_machine needs stages",
+        ),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(PolicyError) as error:
+            PropertyPolicy("size", **kwargs)  # type: ignore[arg-type]
+        assert str(error.value) == message
+
+
+def test_no_move_from_an_unknown_state_is_forward() -> None:
+    status = load_policies(POLICY_FILE).for_list("hazard_areas").properties["status"]
+
+    assert not status.allows("destroyed", "cleared")
+    assert status.allows("destroyed", "destroyed")  # no move at all
+
+
+def test_numbers_that_do_not_parse_compare_as_text() -> None:
+    size = PropertyPolicy("size", value_type=ValueType.DECIMAL)
+
+    assert size.same("n/a", "n/a")
+    assert not size.same("n/a", "N/A")
