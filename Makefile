@@ -24,7 +24,7 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## Mutation testing of the merge core (docs/mutation.md; about 20 minutes on 2 cores, not part of
+## Mutation testing of the merge core (docs/mutation.md; 20 to 35 minutes on 2 cores, not part of
 ## CI): mutate server/entities/merge.py and policies.py, run their tests on every mutant, print
 ## the score per file. A full run starts from a fresh mutants/ so that no result is stale;
 ## `make mutation MUTANTS="name ..."` re-checks only the named mutants of the last run.
@@ -41,10 +41,10 @@ mutation: setup $(MUTMUT)
 	@$(MUTMUT) results --all true | awk -F': ' '\
 		NF == 2 { m = $$1; sub(/^ +/, "", m); sub(/\.x[^.]*$$/, "", m); \
 		          total[m]++; count[m, $$2]++ } \
-		END { for (m in total) { caught = count[m, "killed"] + count[m, "timeout"]; \
-		        printf "%s: %d killed / %d mutants (%.1f %%), %d survived, %d timed out (killed), %d not covered\n", \
+		END { for (m in total) { caught = count[m, "killed"] + count[m, "timeout"] + count[m, "segfault"]; \
+		        printf "%s: %d killed / %d mutants (%.1f %%), %d survived, %d timed out or crashed (killed), %d not covered\n", \
 		          m, caught, total[m], 100 * caught / total[m], count[m, "survived"], \
-		          count[m, "timeout"], count[m, "no tests"] } }' | sort
+		          count[m, "timeout"] + count[m, "segfault"], count[m, "no tests"] } }' | sort
 	@echo "Survivors: $(MUTMUT) results; one mutant: $(MUTMUT) show NAME"
 
 lint: setup

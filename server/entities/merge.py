@@ -509,7 +509,7 @@ class _Merge:
                         }
                     )
                 )
-                conflicts.extend(self._set_conflicts(name, policy, slots, values[name]))
+                conflicts.extend(self._set_conflicts(name, slots, values[name]))
                 continue
             candidates = slots[None]
             shown = self.effects[self._winner(name, candidates)].scalars[name]
@@ -568,11 +568,7 @@ class _Merge:
         )
 
     def _set_conflicts(
-        self,
-        name: str,
-        policy: PropertyPolicy,
-        slots: Mapping[str | None, frozenset[str]],
-        shown: str,
+        self, name: str, slots: Mapping[str | None, frozenset[str]], shown: str
     ) -> list[Conflict]:
         involved: set[str] = set()
         notes: list[str] = []
