@@ -15,14 +15,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CORE = ["server/entities/merge.py", "server/entities/policies.py"]
 CORE_MODULES = {"server.entities.merge", "server.entities.policies"}
-CORE_TESTS = [
-    "tests/entities/test_merge.py",
-    "tests/entities/test_merge_properties.py",
-    "tests/entities/test_policies.py",
-    "tests/entities/test_merge_conflicts.py",
-    "tests/entities/test_merge_values.py",
+# Every test file of the core, by the names reserved for them.
+CORE_TESTS = sorted(
+    path.relative_to(ROOT).as_posix()
+    for pattern in ("test_merge*.py", "test_policies*.py")
+    for path in (ROOT / "tests" / "entities").glob(pattern)
+)
+#: They check the tests, not the core: mutating the core cannot change their outcome.
+NOT_MUTATION_TESTS = {
     "tests/entities/test_merge_generator_rates.py",
-]
+    "tests/entities/test_merge_purity.py",
+}
 TEST_LIBRARIES = {"pytest", "hypothesis"}
 
 
@@ -62,10 +65,9 @@ def test_core_tests_import_only_the_core(path: str) -> None:
 
 
 def test_every_core_test_is_run_by_make_mutation() -> None:
-    # The generator-rate and purity tests check the tests, not the core: mutating the core
-    # cannot change their outcome, so mutmut is spared them.
     config = configparser.ConfigParser()
     config.read(ROOT / "setup.cfg", encoding="utf-8")
     named = set(config["mutmut"]["pytest_add_cli_args_test_selection"].split())
 
-    assert named == set(CORE_TESTS) - {"tests/entities/test_merge_generator_rates.py"}
+    assert "tests/entities/test_merge.py" in CORE_TESTS
+    assert named == set(CORE_TESTS) - NOT_MUTATION_TESTS
