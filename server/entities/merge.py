@@ -509,7 +509,7 @@ class _Merge:
                         }
                     )
                 )
-                conflicts.extend(self._set_conflicts(name, policy, slots, values[name]))
+                conflicts.extend(self._set_conflicts(name, slots, values[name]))
                 continue
             candidates = slots[None]
             shown = self.effects[self._winner(name, candidates)].scalars[name]
@@ -568,15 +568,13 @@ class _Merge:
         )
 
     def _set_conflicts(
-        self,
-        name: str,
-        policy: PropertyPolicy,
-        slots: Mapping[str | None, frozenset[str]],
-        shown: str,
+        self, name: str, slots: Mapping[str | None, frozenset[str]], shown: str
     ) -> list[Conflict]:
         involved: set[str] = set()
         notes: list[str] = []
-        for member in policy.items(shown):
+        # In the order shown, not set order: that varies with the hash seed from one process
+        # to the next, and the reason must read the same wherever the state is derived.
+        for member in shown.split():
             candidates = slots.get(member, frozenset())
             changes = {c: self.effects[c].members[name][member] for c in candidates}
             removers = sorted(c for c, present in changes.items() if not present)

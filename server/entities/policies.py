@@ -372,21 +372,26 @@ def _parse_property(name: str, table: Mapping[str, Any], where: str) -> Property
     transitions = table.get("transitions", {})
     if not isinstance(transitions, dict):
         raise PolicyError(f"{where}: transitions must be a table of state = [next states]")
+    # Read outside the try below: these errors name their place already.
+    choices = tuple(_strings(table.get("choices", []), f"{where}: choices"))
+    stages = tuple(
+        tuple(_strings(stage, f"{where}: stages"))
+        for stage in _list(table.get("stages", []), f"{where}: stages")
+    )
+    steps = {
+        source: frozenset(_strings(targets, f"{where}: transitions.{source}"))
+        for source, targets in transitions.items()
+    }
+    prefer = tuple(_strings(table.get("prefer", []), f"{where}: prefer"))
     try:
         return PropertyPolicy(
             name=name,
             policy=policy,
             value_type=value_type,
-            choices=tuple(_strings(table.get("choices", []), f"{where}: choices")),
-            stages=tuple(
-                tuple(_strings(stage, f"{where}: stages"))
-                for stage in _list(table.get("stages", []), f"{where}: stages")
-            ),
-            transitions={
-                source: frozenset(_strings(targets, f"{where}: transitions.{source}"))
-                for source, targets in transitions.items()
-            },
-            prefer=tuple(_strings(table.get("prefer", []), f"{where}: prefer")),
+            choices=choices,
+            stages=stages,
+            transitions=steps,
+            prefer=prefer,
         )
     except PolicyError as exc:
         raise PolicyError(f"{where}: {exc}") from exc
