@@ -43,13 +43,34 @@ HAZARD_AREA_PROPERTIES: dict[str, set[str] | None] = {
     "estimated_area_m2": None,
     "remaining_area_m2": None,
     "cleared_area_m2": None,
+    "cancelled_area_m2": None,
+    "reduced_area_m2": None,
     "land_use": {"agriculture", "grazing", "housing", "forest", "infrastructure", "other"},
     "blockages": {"access_road", "water_source", "school", "health_facility", "farmland", "none"},
     "priority": {"high", "medium", "low"},
-    "landowner": None,
+    "marking_status": {"marked", "partly_marked", "not_marked"},
+    "marking_type": {
+        "permanent_signs",
+        "temporary_signs",
+        "fence",
+        "painted_posts",
+        "local_marking",
+        "other",
+    },
+    "landowner_type": {"private", "community", "state", "religious", "company", "unknown"},
+    "admin1_pcode": None,
+    "admin2_pcode": None,
+    "admin3_pcode": None,
+    "village": None,
     "admin_area": None,
+    "benchmark": None,
+    "perimeter": None,
+    "cancelled_shape": None,
+    "reduced_shape": None,
+    "cleared_shape": None,
     "date_of_information": None,
 }
+SHAPES = {"cancelled_shape", "reduced_shape", "cleared_shape"}
 SURVIVOR_PROPERTIES: dict[str, set[str] | None] = {
     "survivor_code": None,
     "sex": {"female", "male"},
@@ -81,7 +102,7 @@ ENTITY_USE = {
     "hazard_report": (
         "hazard_areas",
         {"create", "update"},
-        set(HAZARD_AREA_PROPERTIES) - {"cleared_area_m2"},
+        set(HAZARD_AREA_PROPERTIES) - {"cleared_area_m2", "reduced_area_m2"} - SHAPES,
     ),
     "clearance_report": (
         "hazard_areas",
@@ -90,16 +111,28 @@ ENTITY_USE = {
             "status",
             "remaining_area_m2",
             "cleared_area_m2",
+            "cancelled_area_m2",
+            "reduced_area_m2",
             "contamination_types",
             "hazard_type",
             "evidence",
             "date_of_information",
+            *SHAPES,
         },
     ),
     "completion_report": (
         "hazard_areas",
         {"update"},
-        {"status", "remaining_area_m2", "cleared_area_m2", "land_use", "date_of_information"},
+        {
+            "status",
+            "remaining_area_m2",
+            "cleared_area_m2",
+            "cancelled_area_m2",
+            "reduced_area_m2",
+            "land_use",
+            "date_of_information",
+            *SHAPES,
+        },
     ),
     "survivor_needs_assessment": ("survivors", {"create"}, set(SURVIVOR_PROPERTIES)),
     "survivor_followup": (
@@ -334,9 +367,16 @@ def test_hazard_report_creates_a_new_area_or_updates_a_chosen_one() -> None:
     )
     assert form_binds["/data/location/benchmark"]["type"] == "geopoint"
     assert form_binds["/data/location/perimeter"]["type"] == "geoshape"
+    # Evidence points for every type of contamination, not only cluster munitions.
     assert form_binds["/data/evidence_points"]["relevant"] == (
-        "selected( /data/contamination/contamination_types , 'cmr')"
+        "count-selected( /data/contamination/contamination_types ) > 0"
     )
+    for name in ("evidence_category", "evidence_model", "evidence_quantity"):
+        assert f"/data/evidence_points/{name}" in form_binds
+    # The geometry reaches the hazard area's record.
+    properties = saved_properties("hazard_report")
+    assert properties["benchmark"] == "/data/location/benchmark"
+    assert properties["perimeter"] == "/data/location/perimeter"
     assert form_binds["/data/evidence_points/evidence_point_location"]["type"] == "geopoint"
     assert form_binds["/data/evidence_points/evidence_point_photo"]["type"] == "binary"
 
@@ -371,18 +411,25 @@ def test_clearance_report_records_devices_with_submunition_models() -> None:
     ):
         assert form_binds[f"{devices}/{name}"]["type"] == kind
     models = choice_labels("clearance_report", "device_model").values()
-    assert {"BLU-26", "BLU-61", "BLU-97", "M42/M77"} <= set(models)
-    assert len(models) > 10
-    assert set(choice_labels("clearance_report", "disposal")) == {"destroyed_in_situ", "removed"}
-    assert set(choice_labels("clearance_report", "method")) == {
-        "nts",
-        "ts",
-        "clearance",
-        "bac",
-        "eod_spot",
+    assert {"BLU-26", "BLU-61", "BLU-97", "M42", "M77", "M46", "ShOAB-0.5"} <= set(models)
+    assert {"BLU-3 (Pineapple)", "BLU-24 (Orange)", "9N210", "9N235"} <= set(models)
+    assert "M42/M77" not in models
+    assert set(choice_labels("clearance_report", "disposal")) == {
+        "destroyed_in_situ",
+        "removed_for_destruction",
+        "render_safe",
+        "handed_over",
     }
-    assert set(choice_labels("clearance_report", "assets")) == {"manual", "mechanical", "mdd"}
-    for area in ("cancelled", "reduced", "cleared"):
+    assert form_binds[f"{devices}/device_condition"]["type"] == "string"
+    # EOD spot tasks are reported with the EOD report, outside any hazard area.
+    assert set(choice_labels("clearance_report", "method")) == {"nts", "ts", "clearance", "bac"}
+    assert set(choice_labels("clearance_report", "assets")) == {
+        "manual",
+        "mechanical",
+        "mdd",
+        "none",
+    }
+    for area in ("cancelled", "reduced_asset", "reduced_no_asset", "cleared", "adjustment"):
         assert form_binds[f"/data/land_released/area_{area}_m2"]["type"] == "decimal"
     assert form_binds["/data/activity/clearance_depth_cm"]["type"] == "int"
 
