@@ -21,6 +21,7 @@ FORM_IDS = (
     "accident_report",
     "survivor_needs_assessment",
     "survivor_followup",
+    "eod_report",
 )
 LANGUAGE = "English (en)"
 
@@ -75,8 +76,12 @@ SURVIVOR_PROPERTIES: dict[str, set[str] | None] = {
     "survivor_code": None,
     "sex": {"female", "male"},
     "year_of_birth": None,
+    "admin1_pcode": None,
+    "admin2_pcode": None,
+    "admin3_pcode": None,
+    "village": None,
     "admin_area": None,
-    "disability_status": {"yes", "no"},
+    "disability_status": {"yes", "no", "unknown"},
     "needs": {
         "medical",
         "rehabilitation",
@@ -89,7 +94,20 @@ SURVIVOR_PROPERTIES: dict[str, set[str] | None] = {
         "legal",
         "other",
     },
-    "referral_status": {"none", "open", "in_progress", "completed", "declined"},
+    "referral_status": {
+        "none",
+        "open",
+        "in_progress",
+        "waiting_list",
+        "completed",
+        "declined",
+        "service_not_available",
+        "rejected_by_provider",
+    },
+    "open_referrals": None,
+    "open_referral_needs": None,
+    "case_status": {"active", "closed", "deceased", "moved_away", "lost_to_follow_up"},
+    "next_followup_date": None,
     "consent_followup": {"yes", "no"},
     "consent_sharing": {"yes", "no"},
     "last_contact_date": None,
@@ -143,6 +161,10 @@ ENTITY_USE = {
             "consent_sharing",
             "needs",
             "referral_status",
+            "open_referrals",
+            "open_referral_needs",
+            "case_status",
+            "next_followup_date",
             "last_contact_date",
             "date_of_information",
         },
@@ -160,7 +182,14 @@ WASHINGTON_GROUP_SHORT_SET = {
         "for example understanding or being understood?"
     ),
 }
-WG_ANSWERS = ["No difficulty", "Some difficulty", "A lot of difficulty", "Cannot do at all"]
+WG_ANSWERS = [
+    "No – no difficulty",
+    "Yes – some difficulty",
+    "Yes – a lot of difficulty",
+    "Cannot do at all",
+    "Don't know (interviewer only: do not read out)",
+    "Refused (interviewer only: do not read out)",
+]
 
 
 build = load_build()
@@ -232,7 +261,7 @@ def list_of(form_id: str, path: str) -> str:
     return match.group(1)
 
 
-def test_the_library_holds_exactly_the_seven_forms() -> None:
+def test_the_library_holds_exactly_the_eight_forms() -> None:
     assert sorted(p.stem for p in FORMS_DIR.glob("*.xlsx")) == sorted(FORM_IDS)
     assert not (FORMS_DIR / "__init__.py").exists()
 
@@ -303,6 +332,10 @@ def test_repeat_items_carry_an_id_made_on_the_device(form_id: str) -> None:
     form_binds = binds(form_id)
     repeats = [r.get("nodeset") for r in parsed_form(form_id).iterfind(".//xf:repeat", NS)]
     for repeat in repeats:
+        if repeat == "/data/followup/referral_updates":
+            # One item per open referral, named by the referral_id made when it was created.
+            assert form_binds[f"{repeat}/referral_id"]["calculate"].startswith("selected-at(")
+            continue
         ids = [
             p
             for p, b in form_binds.items()
@@ -315,7 +348,8 @@ def test_repeat_items_carry_an_id_made_on_the_device(form_id: str) -> None:
         "clearance_report": ["/data/devices"],
         "accident_report": ["/data/casualties"],
         "survivor_needs_assessment": ["/data/needs_and_referrals/referrals"],
-        "survivor_followup": ["/data/followup/referral_updates"],
+        "survivor_followup": ["/data/followup/referral_updates", "/data/followup/new_referrals"],
+        "eod_report": ["/data/spot_task/devices", "/data/later_destruction/destroyed_items"],
     }
     assert repeats == expected.get(form_id, [])
 
@@ -464,8 +498,24 @@ def test_accident_report_lists_casualties() -> None:
     form_binds = binds("accident_report")
     for name in ("casualty_group", "casualty_outcome", "sex", "age"):
         assert f"/data/casualties/{name}" in form_binds
-    assert set(choice_labels("accident_report", "casualty_outcome")) == {"killed", "injured"}
-    assert set(choice_labels("accident_report", "casualty_group")) == {"civilian", "deminer"}
+    assert set(choice_labels("accident_report", "casualty_outcome")) == {
+        "killed",
+        "injured",
+        "unknown",
+    }
+    assert set(choice_labels("accident_report", "casualty_group")) == {
+        "civilian",
+        "deminer",
+        "military_security",
+    }
+    assert set(choice_labels("accident_report", "sex")) == {"female", "male", "unknown"}
+    assert set(choice_labels("accident_report", "accident_type")) == {
+        "demining_accident",
+        "mine_erw_accident",
+    }
+    assert set(choice_labels("accident_report", "cm_event")) == {"strike", "remnant"}
+    assert form_binds["/data/casualties/age"]["required"] == "true()"
+    assert form_binds["/data/casualties/age"]["relevant"] == " ../age_known ='yes'"
     assert "activity_at_time" in {p.rpartition("/")[2] for p in form_binds}
 
 
@@ -491,7 +541,10 @@ def test_survivor_assessment_asks_nothing_without_consent() -> None:
         assert form_binds[ref]["relevant"].startswith(consent_gate), ref
     for name in ("consent_followup", "consent_sharing"):
         assert form_binds[f"/data/consent/{name}"]["relevant"] == consent_gate
-    assert form_binds["/data/meta/entity/@create"]["calculate"] == consent_gate
+    # A survivor record is created only with consent to follow-up as well.
+    assert form_binds["/data/meta/entity/@create"]["calculate"] == (
+        f"{consent_gate} and  /data/consent/consent_followup ='yes'"
+    )
 
 
 def test_personal_data_is_marked_and_never_saved_to_the_entity_list() -> None:

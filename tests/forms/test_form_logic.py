@@ -47,7 +47,7 @@ HAZARD_AREA = {
 }
 SURVIVOR = {
     "name": "0b6a9c1e-8f0d-4e55-b4c9-6d1f2a3e4b5c",
-    "label": "SV-0012 Xieng Khouang / Phonsavan",
+    "label": "SV-0012 Pek, Xiengkhuang",
     "__version": "2",
     "__trunkVersion": "2",
     "__branchId": "",
@@ -73,7 +73,9 @@ def consented_survivor() -> FilledForm:
         consent_followup="yes",
         consent_sharing="yes",
         survivor_code="SV-0012",
-        admin_area="Xieng Khouang / Phonsavan",
+        admin1="LA09",
+        admin2="LA0901",
+        village="Ban Na",
         year_of_birth="1990",
         **dict.fromkeys(WG_DOMAINS, "no_difficulty"),
     )
@@ -135,7 +137,7 @@ def test_consent_opens_the_interview_and_creates_a_pseudonymous_survivor() -> No
     assert entity["create"] == "true"
     assert entity["dataset"] == "survivors"
     assert entity["id"] == "uuid-from-device"
-    assert entity["label"] == "SV-0012 Xieng Khouang / Phonsavan"
+    assert entity["label"] == "SV-0012 Pek, Xiengkhuang"
     assert form.value("last_contact_date") == TODAY
     assert form.root.findtext("meta/instanceName") == f"SV-0012 needs assessment {TODAY}"
 
@@ -339,8 +341,23 @@ def test_eore_totals_by_sex_and_age() -> None:
     assert form.value("total_0_9") == "12"
     assert form.value("total_46_plus") == "5"
     assert form.value("total_beneficiaries") == "57"
-    assert form.accepts("participants_with_disability", "4")
-    assert not form.accepts("participants_with_disability", "58")
+    assert form.accepts("disabled_women", "4")
+    assert not form.accepts("disabled_women", "24")
+    assert not form.accepts("disabled_boys", "8")
+    form.answer(disabled_girls="1", disabled_boys="0", disabled_women="4", disabled_men="2")
+    assert form.value("participants_with_disability") == "7"
+    assert not form.accepts("first_time_participants", "58")
+    assert form.accepts("first_time_participants", "40")
+    assert form.value("repeat_participants") == "17"
+
+
+def test_eore_records_mass_media_reach_and_cluster_munition_topic() -> None:
+    form = FilledForm("eore_session").answer(method="face_to_face")
+    assert form.is_required("cm_specific")
+    assert not form.is_relevant("indirect_reach")
+    form.answer(method="mass_media")
+    assert form.is_relevant("indirect_reach")
+    assert form.accepts("indirect_reach", "25000")
 
 
 def test_eore_session_needs_at_least_one_participant() -> None:
@@ -354,9 +371,9 @@ def test_accident_totals_count_casualties_by_outcome_and_age() -> None:
     form.set_repeat(
         "casualties",
         [
-            {"casualty_id": "c-1", "casualty_outcome": "killed", "age": "34"},
-            {"casualty_id": "c-2", "casualty_outcome": "injured", "age": "12"},
-            {"casualty_id": "c-3", "casualty_outcome": "injured", "age": "9"},
+            {"casualty_id": "c-1", "casualty_outcome": "killed", "age_known": "yes", "age": "34"},
+            {"casualty_id": "c-2", "casualty_outcome": "injured", "age_known": "yes", "age": "12"},
+            {"casualty_id": "c-3", "casualty_outcome": "injured", "age_known": "yes", "age": "9"},
         ],
     )
     assert form.value("casualties_total") == "3"

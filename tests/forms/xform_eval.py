@@ -133,6 +133,11 @@ def _odk_functions(instances: Mapping[str, etree._Element]) -> dict[tuple[None, 
         stop = len(text) if end is None else int(float(_text(end)))
         return text[int(float(_text(start))) : stop]
 
+    def once(context: Any, value: Any) -> str:
+        # once() keeps a value already there: an id made when the item was added stays.
+        node = context.context_node
+        return (node.text or "") if isinstance(node, etree._Element) and node.text else _text(value)
+
     def repeat_position(_: object, nodes: Any) -> float:
         # ODK's position(..): the 1-based index of the repeat item among its siblings.
         (node,) = nodes
@@ -151,7 +156,7 @@ def _odk_functions(instances: Mapping[str, etree._Element]) -> dict[tuple[None, 
         (None, "selected-at"): selected_at,
         (None, "substr"): substr,
         (None, "repeat-position"): repeat_position,
-        (None, "once"): lambda _, value: _text(value),
+        (None, "once"): once,
         (None, "uuid"): lambda _: "uuid-from-device",
         (None, "today"): lambda _: TODAY,
     }
