@@ -182,10 +182,11 @@ WASHINGTON_GROUP_SHORT_SET = {
         "for example understanding or being understood?"
     ),
 }
+# Verbatim, with the Washington Group's en dash (U+2013).
 WG_ANSWERS = [
-    "No – no difficulty",
-    "Yes – some difficulty",
-    "Yes – a lot of difficulty",
+    "No \u2013 no difficulty",
+    "Yes \u2013 some difficulty",
+    "Yes \u2013 a lot of difficulty",
     "Cannot do at all",
     "Don't know (interviewer only: do not read out)",
     "Refused (interviewer only: do not read out)",
