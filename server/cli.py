@@ -499,6 +499,9 @@ def _project(session: Session, project_id: int | None) -> Any:
 def _register_groups() -> None:
     # Command groups of other packages register themselves on ``main`` when imported.
     import server.entities.cli  # noqa: F401
+    from server.gazetteer.cli import gazetteer
+
+    main.add_command(gazetteer)
 
 
 _register_groups()

@@ -232,3 +232,16 @@ def database_unavailable() -> Problem:
         "try again in a moment",
         headers={"Retry-After": "5"},
     )
+
+
+# gazetteer
+
+
+def gazetteer_invalid(filename: str, detail: str) -> Problem:
+    """A gazetteer file was refused; ``detail`` names the row. Nothing was changed."""
+    return Problem(
+        400,
+        "gazetteer.invalid",
+        "The gazetteer file was refused; nothing was changed",
+        f"{filename}: {detail}",
+    )

@@ -12,6 +12,7 @@ from server.entities.models import (
     EntityVersion,
 )
 from server.forms.models import Form, FormAttachment, FormVersion
+from server.gazetteer.models import GazetteerArea
 from server.projects.models import Project
 from server.submissions.models import Submission, SubmissionAttachment, SubmissionVersion
 from server.sync.models import BlobUpload, IdempotencyKey, SyncChange
@@ -31,6 +32,7 @@ __all__ = [
     "Form",
     "FormAttachment",
     "FormVersion",
+    "GazetteerArea",
     "IdempotencyKey",
     "Project",
     "ProjectRole",
