@@ -208,8 +208,8 @@ def binds(form_id: str) -> dict[str, dict[str, str]]:
     }
 
 
-def itext(form_id: str) -> dict[str, str]:
-    translation = model(form_id).find("xf:itext/xf:translation", NS)
+def itext(form_id: str, language: str = LANGUAGE) -> dict[str, str]:
+    translation = model(form_id).find(f"xf:itext/xf:translation[@lang='{language}']", NS)
     return {t.get("id"): "".join(t.find("xf:value", NS).itertext()) for t in translation}
 
 
@@ -304,6 +304,9 @@ def test_metadata_and_date_of_information(form_id: str) -> None:
 
 @pytest.mark.parametrize("form_id", FORM_IDS)
 def test_texts_are_tagged_english_so_translations_can_be_added(form_id: str) -> None:
+    from .test_translations import TRANSLATED
+
+    languages = [LANGUAGE, *TRANSLATED.get(form_id, ())]
     sheets = build.read_workbook(FORMS_DIR / f"{form_id}.xlsx")
     settings = dict(zip(*sheets["settings"], strict=True))
     assert settings["default_language"] == LANGUAGE
@@ -311,9 +314,11 @@ def test_texts_are_tagged_english_so_translations_can_be_added(form_id: str) -> 
         for column in sheets[sheet][0]:
             base = column.split("::")[0]
             if base in {"label", "hint", "constraint_message", "required_message"}:
-                assert column == f"{base}::{LANGUAGE}"
+                assert column.partition("::")[2] in languages, column
     translations = model(form_id).findall("xf:itext/xf:translation", NS)
-    assert [(t.get("lang"), t.get("default")) for t in translations] == [(LANGUAGE, "true()")]
+    assert [(t.get("lang"), t.get("default")) for t in translations] == [
+        (lang, "true()" if lang == LANGUAGE else None) for lang in languages
+    ]
     for label in parsed_form(form_id).iterfind("h:body//xf:label", NS):
         if etree.QName(label.getparent()).localname != "itemset":  # entity list CSV labels
             assert label.get("ref", "").startswith("jr:itext(")
