@@ -18,6 +18,8 @@ build = load_build()
 LANGUAGES = ("Lao (lo)", "Khmer (km)", "Vietnamese (vi)")
 # The forms translated so far (forms/README.md, "Languages"); the others are English only.
 TRANSLATED = {
+    "accident_report": LANGUAGES,
+    "eod_report": LANGUAGES,
     "eore_session": LANGUAGES,
     "survivor_followup": LANGUAGES,
 }
