@@ -19,6 +19,8 @@ LANGUAGES = ("Lao (lo)", "Khmer (km)", "Vietnamese (vi)")
 # The forms translated so far (forms/README.md, "Languages"); the others are English only.
 TRANSLATED = {
     "accident_report": LANGUAGES,
+    "clearance_report": LANGUAGES,
+    "completion_report": LANGUAGES,
     "eod_report": LANGUAGES,
     "eore_session": LANGUAGES,
     "survivor_followup": LANGUAGES,
