@@ -23,6 +23,7 @@ TRANSLATED = {
     "completion_report": LANGUAGES,
     "eod_report": LANGUAGES,
     "eore_session": LANGUAGES,
+    "hazard_report": LANGUAGES,
     "survivor_followup": LANGUAGES,
 }
 REFERENCE = re.compile(r"\$\{[a-z0-9_]+\}|<output value=\"[^\"]+\"/>")
