@@ -16,7 +16,7 @@ from .xform_eval import FORMS_DIR, load_build
 
 build = load_build()
 LANGUAGES = ("Lao (lo)", "Khmer (km)", "Vietnamese (vi)")
-# The forms translated so far (forms/README.md, "Languages"); the others are English only.
+# The forms translated so far (forms/README.md, "Languages"): every form of the library.
 TRANSLATED = {
     "accident_report": LANGUAGES,
     "clearance_report": LANGUAGES,
@@ -25,6 +25,7 @@ TRANSLATED = {
     "eore_session": LANGUAGES,
     "hazard_report": LANGUAGES,
     "survivor_followup": LANGUAGES,
+    "survivor_needs_assessment": LANGUAGES,
 }
 REFERENCE = re.compile(r"\$\{[a-z0-9_]+\}|<output value=\"[^\"]+\"/>")
 
@@ -101,3 +102,7 @@ def test_a_language_must_be_named_with_its_code() -> None:
     source = sources()["eore_session"]
     with pytest.raises(build.SourceError, match="Name \\(code\\)"):
         build.add_language(source, "Thai")
+
+
+def test_every_form_of_the_library_is_translated() -> None:
+    assert sorted(TRANSLATED) == sorted(FORM_IDS)
