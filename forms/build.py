@@ -10,11 +10,14 @@ Usage (from the repository root):
     python forms/build.py --validate           also run ODK Validate (needs Java)
     python forms/build.py --extract forms/hazard_report.xlsx   workbook -> forms/src/*.md
     python forms/build.py --force              overwrite workbooks edited after their source
+    python forms/build.py --add-language "Thai (th)" [--form eore_session]
+                                               add empty translation columns to the sources
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +29,10 @@ FORMS_DIR = Path(__file__).resolve().parent
 SOURCE_DIR = FORMS_DIR / "src"
 SHEET_ORDER = ("survey", "choices", "settings", "entities")
 LINE_BREAK = "<br>"
+DEFAULT_LANGUAGE = "English (en)"
+# The columns that hold text for people, translated column by column (`label::Lao (lo)`).
+TRANSLATED_COLUMNS = ("label", "hint", "constraint_message", "required_message")
+LANGUAGE_RE = re.compile(r"^[A-Z][A-Za-z ]+ \([a-z]{2,3}\)$")
 
 Row = list[str]
 
@@ -186,6 +193,69 @@ def write_workbook(sheets: dict[str, list[Row]], path: Path) -> None:
     workbook.save(path)
 
 
+def languages(source: FormSource) -> list[str]:
+    """The languages a form's survey sheet has texts in, English (the default) first."""
+    found = []
+    for column in source.sheets.get("survey", [[]])[0]:
+        base, _, language = column.partition("::")
+        if base in TRANSLATED_COLUMNS and language and language not in found:
+            found.append(language)
+    return sorted(found, key=lambda lang: (lang != DEFAULT_LANGUAGE, found.index(lang)))
+
+
+def add_language(source: FormSource, language: str) -> bool:
+    """Add empty `<column>::<language>` columns after the English ones on the survey and
+    choices sheets; returns False when the form already has them.
+
+    Raises SourceError for a language not written as `Name (code)`, e.g. `Thai (th)`.
+    """
+    if not LANGUAGE_RE.match(language):
+        raise SourceError(f"write the language as 'Name (code)', e.g. 'Thai (th)': {language!r}")
+    if language in languages(source):
+        return False
+    for sheet in ("survey", "choices"):
+        rows = source.sheets.get(sheet)
+        if not rows:
+            continue
+        for base in TRANSLATED_COLUMNS:
+            header = rows[0]
+            english = f"{base}::{DEFAULT_LANGUAGE}"
+            if english not in header:
+                continue
+            # After the last existing translation of this column, so languages stay in order.
+            at = max(i for i, c in enumerate(header) if c.partition("::")[0] == base) + 1
+            rows[0] = [*header[:at], f"{base}::{language}", *header[at:]]
+            for i in range(1, len(rows)):
+                rows[i] = [*rows[i][:at], "", *rows[i][at:]]
+    return True
+
+
+def missing_translations(source: FormSource) -> list[str]:
+    """One line per text that has English but no translation in a language the form has."""
+    problems = []
+    for sheet in ("survey", "choices"):
+        rows = source.sheets.get(sheet, [])
+        if not rows:
+            continue
+        header = rows[0]
+        for language in languages(source)[1:]:
+            for base in TRANSLATED_COLUMNS:
+                english, other = f"{base}::{DEFAULT_LANGUAGE}", f"{base}::{language}"
+                if english not in header:
+                    continue
+                if other not in header:
+                    problems.append(f"{source.form_id}: {sheet}: no column {other}")
+                    continue
+                e, o = header.index(english), header.index(other)
+                for number, row in enumerate(rows[1:], start=2):
+                    if row[e].strip() and not row[o].strip():
+                        name = row[header.index("name")] if "name" in header else ""
+                        problems.append(
+                            f"{source.form_id}: {sheet} row {number} ({name}): no {other}"
+                        )
+    return problems
+
+
 def load_sources(source_dir: Path = SOURCE_DIR) -> list[FormSource]:
     """Read every form source in source_dir, sorted by form_id.
 
@@ -288,8 +358,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="compile with pyxform")
     parser.add_argument("--validate", action="store_true", help="also run ODK Validate")
     parser.add_argument("--force", action="store_true", help="overwrite edited workbooks")
+    parser.add_argument(
+        "--add-language", metavar="LANGUAGE", help="add translation columns, e.g. 'Thai (th)'"
+    )
+    parser.add_argument(
+        "--form", action="append", metavar="FORM_ID", help="with --add-language: only this form"
+    )
     args = parser.parse_args(argv)
     try:
+        if args.add_language:
+            for source in load_sources():
+                if args.form and source.form_id not in args.form:
+                    continue
+                if add_language(source, args.add_language):
+                    path = SOURCE_DIR / f"{source.form_id}.md"
+                    path.write_text(render_source(source), encoding="utf-8")
+                    print(f"added {args.add_language} to {path}")
         if args.extract:
             print(f"wrote {extract(args.extract)}")
         for path in build(force=args.force):
@@ -298,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if args.check or args.validate:
-        problems = check(sorted(FORMS_DIR.glob("*.xlsx")), validate=args.validate)
+        problems = [line for s in load_sources() for line in missing_translations(s)]
+        problems += check(sorted(FORMS_DIR.glob("*.xlsx")), validate=args.validate)
         for line in problems:
             print(line, file=sys.stderr)
         if problems:

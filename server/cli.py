@@ -18,6 +18,7 @@ from server.console import CliState, fail, handle_errors, pass_state
 from server.entities.cli import entities
 from server.exports import cli as exports_cli
 from server.forms.cli import forms
+from server.gazetteer.cli import gazetteer
 from server.projects.cli import projects
 from server.runtime import make_runtime
 from server.settings import BUNDLED_FORMS_DIR, Settings
@@ -74,6 +75,7 @@ def init(
     from server.accounts.models import Role
     from server.accounts.security import new_password
     from server.forms import service as forms_service
+    from server.gazetteer import service as gazetteer_service
     from server.migrate import upgrade
     from server.projects import service as projects_service
 
@@ -93,9 +95,14 @@ def init(
         results = forms_service.publish_many(
             session, state.runtime.blobs, project, files, max_bytes=state.settings.max_form_bytes
         )
+        # The forms select places from gazetteer.csv: send the project's gazetteer (the bundled
+        # Lao PDR one until another is imported) with them, or devices cannot open them.
+        places = gazetteer_service.publish(session, state.runtime.blobs, project) if files else None
     for result in results:
         status = "published" if result.created else "unchanged"
         click.echo(f"form {result.form.xml_form_id} version {result.version.version}: {status}")
+    if places is not None and places.forms:
+        click.echo(places.summary())
     if password:
         click.echo(f"administrator: {admin_email}")
         click.echo(f"password (shown once, store it now): {password}")
@@ -174,6 +181,7 @@ main.add_command(app_user)  # fieldsync-server app-user create|list|revoke
 main.add_command(projects)  # fieldsync-server projects list|create
 main.add_command(forms)  # fieldsync-server forms publish|list|state
 main.add_command(entities)  # fieldsync-server entities process-backlog|require-approval
+main.add_command(gazetteer)  # fieldsync-server gazetteer import|publish
 main.add_command(exports_cli.export)  # fieldsync-server export FORM_ID --format ... --out FILE
 
 if __name__ == "__main__":

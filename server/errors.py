@@ -826,6 +826,27 @@ def database_unavailable() -> Problem:
     )
 
 
+# --- gazetteer (forms/README.md, ADR 0010) ----------------------------------------------------
+
+GAZETTEER_INVALID = _define(
+    "gazetteer.invalid",
+    400,
+    "A gazetteer file was refused (a duplicate P-code, a missing parent, a cycle, a wrong "
+    "level or a missing column); the detail names the row. Nothing was changed.",
+    "Fix the named row of the file and import it again.",
+)
+
+
+def gazetteer_invalid(filename: str, detail: str) -> Problem:
+    """A gazetteer file was refused; ``detail`` names the row. Nothing was changed."""
+    return Problem(
+        400,
+        GAZETTEER_INVALID,
+        "The gazetteer file was refused; nothing was changed",
+        f"{filename}: {detail}",
+    )
+
+
 # --- exports (docs/exports.md) -----------------------------------------------------------------
 
 EXPORT_BAD_OPTION = _define(

@@ -13,6 +13,7 @@ from server.entities.models import (
 )
 from server.feed.models import SyncChange
 from server.forms.models import Form, FormAttachment, FormVersion
+from server.gazetteer.models import GazetteerArea
 from server.projects.models import Project
 from server.submissions.models import Submission, SubmissionAttachment, SubmissionVersion
 from server.sync.models import BlobUpload, IdempotencyKey
@@ -32,6 +33,7 @@ __all__ = [
     "Form",
     "FormAttachment",
     "FormVersion",
+    "GazetteerArea",
     "IdempotencyKey",
     "Project",
     "ProjectRole",

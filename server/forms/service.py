@@ -161,6 +161,27 @@ def entity_list_names(session: Session, project_id: int) -> set[str]:
     return set(session.scalars(select(EntityList.name).where(EntityList.project_id == project_id)))
 
 
+# Media every form of a project shares (the gazetteer the place questions select from): a new
+# form or version gets the file the project's forms already carry, so publishing a form never
+# leaves devices without it (``fieldsync-server gazetteer import|publish`` replaces it).
+PROJECT_MEDIA = frozenset({"gazetteer.csv"})
+
+
+def _project_media(session: Session, project_id: int, name: str) -> str | None:
+    return session.scalars(
+        select(FormAttachment.blob_sha256)
+        .join(FormVersion, FormVersion.id == FormAttachment.form_version_id)
+        .join(Form, Form.id == FormVersion.form_id)
+        .where(
+            Form.project_id == project_id,
+            FormAttachment.name == name,
+            FormAttachment.blob_sha256.is_not(None),
+        )
+        .order_by(FormAttachment.id.desc())
+        .limit(1)
+    ).first()
+
+
 def _register_media(
     session: Session,
     blobs: FileBlobStore,
@@ -179,6 +200,8 @@ def _register_media(
             stored = blobs.put_bytes(compiled.itemsets_csv.encode("utf-8"))
             blob_service.register(session, stored, "text/csv")
             attachment.blob_sha256 = stored.sha256
+        elif name in PROJECT_MEDIA:
+            attachment.blob_sha256 = _project_media(session, project.id, name)
         session.add(attachment)
     # A list declared by this form may be one that earlier forms already select from.
     dataset = compiled.entity_spec.get("dataset")

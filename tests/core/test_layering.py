@@ -43,6 +43,7 @@ LAYERS: dict[str, int] = {
     "entities": 3,
     "forms": 4,
     "submissions": 5,
+    "gazetteer": 5,  # places: the areas table, and sending gazetteer.csv with the forms
     # 6: use cases that combine submissions and entities, and what reads them all
     "intake": 6,
     "exports": 6,

@@ -225,7 +225,7 @@ def test_conflicts_reach_the_change_feed_with_their_id(client: FlaskClient, fiel
 def test_entity_csv_quotes_what_needs_quoting(client: FlaskClient, field: Field) -> None:
     ha = str(uuid.uuid4())
     awkward = 'Ban "Na", Phonsavan\nnorth field — ເມືອງ'
-    field.receive(new_area(field, ha, admin_area=awkward, landowner="Mr K., family"))
+    field.receive(new_area(field, ha, admin_area=awkward, village="Mr K., family"))
     viewer = field.factories.logged_in(field.project, Role.VIEWER)
     response = client.get(
         f"{base(field)}/entity-lists/hazard_areas/entities.csv", headers=viewer.headers
@@ -237,7 +237,7 @@ def test_entity_csv_quotes_what_needs_quoting(client: FlaskClient, field: Field)
     rows = list(reader)
     assert [r["__id"] for r in rows] == [ha]
     assert rows[0]["admin_area"] == awkward
-    assert rows[0]["landowner"] == "Mr K., family"
+    assert rows[0]["village"] == "Mr K., family"
     assert rows[0]["label"] == f"HA-0145 {awkward}"
     assert rows[0]["cleared_area_m2"] == ""
 

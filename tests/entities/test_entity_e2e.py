@@ -99,9 +99,9 @@ def test_classic_cases_over_http(
 
     # Two teams update different properties from the same download: both apply.
     assert team1.submit(survey_update(field, ha, 1, priority="medium")).status_code == 201
-    assert team2.submit(survey_update(field, ha, 1, landowner="district")).status_code == 201
+    assert team2.submit(survey_update(field, ha, 1, village="Ban Na")).status_code == 201
     row = team1.hazard_areas()[ha]
-    assert (row["priority"], row["landowner"], row["__version"]) == ("medium", "district", "3")
+    assert (row["priority"], row["village"], row["__version"]) == ("medium", "Ban Na", "3")
 
     # Two teams update the same property from the same download: a hard conflict.
     current = {k: row[k] for k in row if k in AREA}

@@ -29,7 +29,7 @@ AREA = {
     "land_use": "agriculture",
     "blockages": "farmland",
     "priority": "high",
-    "landowner": "community",
+    "landowner_type": "community",
 }
 
 
@@ -119,10 +119,10 @@ def test_two_teams_updating_different_properties_both_apply(field: Field) -> Non
     ha = str(uuid.uuid4())
     field.receive(new_area(field, ha))
     field.receive(survey_update(field, ha, 1, priority="medium"))
-    field.receive(survey_update(field, ha, 1, landowner="district office"))
+    field.receive(survey_update(field, ha, 1, village="Ban Na"))
     entity = field.entity(ha)
     assert entity.values["priority"] == "medium"
-    assert entity.values["landowner"] == "district office"
+    assert entity.values["village"] == "Ban Na"
     assert entity.current_version == 3
     # Visible as a soft conflict, but nothing waits for review.
     assert entity.conflict == "soft"

@@ -21,6 +21,7 @@ FORM_IDS = (
     "accident_report",
     "survivor_needs_assessment",
     "survivor_followup",
+    "eod_report",
 )
 LANGUAGE = "English (en)"
 
@@ -43,19 +44,44 @@ HAZARD_AREA_PROPERTIES: dict[str, set[str] | None] = {
     "estimated_area_m2": None,
     "remaining_area_m2": None,
     "cleared_area_m2": None,
+    "cancelled_area_m2": None,
+    "reduced_area_m2": None,
     "land_use": {"agriculture", "grazing", "housing", "forest", "infrastructure", "other"},
     "blockages": {"access_road", "water_source", "school", "health_facility", "farmland", "none"},
     "priority": {"high", "medium", "low"},
-    "landowner": None,
+    "marking_status": {"marked", "partly_marked", "not_marked"},
+    "marking_type": {
+        "permanent_signs",
+        "temporary_signs",
+        "fence",
+        "painted_posts",
+        "local_marking",
+        "other",
+    },
+    "landowner_type": {"private", "community", "state", "religious", "company", "unknown"},
+    "admin1_pcode": None,
+    "admin2_pcode": None,
+    "admin3_pcode": None,
+    "village": None,
     "admin_area": None,
+    "benchmark": None,
+    "perimeter": None,
+    "cancelled_shape": None,
+    "reduced_shape": None,
+    "cleared_shape": None,
     "date_of_information": None,
 }
+SHAPES = {"cancelled_shape", "reduced_shape", "cleared_shape"}
 SURVIVOR_PROPERTIES: dict[str, set[str] | None] = {
     "survivor_code": None,
     "sex": {"female", "male"},
     "year_of_birth": None,
+    "admin1_pcode": None,
+    "admin2_pcode": None,
+    "admin3_pcode": None,
+    "village": None,
     "admin_area": None,
-    "disability_status": {"yes", "no"},
+    "disability_status": {"yes", "no", "unknown"},
     "needs": {
         "medical",
         "rehabilitation",
@@ -68,7 +94,20 @@ SURVIVOR_PROPERTIES: dict[str, set[str] | None] = {
         "legal",
         "other",
     },
-    "referral_status": {"none", "open", "in_progress", "completed", "declined"},
+    "referral_status": {
+        "none",
+        "open",
+        "in_progress",
+        "waiting_list",
+        "completed",
+        "declined",
+        "service_not_available",
+        "rejected_by_provider",
+    },
+    "open_referrals": None,
+    "open_referral_needs": None,
+    "case_status": {"active", "closed", "deceased", "moved_away", "lost_to_follow_up"},
+    "next_followup_date": None,
     "consent_followup": {"yes", "no"},
     "consent_sharing": {"yes", "no"},
     "last_contact_date": None,
@@ -81,7 +120,7 @@ ENTITY_USE = {
     "hazard_report": (
         "hazard_areas",
         {"create", "update"},
-        set(HAZARD_AREA_PROPERTIES) - {"cleared_area_m2"},
+        set(HAZARD_AREA_PROPERTIES) - {"cleared_area_m2", "reduced_area_m2"} - SHAPES,
     ),
     "clearance_report": (
         "hazard_areas",
@@ -90,16 +129,28 @@ ENTITY_USE = {
             "status",
             "remaining_area_m2",
             "cleared_area_m2",
+            "cancelled_area_m2",
+            "reduced_area_m2",
             "contamination_types",
             "hazard_type",
             "evidence",
             "date_of_information",
+            *SHAPES,
         },
     ),
     "completion_report": (
         "hazard_areas",
         {"update"},
-        {"status", "remaining_area_m2", "cleared_area_m2", "land_use", "date_of_information"},
+        {
+            "status",
+            "remaining_area_m2",
+            "cleared_area_m2",
+            "cancelled_area_m2",
+            "reduced_area_m2",
+            "land_use",
+            "date_of_information",
+            *SHAPES,
+        },
     ),
     "survivor_needs_assessment": ("survivors", {"create"}, set(SURVIVOR_PROPERTIES)),
     "survivor_followup": (
@@ -110,6 +161,10 @@ ENTITY_USE = {
             "consent_sharing",
             "needs",
             "referral_status",
+            "open_referrals",
+            "open_referral_needs",
+            "case_status",
+            "next_followup_date",
             "last_contact_date",
             "date_of_information",
         },
@@ -127,7 +182,15 @@ WASHINGTON_GROUP_SHORT_SET = {
         "for example understanding or being understood?"
     ),
 }
-WG_ANSWERS = ["No difficulty", "Some difficulty", "A lot of difficulty", "Cannot do at all"]
+# Verbatim, with the Washington Group's en dash (U+2013).
+WG_ANSWERS = [
+    "No \u2013 no difficulty",
+    "Yes \u2013 some difficulty",
+    "Yes \u2013 a lot of difficulty",
+    "Cannot do at all",
+    "Don't know (interviewer only: do not read out)",
+    "Refused (interviewer only: do not read out)",
+]
 
 
 build = load_build()
@@ -145,8 +208,8 @@ def binds(form_id: str) -> dict[str, dict[str, str]]:
     }
 
 
-def itext(form_id: str) -> dict[str, str]:
-    translation = model(form_id).find("xf:itext/xf:translation", NS)
+def itext(form_id: str, language: str = LANGUAGE) -> dict[str, str]:
+    translation = model(form_id).find(f"xf:itext/xf:translation[@lang='{language}']", NS)
     return {t.get("id"): "".join(t.find("xf:value", NS).itertext()) for t in translation}
 
 
@@ -199,7 +262,7 @@ def list_of(form_id: str, path: str) -> str:
     return match.group(1)
 
 
-def test_the_library_holds_exactly_the_seven_forms() -> None:
+def test_the_library_holds_exactly_the_eight_forms() -> None:
     assert sorted(p.stem for p in FORMS_DIR.glob("*.xlsx")) == sorted(FORM_IDS)
     assert not (FORMS_DIR / "__init__.py").exists()
 
@@ -241,6 +304,9 @@ def test_metadata_and_date_of_information(form_id: str) -> None:
 
 @pytest.mark.parametrize("form_id", FORM_IDS)
 def test_texts_are_tagged_english_so_translations_can_be_added(form_id: str) -> None:
+    from .test_translations import TRANSLATED
+
+    languages = [LANGUAGE, *TRANSLATED.get(form_id, ())]
     sheets = build.read_workbook(FORMS_DIR / f"{form_id}.xlsx")
     settings = dict(zip(*sheets["settings"], strict=True))
     assert settings["default_language"] == LANGUAGE
@@ -248,9 +314,11 @@ def test_texts_are_tagged_english_so_translations_can_be_added(form_id: str) -> 
         for column in sheets[sheet][0]:
             base = column.split("::")[0]
             if base in {"label", "hint", "constraint_message", "required_message"}:
-                assert column == f"{base}::{LANGUAGE}"
+                assert column.partition("::")[2] in languages, column
     translations = model(form_id).findall("xf:itext/xf:translation", NS)
-    assert [(t.get("lang"), t.get("default")) for t in translations] == [(LANGUAGE, "true()")]
+    assert [(t.get("lang"), t.get("default")) for t in translations] == [
+        (lang, "true()" if lang == LANGUAGE else None) for lang in languages
+    ]
     for label in parsed_form(form_id).iterfind("h:body//xf:label", NS):
         if etree.QName(label.getparent()).localname != "itemset":  # entity list CSV labels
             assert label.get("ref", "").startswith("jr:itext(")
@@ -270,6 +338,10 @@ def test_repeat_items_carry_an_id_made_on_the_device(form_id: str) -> None:
     form_binds = binds(form_id)
     repeats = [r.get("nodeset") for r in parsed_form(form_id).iterfind(".//xf:repeat", NS)]
     for repeat in repeats:
+        if repeat == "/data/followup/referral_updates":
+            # One item per open referral, named by the referral_id made when it was created.
+            assert form_binds[f"{repeat}/referral_id"]["calculate"].startswith("selected-at(")
+            continue
         ids = [
             p
             for p, b in form_binds.items()
@@ -282,7 +354,8 @@ def test_repeat_items_carry_an_id_made_on_the_device(form_id: str) -> None:
         "clearance_report": ["/data/devices"],
         "accident_report": ["/data/casualties"],
         "survivor_needs_assessment": ["/data/needs_and_referrals/referrals"],
-        "survivor_followup": ["/data/followup/referral_updates"],
+        "survivor_followup": ["/data/followup/referral_updates", "/data/followup/new_referrals"],
+        "eod_report": ["/data/spot_task/devices", "/data/later_destruction/destroyed_items"],
     }
     assert repeats == expected.get(form_id, [])
 
@@ -334,9 +407,16 @@ def test_hazard_report_creates_a_new_area_or_updates_a_chosen_one() -> None:
     )
     assert form_binds["/data/location/benchmark"]["type"] == "geopoint"
     assert form_binds["/data/location/perimeter"]["type"] == "geoshape"
+    # Evidence points for every type of contamination, not only cluster munitions.
     assert form_binds["/data/evidence_points"]["relevant"] == (
-        "selected( /data/contamination/contamination_types , 'cmr')"
+        "count-selected( /data/contamination/contamination_types ) > 0"
     )
+    for name in ("evidence_category", "evidence_model", "evidence_quantity"):
+        assert f"/data/evidence_points/{name}" in form_binds
+    # The geometry reaches the hazard area's record.
+    properties = saved_properties("hazard_report")
+    assert properties["benchmark"] == "/data/location/benchmark"
+    assert properties["perimeter"] == "/data/location/perimeter"
     assert form_binds["/data/evidence_points/evidence_point_location"]["type"] == "geopoint"
     assert form_binds["/data/evidence_points/evidence_point_photo"]["type"] == "binary"
 
@@ -371,18 +451,25 @@ def test_clearance_report_records_devices_with_submunition_models() -> None:
     ):
         assert form_binds[f"{devices}/{name}"]["type"] == kind
     models = choice_labels("clearance_report", "device_model").values()
-    assert {"BLU-26", "BLU-61", "BLU-97", "M42/M77"} <= set(models)
-    assert len(models) > 10
-    assert set(choice_labels("clearance_report", "disposal")) == {"destroyed_in_situ", "removed"}
-    assert set(choice_labels("clearance_report", "method")) == {
-        "nts",
-        "ts",
-        "clearance",
-        "bac",
-        "eod_spot",
+    assert {"BLU-26", "BLU-61", "BLU-97", "M42", "M77", "M46", "ShOAB-0.5"} <= set(models)
+    assert {"BLU-3 (Pineapple)", "BLU-24 (Orange)", "9N210", "9N235"} <= set(models)
+    assert "M42/M77" not in models
+    assert set(choice_labels("clearance_report", "disposal")) == {
+        "destroyed_in_situ",
+        "removed_for_destruction",
+        "render_safe",
+        "handed_over",
     }
-    assert set(choice_labels("clearance_report", "assets")) == {"manual", "mechanical", "mdd"}
-    for area in ("cancelled", "reduced", "cleared"):
+    assert form_binds[f"{devices}/device_condition"]["type"] == "string"
+    # EOD spot tasks are reported with the EOD report, outside any hazard area.
+    assert set(choice_labels("clearance_report", "method")) == {"nts", "ts", "clearance", "bac"}
+    assert set(choice_labels("clearance_report", "assets")) == {
+        "manual",
+        "mechanical",
+        "mdd",
+        "none",
+    }
+    for area in ("cancelled", "reduced_asset", "reduced_no_asset", "cleared", "adjustment"):
         assert form_binds[f"/data/land_released/area_{area}_m2"]["type"] == "decimal"
     assert form_binds["/data/activity/clearance_depth_cm"]["type"] == "int"
 
@@ -417,8 +504,24 @@ def test_accident_report_lists_casualties() -> None:
     form_binds = binds("accident_report")
     for name in ("casualty_group", "casualty_outcome", "sex", "age"):
         assert f"/data/casualties/{name}" in form_binds
-    assert set(choice_labels("accident_report", "casualty_outcome")) == {"killed", "injured"}
-    assert set(choice_labels("accident_report", "casualty_group")) == {"civilian", "deminer"}
+    assert set(choice_labels("accident_report", "casualty_outcome")) == {
+        "killed",
+        "injured",
+        "unknown",
+    }
+    assert set(choice_labels("accident_report", "casualty_group")) == {
+        "civilian",
+        "deminer",
+        "military_security",
+    }
+    assert set(choice_labels("accident_report", "sex")) == {"female", "male", "unknown"}
+    assert set(choice_labels("accident_report", "accident_type")) == {
+        "demining_accident",
+        "mine_erw_accident",
+    }
+    assert set(choice_labels("accident_report", "cm_event")) == {"strike", "remnant"}
+    assert form_binds["/data/casualties/age"]["required"] == "true()"
+    assert form_binds["/data/casualties/age"]["relevant"] == " ../age_known ='yes'"
     assert "activity_at_time" in {p.rpartition("/")[2] for p in form_binds}
 
 
@@ -444,7 +547,10 @@ def test_survivor_assessment_asks_nothing_without_consent() -> None:
         assert form_binds[ref]["relevant"].startswith(consent_gate), ref
     for name in ("consent_followup", "consent_sharing"):
         assert form_binds[f"/data/consent/{name}"]["relevant"] == consent_gate
-    assert form_binds["/data/meta/entity/@create"]["calculate"] == consent_gate
+    # A survivor record is created only with consent to follow-up as well.
+    assert form_binds["/data/meta/entity/@create"]["calculate"] == (
+        f"{consent_gate} and  /data/consent/consent_followup ='yes'"
+    )
 
 
 def test_personal_data_is_marked_and_never_saved_to_the_entity_list() -> None:

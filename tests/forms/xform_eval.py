@@ -8,6 +8,8 @@ XPath 1.0 engine, adding the ODK functions the library uses (if, selected, coale
 from __future__ import annotations
 
 import copy
+import csv
+import datetime
 import functools
 import importlib.util
 import math
@@ -31,6 +33,15 @@ NS = {
 JR_TEMPLATE = f"{{{NS['jr']}}}template"
 SECONDARY = "secondary_instances"
 TODAY = "2026-11-29"
+EPOCH = datetime.date(1970, 1, 1)
+GAZETTEER_CSV = FORMS_DIR / "gazetteer" / "gazetteer.csv"
+
+
+@functools.cache
+def bundled_gazetteer() -> tuple[dict[str, str], ...]:
+    """The rows of the bundled gazetteer media file, as a device reads them."""
+    with GAZETTEER_CSV.open(encoding="utf-8", newline="") as handle:
+        return tuple(csv.DictReader(handle))
 
 
 def load_build() -> ModuleType:
@@ -103,11 +114,35 @@ def _odk_functions(instances: Mapping[str, etree._Element]) -> dict[tuple[None, 
         return re.search(_text(pattern), _text(value)) is not None
 
     def format_date(_: object, value: Any, pattern: Any) -> str:
-        year, month, day = _text(value)[:10].split("-")
+        text = _text(value)
+        if re.fullmatch(r"-?[0-9]+", text):  # a date compared as a number of days
+            text = (EPOCH + datetime.timedelta(days=int(text))).isoformat()
+        year, month, day = text[:10].split("-")
         return _text(pattern).replace("%Y", year).replace("%m", month).replace("%d", day)
 
     def instance(_: object, name: Any) -> list[etree._Element]:
         return [instances[_text(name)]]
+
+    def selected_at(_: object, values: Any, index: Any) -> str:
+        items = _text(values).split()
+        position = int(float(_text(index)))
+        return items[position] if 0 <= position < len(items) else ""
+
+    def substr(_: object, value: Any, start: Any, end: Any = None) -> str:
+        text = _text(value)
+        stop = len(text) if end is None else int(float(_text(end)))
+        return text[int(float(_text(start))) : stop]
+
+    def once(context: Any, value: Any) -> str:
+        # once() keeps a value already there: an id made when the item was added stays.
+        node = context.context_node
+        return (node.text or "") if isinstance(node, etree._Element) and node.text else _text(value)
+
+    def repeat_position(_: object, nodes: Any) -> float:
+        # ODK's position(..): the 1-based index of the repeat item among its siblings.
+        (node,) = nodes
+        siblings = [n for n in node.getparent() if n.tag == node.tag]
+        return float(siblings.index(node) + 1)
 
     return {
         (None, "if"): odk_if,
@@ -118,10 +153,21 @@ def _odk_functions(instances: Mapping[str, etree._Element]) -> dict[tuple[None, 
         (None, "regex"): regex,
         (None, "format-date"): format_date,
         (None, "instance"): instance,
-        (None, "once"): lambda _, value: _text(value),
+        (None, "selected-at"): selected_at,
+        (None, "substr"): substr,
+        (None, "repeat-position"): repeat_position,
+        (None, "once"): once,
         (None, "uuid"): lambda _: "uuid-from-device",
         (None, "today"): lambda _: TODAY,
     }
+
+
+def _days(text: str) -> str:
+    """A date as JavaRosa compares it: the number of days since 1970-01-01."""
+    try:
+        return str((datetime.date.fromisoformat(text[:10]) - EPOCH).days)
+    except ValueError:
+        return text
 
 
 def _strip_namespaces(element: etree._Element) -> etree._Element:
@@ -164,11 +210,17 @@ class FilledForm:
         # (item[name= /data/hazard_area ]) still resolve against the form's answers.
         secondary = etree.SubElement(self.root, SECONDARY)
         instances = {}
-        for name, rows in (entity_lists or {}).items():
+        lists = dict(entity_lists or {})
+        if model.find("xf:instance[@id='gazetteer']", NS) is not None:
+            lists.setdefault("gazetteer", bundled_gazetteer())
+        for name, rows in lists.items():
             instances[name] = _entity_list(rows)
             secondary.append(instances[name])
         self.binds = model.findall("xf:bind", NS)
         self.functions = _odk_functions(instances)
+        # Conditions compare dates as numbers of days, as JavaRosa does; XPath 1.0 would
+        # compare the strings as NaN.
+        self.date_functions = {**self.functions, (None, "today"): lambda _: float(_days(TODAY))}
         for action in model.findall("xf:setvalue", NS):
             if action.get("event") == "odk-instance-first-load":
                 self._setvalue(action)
@@ -176,6 +228,8 @@ class FilledForm:
 
     def evaluate(self, expression: str, context: etree._Element | None = None) -> Any:
         """Evaluate an XPath expression of the form against the current answers."""
+        # XPath 1.0's position() takes no argument; ODK's position(..) names the repeat item.
+        expression = expression.replace("position(..)", "repeat-position(..)")
         compiled = etree.XPath(expression, extensions=self.functions)
         return compiled(self.root if context is None else context)
 
@@ -241,6 +295,20 @@ class FilledForm:
                 return
         raise RuntimeError("calculations do not settle")
 
+    def condition(self, expression: str, context: etree._Element) -> bool:
+        """Evaluate a relevant, required or constraint expression, dates compared as days."""
+        shadow = copy.deepcopy(self.root)
+        tree = etree.ElementTree(self.root)
+        for bind in self.binds:
+            if bind.get("type") == "date":
+                for node in shadow.xpath(bind.get("nodeset").replace("/data/", "/data/", 1)):
+                    if node.text:
+                        node.text = _days(node.text)
+        target = shadow.xpath(tree.getpath(context))[0]
+        expression = expression.replace("position(..)", "repeat-position(..)")
+        compiled = etree.XPath(expression, extensions=self.date_functions)
+        return _truth(compiled(target))
+
     def _bind_attribute(self, path: str, attribute: str) -> str | None:
         bind = next((b for b in self.binds if b.get("nodeset") == path), None)
         return None if bind is None else bind.get(attribute)
@@ -260,16 +328,23 @@ class FilledForm:
         for each in [node, *node.iterancestors()]:
             path = "/" + "/".join(n.tag for n in reversed([each, *each.iterancestors()]))
             relevant = self._bind_attribute(path, "relevant")
-            if relevant and not _truth(self.evaluate(relevant, each)):
+            if relevant and not self.condition(relevant, each):
                 return False
         return True
+
+    def is_required(self, name: str) -> bool:
+        """Whether the field must be answered with the current answers (relevant and required)."""
+        required = self._bind_attribute(self.path(name), "required")
+        if not required or not self.is_relevant(name):
+            return False
+        return self.condition(required, self.node(name))
 
     def accepts(self, name: str, value: str) -> bool:
         """Whether the field's constraint accepts value (the answer is kept)."""
         self.answer(**{name: value})
         constraint = self._bind_attribute(self.path(name), "constraint")
         assert constraint, f"{name} has no constraint"
-        return _truth(self.evaluate(constraint, self.node(name)))
+        return self.condition(constraint, self.node(name))
 
     def entity(self) -> dict[str, str]:
         """The attributes and label of meta/entity as the device would submit them."""

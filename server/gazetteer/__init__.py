@@ -1,0 +1,1 @@
+"""Gazetteer: the administrative areas (P-codes) forms select places from, sent as form media."""

@@ -1,0 +1,29 @@
+"""The administrative areas of a project's gazetteer, one row per P-code."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.db import Base, utcnow
+
+
+class GazetteerArea(Base):
+    """A province, district or village with its OCHA COD-AB style P-code."""
+
+    __tablename__ = "gazetteer_areas"
+    __table_args__ = (UniqueConstraint("project_id", "pcode"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    level: Mapped[int]
+    pcode: Mapped[str] = mapped_column(String(32))
+    # Empty for level 1 (the country itself is not a row).
+    parent_pcode: Mapped[str] = mapped_column(String(32), default="")
+    name_en: Mapped[str] = mapped_column(String(200))
+    name_local: Mapped[str] = mapped_column(String(200), default="")
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
