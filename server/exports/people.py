@@ -24,7 +24,18 @@ from server.exports.geojson import geometry
 from server.exports.source import iso_millis
 
 PAGE = 2000
-GEOMETRY_NAMES = ("geometry", "geom", "location", "polygon", "boundary", "shape")
+# Property names taken for the map, best first: a hazard area's perimeter before its benchmark
+# point, and before the shapes of land released from it (``cancelled_shape`` ...).
+GEOMETRY_NAMES = (
+    "perimeter",
+    "geometry",
+    "geom",
+    "boundary",
+    "polygon",
+    "shape",
+    "location",
+    "benchmark",
+)
 
 
 def header(entity_list: EntityList) -> list[str]:
@@ -105,10 +116,12 @@ def geometry_property(entity_list: EntityList, wanted: str | None) -> str:
                 "property", wanted, f"a property of {entity_list.name!r}"
             )
         return wanted
+    names = {name.lower(): name for name in entity_list.properties}
+    for wanted_name in GEOMETRY_NAMES:
+        if wanted_name in names:
+            return names[wanted_name]
     for name in entity_list.properties:
-        if name.lower() in GEOMETRY_NAMES or name.lower().endswith(
-            tuple(f"_{g}" for g in GEOMETRY_NAMES)
-        ):
+        if name.lower().endswith(tuple(f"_{g}" for g in GEOMETRY_NAMES)):
             return name
     raise errors.export_no_geometry(
         f"Entity list {entity_list.name!r}",

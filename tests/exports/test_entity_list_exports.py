@@ -51,7 +51,7 @@ def test_geojson_of_a_list_without_geometry_is_refused_precisely(
 ) -> None:
     viewer = field.factories.logged_in(field.project, Role.VIEWER)
     response = client.get(
-        f"{base(field)}/entity-lists/hazard_areas/entities.geojson", headers=viewer.headers
+        f"{base(field)}/entity-lists/survivors/entities.geojson", headers=viewer.headers
     )
     assert response.status_code == 422
     assert response.json["code"] == "export.no_geometry"
@@ -61,6 +61,19 @@ def test_geojson_of_a_list_without_geometry_is_refused_precisely(
     )
     assert named.status_code == 400
     assert named.json["detail"] == "property must be a property of 'hazard_areas', not 'colour'"
+
+
+def test_a_hazard_area_is_mapped_by_its_perimeter(
+    client: FlaskClient,
+    field: Field,  # noqa: F811
+) -> None:
+    viewer = field.factories.logged_in(field.project, Role.VIEWER)
+    response = client.get(
+        f"{base(field)}/entity-lists/hazard_areas/entities.geojson", headers=viewer.headers
+    )
+    assert response.status_code == 200
+    assert response.json["type"] == "FeatureCollection"
+    assert response.headers["ETag"].startswith('"geojson-perimeter-')
 
 
 def test_an_entity_geometry_reads_as_point_line_or_polygon() -> None:
