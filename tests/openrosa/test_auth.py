@@ -90,7 +90,7 @@ def test_basic_auth_lets_a_data_collector_in_and_refuses_a_wrong_password(
 def test_digest_auth_round_trip_for_download_and_submission(
     app: Flask, client: FlaskClient, factories: Factories, project: Project, simple_form: None
 ) -> None:
-    collector = factories.user(project, "data_collector")
+    collector = factories.user(project, "data_collector", digest=True)
     path = f"/v1/projects/{project.id}/formList"
     challenge = digest_challenge(client, path)
     header = digest_authorization(challenge, "GET", path, collector.email, DEFAULT_PASSWORD)
@@ -112,7 +112,7 @@ def test_digest_auth_round_trip_for_download_and_submission(
 def test_digest_refuses_a_wrong_password_a_forged_nonce_and_another_uri(
     client: FlaskClient, factories: Factories, project: Project
 ) -> None:
-    collector = factories.user(project, "data_collector")
+    collector = factories.user(project, "data_collector", digest=True)
     path = f"/v1/projects/{project.id}/formList"
     challenge = digest_challenge(client, path)
     wrong = digest_authorization(challenge, "GET", path, collector.email, "wrong password!")
@@ -132,7 +132,7 @@ def test_an_expired_nonce_with_the_right_password_is_answered_stale(
 ) -> None:
     import time
 
-    collector = factories.user(project, "data_collector")
+    collector = factories.user(project, "data_collector", digest=True)
     secret = app.extensions["fieldsync"].settings.secret_key
     old = make_nonce(secret, now=time.time() - NONCE_TTL_SECONDS - 5)
     assert check_nonce(old, secret) == "stale"
