@@ -157,3 +157,32 @@ def test_users_without_a_role_or_only_viewing_cannot_submit(
         )
         assert response.status_code == 403, user.email
         assert client.head(submit, headers=basic(user.email)).status_code == 403
+
+
+def test_digest_without_a_nonce_count_is_refused(
+    client: FlaskClient, factories: Factories, project: Project
+) -> None:
+    import hashlib
+
+    collector = factories.user(project, "data_collector", digest=True)
+    path = f"/v1/projects/{project.id}/formList"
+    challenge = digest_challenge(client, path)
+    nonce = challenge.split('nonce="', 1)[1].split('"', 1)[0]
+
+    def h(text: str) -> str:
+        return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+    # RFC 2069 style (no qop, no nc): right password, but a replay could not be recognised.
+    ha1 = h(f"{collector.email}:fieldsync:{DEFAULT_PASSWORD}")
+    response = h(f"{ha1}:{nonce}:{h('GET:' + path)}")
+    header = (
+        f'Digest username="{collector.email}", realm="fieldsync", nonce="{nonce}", '
+        f'uri="{path}", response="{response}"'
+    )
+    refused = client.get(path, headers={**OPENROSA, "Authorization": header})
+    assert refused.status_code == 401
+    assert b"qop" in refused.data
+    bad_count = digest_authorization(
+        challenge, "GET", path, collector.email, DEFAULT_PASSWORD, nc="zz"
+    )
+    assert client.get(path, headers={**OPENROSA, "Authorization": bad_count}).status_code == 401
