@@ -283,7 +283,9 @@ def visible_project_ids(session: Session, user: User) -> list[int] | None:
 
 
 def authenticate_password(session: Session, email: str, password: str) -> User:
-    """Return the active user with these credentials.
+    """Return the active user with these credentials, unthrottled: for trusted callers
+    (tests, scripts). Requests log in through :mod:`server.accounts.login`, which counts
+    attempts and audits failures.
 
     Raises:
         Problem: 401 ``auth.bad_credentials``; the same answer for an unknown email and a wrong
