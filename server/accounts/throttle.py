@@ -102,7 +102,8 @@ def give_back(session: Session, keys: tuple[str, ...]) -> None:
 
 
 def sweep(session: Session, now: datetime) -> int:
-    """Delete counts whose window has ended; returns how many."""
+    """Delete counts whose window has ended; returns how many. Runs whenever a key is counted
+    for the first time."""
     result = session.execute(delete(LoginAttempts).where(LoginAttempts.window_ends_at <= now))
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -134,6 +135,8 @@ def _increment(
             with session.begin_nested():
                 session.add(LoginAttempts(key=key, scope=scope, attempts=1, window_ends_at=ends))
                 session.flush()
+            # A new key: drop the ended windows, so sprayed emails do not pile up.
+            sweep(session, now)
             return 1, ends
         except IntegrityError:
             continue  # another process opened the window first: count in it

@@ -3,6 +3,7 @@ parallel guesses never get more checks than the limit, and one nonce count wins 
 
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -50,3 +51,29 @@ def test_one_nonce_count_is_won_once_by_parallel_requests(app: Flask, factories:
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(use, range(16)))
     assert results.count(True) == 1
+
+
+def test_ended_windows_are_swept_when_a_new_key_is_counted(
+    app: Flask, factories: Factories
+) -> None:
+    from sqlalchemy import func, select, update
+
+    from server.accounts.models import LoginAttempts
+
+    factory = factories.runtime.session_factory
+
+    def fail(email: str) -> None:
+        with contextlib.suppress(errors.Problem):
+            login.password_login(factory, email, "wrong password", "192.0.2.7", scheme="test")
+
+    for index in range(3):
+        fail(f"sprayed{index}@example.org")
+    with transaction(factory) as session:
+        assert session.scalar(select(func.count()).select_from(LoginAttempts)) == 4
+        session.execute(
+            update(LoginAttempts).values(window_ends_at=utcnow() - timedelta(seconds=1))
+        )
+    fail("another@example.org")
+    with transaction(factory) as session:
+        # The new account's window and the address's, reopened; the ended ones are gone.
+        assert session.scalar(select(func.count()).select_from(LoginAttempts)) == 2
