@@ -39,6 +39,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     app.extensions["fieldsync"] = make_runtime(settings)
+    if settings.proxy_hops:
+        # The client's address and scheme as the trusted proxies saw them (login throttling).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
+        )
 
     @app.before_request
     def _start() -> None:

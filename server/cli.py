@@ -168,6 +168,8 @@ def run(state: CliState, host: str, port: int, threads: int) -> None:
             ident="fieldsync",
             max_request_body_size=settings.max_upload_bytes + 1024 * 1024,
             channel_timeout=300,
+            # Behind trusted proxies (FIELDSYNC_PROXY_HOPS) the app reads X-Forwarded-For.
+            clear_untrusted_proxy_headers=not settings.proxy_hops,
             _quiet=True,
         )
     finally:

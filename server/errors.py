@@ -201,8 +201,15 @@ FORBIDDEN = _define(
 APP_USER_TOKEN_INVALID = _define(
     "auth.app_user_token_invalid",
     403,
-    "The device token in the URL is unknown, revoked or for another project.",
+    "The device token in the URL is unknown, revoked, expired or for another project.",
     "Ask your coordinator for a new server link or QR code.",
+)
+TOO_MANY_ATTEMPTS = _define(
+    "auth.too_many_attempts",
+    429,
+    "Too many password attempts for this account or from this address (on `/api/v1/sessions`, "
+    "Basic and Digest); nothing was checked.",
+    "Wait `Retry-After` seconds, then try again with the right password.",
 )
 
 # --- forms -------------------------------------------------------------------------------------
@@ -577,6 +584,17 @@ class ChallengeRequired(Problem):
     def __init__(self, detail: str, *, stale: bool = False) -> None:
         super().__init__(401, OPENROSA_CREDENTIALS, "Log in to this server", detail)
         self.stale = stale
+
+
+def too_many_attempts(retry_after: int) -> Problem:
+    return Problem(
+        429,
+        TOO_MANY_ATTEMPTS,
+        "Too many login attempts",
+        f"too many password attempts; try again in {retry_after} seconds",
+        headers={"Retry-After": str(retry_after)},
+        retry_after=retry_after,
+    )
 
 
 def forbidden(detail: str = "your role does not allow this") -> Problem:

@@ -1,6 +1,13 @@
 """Every model, imported in one place so the metadata is complete (for Alembic and tests)."""
 
-from server.accounts.models import ApiToken, AppUser, ProjectRole, User
+from server.accounts.models import (
+    ApiToken,
+    AppUser,
+    DigestNonce,
+    LoginAttempts,
+    ProjectRole,
+    User,
+)
 from server.audit.models import AuditEntry
 from server.blobs.models import Blob
 from server.db import Base
@@ -25,6 +32,7 @@ __all__ = [
     "Base",
     "Blob",
     "BlobUpload",
+    "DigestNonce",
     "Entity",
     "EntityConflict",
     "EntityInbox",
@@ -35,6 +43,7 @@ __all__ = [
     "FormVersion",
     "GazetteerArea",
     "IdempotencyKey",
+    "LoginAttempts",
     "Project",
     "ProjectRole",
     "Submission",

@@ -51,6 +51,10 @@ class Settings:
     # This server is a field hub (the coordinator's laptop): it applies its tablets' entity
     # updates provisionally and records them in the centre's terms (docs/adr/0006-field-hub.md).
     hub: bool = False
+    # How many reverse proxies (TLS terminators) stand in front of the server and append to
+    # X-Forwarded-For; 0 trusts no such header. The login throttle counts per client address,
+    # so behind a proxy this must be set or every client shares the proxy's address.
+    proxy_hops: int = 0
 
     @property
     def blob_dir(self) -> Path:
@@ -109,6 +113,7 @@ class Settings:
             entity_backlog_force_after_seconds=_int(
                 env, "FIELDSYNC_BACKLOG_FORCE_AFTER_SECONDS", 5 * 24 * 3600
             ),
+            proxy_hops=_int(env, "FIELDSYNC_PROXY_HOPS", 0),
             entity_policies_path=Path(
                 env.get("FIELDSYNC_ENTITY_POLICIES") or BUNDLED_FORMS_DIR / "entity_policies.toml"
             ),

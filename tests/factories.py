@@ -64,6 +64,7 @@ class Factories:
         email: str | None = None,
         password: str = DEFAULT_PASSWORD,
         site_admin: bool = False,
+        digest: bool = False,
     ) -> User:
         with transaction(self.runtime.session_factory) as session:
             user = accounts.create_user(
@@ -71,6 +72,7 @@ class Factories:
                 email or f"user{next(_counter)}@example.org",
                 password,
                 site_admin=site_admin,
+                digest=digest,
             )
             if project is not None and role is not None:
                 accounts.grant_role(session, user, project, Role(role))

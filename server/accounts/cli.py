@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import click
 
-from server.console import CliState, handle_errors, pass_state, read_password
+from server.console import EXIT_USAGE, CliState, fail, handle_errors, pass_state, read_password
 from server.projects.cli import chosen_project
 
 
@@ -29,17 +31,30 @@ def user() -> None:
     help="Project for --role (default: the first project).",
 )
 @click.option("--site-admin", is_flag=True, help="Make the user a site administrator.")
+@click.option(
+    "--digest",
+    is_flag=True,
+    help="Allow HTTP Digest for this user (ODK Collect over plain HTTP with a personal login); "
+    "off by default, since its stored hash is a password equivalent. Devices need no Digest.",
+)
 @pass_state
 @handle_errors
 def user_create(
-    state: CliState, email: str, role: str | None, project_id: int | None, site_admin: bool
+    state: CliState,
+    email: str,
+    role: str | None,
+    project_id: int | None,
+    site_admin: bool,
+    digest: bool,
 ) -> None:
     from server.accounts import service as accounts
     from server.accounts.models import Role
 
     password = read_password()
     with state.transaction() as session:
-        created = accounts.create_user(session, email, password, site_admin=site_admin)
+        created = accounts.create_user(
+            session, email, password, site_admin=site_admin, digest=digest
+        )
         if role:
             project = chosen_project(session, project_id)
             accounts.grant_role(session, created, project, Role(role))
@@ -57,8 +72,90 @@ def user_list(state: CliState) -> None:
     with state.transaction() as session:
         for row in accounts.list_users_with_roles(session):
             described = ", ".join(f"{r} in {p}" for p, r in row.roles) or "no project role"
-            admin = " site-admin" if row.user.is_site_admin else ""
-            click.echo(f"{row.user.id}\t{row.user.email}\t{described}{admin}")
+            flags = " site-admin" if row.user.is_site_admin else ""
+            flags += " digest" if row.user.digest_enabled else ""
+            flags += "" if row.user.is_active else " disabled"
+            click.echo(f"{row.user.id}\t{row.user.email}\t{described}{flags}")
+
+
+@user.command(
+    "disable",
+    help="Disable a user (offboarding): every login (Bearer, Basic, Digest, sync) is refused "
+    "and their API tokens are revoked. Their records and audit history stay.",
+)
+@click.argument("email")
+@pass_state
+@handle_errors
+def user_disable(state: CliState, email: str) -> None:
+    from server.accounts import service as accounts
+
+    with state.transaction() as session:
+        count = accounts.set_active(session, accounts.get_user_by_email(session, email), False)
+    click.echo(f"disabled {email} (revoked {count} tokens)")
+
+
+@user.command("enable", help="Enable a disabled user again; they log in with their password.")
+@click.argument("email")
+@pass_state
+@handle_errors
+def user_enable(state: CliState, email: str) -> None:
+    from server.accounts import service as accounts
+
+    with state.transaction() as session:
+        accounts.set_active(session, accounts.get_user_by_email(session, email), True)
+    click.echo(f"enabled {email}")
+
+
+@user.command(
+    "set-password",
+    help="Set a user's password, read from standard input (or asked twice on a terminal); "
+    "their API tokens are revoked.",
+)
+@click.argument("email")
+@pass_state
+@handle_errors
+def user_set_password(state: CliState, email: str) -> None:
+    from server.accounts import service as accounts
+
+    password = read_password()
+    with state.transaction() as session:
+        count = accounts.set_password(session, accounts.get_user_by_email(session, email), password)
+    click.echo(f"set the password of {email} (revoked {count} tokens)")
+
+
+@user.command("remove-role", help="Take a user's role in a project away.")
+@click.argument("email")
+@click.option("--project", "project_id", type=int, required=True, help="The project.")
+@pass_state
+@handle_errors
+def user_remove_role(state: CliState, email: str, project_id: int) -> None:
+    from server.accounts import service as accounts
+    from server.projects.service import get_project
+
+    with state.transaction() as session:
+        target = accounts.get_user_by_email(session, email)
+        role = accounts.remove_role(session, target, get_project(session, project_id))
+    click.echo(f"removed {email}'s {role.value} role in project {project_id}")
+
+
+@user.command(
+    "set-digest",
+    help="Allow (on) or refuse (off) HTTP Digest for a user. Off deletes the stored Digest "
+    "hash; on keeps it from the user's next password login (Basic or the API) or set-password.",
+)
+@click.argument("email")
+@click.argument("state_", metavar="on|off", type=click.Choice(["on", "off"]))
+@pass_state
+@handle_errors
+def user_set_digest(state: CliState, email: str, state_: str) -> None:
+    from server.accounts import service as accounts
+
+    with state.transaction() as session:
+        target = accounts.get_user_by_email(session, email)
+        accounts.set_digest(session, target, state_ == "on")
+        pending = target.digest_enabled and not target.digest_ha1
+    note = " (takes effect at their next password login or set-password)" if pending else ""
+    click.echo(f"digest {state_} for {email}{note}")
 
 
 @user.command(
@@ -100,20 +197,47 @@ def app_user() -> None:
     default=None,
     help="URL devices reach the server at (default: FIELDSYNC_PUBLIC_URL, else a guess).",
 )
+@click.option(
+    "--expires-in",
+    "expires_in",
+    type=click.IntRange(1, 3650),
+    default=None,
+    metavar="DAYS",
+    help="The token stops working after DAYS days (a deployment's length).",
+)
+@click.option(
+    "--expires-at",
+    "expires_at",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    default=None,
+    help="The token stops working at this UTC date or time (e.g. 2027-03-31).",
+)
 @pass_state
 @handle_errors
 def app_user_create(
-    state: CliState, name: str, project_id: int | None, base_url: str | None
+    state: CliState,
+    name: str,
+    project_id: int | None,
+    base_url: str | None,
+    expires_in: int | None,
+    expires_at: datetime | None,
 ) -> None:
     from server.accounts import service as accounts
+    from server.accounts.schemas import app_user_expiry
     from server.public_url import public_url
 
+    if expires_in is not None and expires_at is not None:
+        fail("give --expires-in or --expires-at, not both", EXIT_USAGE)
+    expiry = app_user_expiry(
+        expires_at.replace(tzinfo=UTC) if expires_at is not None else None, expires_in
+    )
     with state.transaction() as session:
         project = chosen_project(session, project_id)
-        issued = accounts.create_app_user(session, project, name)
+        issued = accounts.create_app_user(session, project, name, expires_at=expiry)
     base = public_url(state.settings, base_url)
     _warn_about(base.url, base.guessed, base.reason)
-    click.echo(f"created app user {issued.app_user.id} ({name}) in project {project.id}")
+    until = f", valid until {expiry.isoformat()}" if expiry else ""
+    click.echo(f"created app user {issued.app_user.id} ({name}) in project {project.id}{until}")
     click.echo("configure ODK Collect with this server URL (shown once):")
     click.echo(f"{base.url}/v1/key/{issued.token}/projects/{project.id}")
 
@@ -152,7 +276,12 @@ def app_user_list(state: CliState, project_id: int | None) -> None:
     with state.transaction() as session:
         project = chosen_project(session, project_id)
         for row in accounts.list_app_users(session, project.id):
-            status = "revoked" if row.revoked_at else "active"
+            if row.revoked_at:
+                status = "revoked"
+            elif not accounts.app_user_usable(row):
+                status = "expired"
+            else:
+                status = "active"
             click.echo(f"{row.id}\t{row.display_name}\t{status}")
 
 

@@ -40,9 +40,12 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(300))
     # HA1 = MD5(email:realm:password) for HTTP Digest, which ODK Collect offers even over plain
-    # HTTP on a field hub's Wi-Fi. See docs/adr/0002-digest-auth.md.
-    digest_ha1: Mapped[str] = mapped_column(String(64))
+    # HTTP on a field hub's Wi-Fi. A password equivalent, so it is kept only for users whose
+    # ``digest_enabled`` flag is on (off by default). See docs/adr/0002-digest-auth.md.
+    digest_ha1: Mapped[str | None] = mapped_column(String(64), default=None)
+    digest_enabled: Mapped[bool] = mapped_column(default=False)
     is_site_admin: Mapped[bool] = mapped_column(default=False)
+    # False once the user is disabled (offboarded): every way of logging in refuses them.
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -89,3 +92,30 @@ class AppUser(Base):
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # After this moment the device's token is refused like a revoked one (None: no expiry).
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class DigestNonce(Base):
+    """Use of one Digest nonce, shared by every server process: the highest ``nc`` seen, and
+    whether it has authorised a write (then it is spent). Rows outlive the nonce's validity
+    only until the next sweep."""
+
+    __tablename__ = "digest_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(80), primary_key=True)
+    highest_nc: Mapped[int]
+    spent: Mapped[bool] = mapped_column(default=False)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginAttempts(Base):
+    """Password attempts counted in a fixed window, per account or per address, shared by every
+    server process. ``key`` is a SHA-256 of ``scope:value`` so typed emails are not kept."""
+
+    __tablename__ = "login_attempts"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int]
+    window_ends_at: Mapped[datetime] = mapped_column(index=True)

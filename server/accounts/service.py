@@ -7,7 +7,7 @@ for what the caller did wrong.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -39,9 +39,10 @@ def create_user(
     *,
     display_name: str = "",
     site_admin: bool = False,
+    digest: bool = False,
     actor_user_id: int | None = None,
 ) -> User:
-    """Create a user.
+    """Create a user; ``digest`` lets them log in with HTTP Digest (their HA1 is then kept).
 
     Raises:
         Problem: the email is taken (409) or the password is too short (400).
@@ -57,7 +58,8 @@ def create_user(
         email=email,
         display_name=display_name or email.split("@")[0],
         password_hash=hash_password(password),
-        digest_ha1=digest_ha1(email, password),
+        digest_ha1=digest_ha1(email, password) if digest else None,
+        digest_enabled=digest,
         is_site_admin=site_admin,
     )
     try:
@@ -72,14 +74,79 @@ def create_user(
     return user
 
 
-def set_password(session: Session, user: User, password: str) -> None:
+def set_password(
+    session: Session, user: User, password: str, actor_user_id: int | None = None
+) -> int:
+    """Replace a user's password (a reset, or offboarding a shared account) and revoke their
+    API tokens, which were handed out against the old one; returns how many were revoked.
+
+    Raises:
+        Problem: 400 when the password is too short.
+    """
     if len(password) < MIN_PASSWORD_LENGTH:
         raise errors.invalid_input(
             {"password": [f"must be at least {MIN_PASSWORD_LENGTH} characters"]}
         )
     user.password_hash = hash_password(password)
-    user.digest_ha1 = digest_ha1(user.email, password)
-    audit.record(session, "user.password", user_id=user.id, target_type="user", target_id=user.id)
+    user.digest_ha1 = digest_ha1(user.email, password) if user.digest_enabled else None
+    audit.record(
+        session,
+        "user.password",
+        user_id=actor_user_id if actor_user_id is not None else user.id,
+        target_type="user",
+        target_id=user.id,
+    )
+    return _revoke_tokens(session, user)
+
+
+def set_active(session: Session, user: User, active: bool, actor_user_id: int | None = None) -> int:
+    """Disable (offboard) or enable a user. Disabling revokes every API token they hold; from
+    then on Bearer, Basic, Digest and the sync API refuse them. Returns the tokens revoked."""
+    revoked = 0
+    if user.is_active != active:
+        user.is_active = active
+        audit.record(
+            session,
+            "user.enable" if active else "user.disable",
+            user_id=actor_user_id,
+            target_type="user",
+            target_id=user.id,
+        )
+    if not active:
+        revoked = _revoke_tokens(session, user)
+    return revoked
+
+
+def set_digest(
+    session: Session, user: User, enabled: bool, actor_user_id: int | None = None
+) -> None:
+    """Turn HTTP Digest on or off for a user. Off drops the stored HA1; on keeps it from the
+    next time the password is set or used (Basic or ``POST /api/v1/sessions``), because HA1
+    needs the password, which the server does not keep."""
+    if user.digest_enabled == enabled:
+        return
+    user.digest_enabled = enabled
+    if not enabled:
+        user.digest_ha1 = None
+    audit.record(
+        session,
+        "user.digest_on" if enabled else "user.digest_off",
+        user_id=actor_user_id,
+        target_type="user",
+        target_id=user.id,
+    )
+
+
+def _revoke_tokens(session: Session, user: User) -> int:
+    now = utcnow()
+    rows = list(
+        session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        )
+    )
+    for row in rows:
+        row.revoked_at = now
+    return len(rows)
 
 
 def grant_role(
@@ -107,6 +174,34 @@ def grant_role(
         role=role.value,
     )
     return grant
+
+
+def remove_role(
+    session: Session, user: User, project: Project, actor_user_id: int | None = None
+) -> Role:
+    """Take away the user's role in ``project``; returns the role they had.
+
+    Raises:
+        Problem: 404 when they had no role there.
+    """
+    grant = session.scalars(
+        select(ProjectRole).where(
+            ProjectRole.user_id == user.id, ProjectRole.project_id == project.id
+        )
+    ).first()
+    if grant is None:
+        raise errors.not_found("Role", f"{user.email} has no role in project {project.id}")
+    session.delete(grant)
+    audit.record(
+        session,
+        "role.remove",
+        project_id=project.id,
+        user_id=actor_user_id,
+        target_type="user",
+        target_id=user.id,
+        role=grant.role,
+    )
+    return Role(grant.role)
 
 
 def find_user_by_email(session: Session, email: str) -> User | None:
@@ -188,7 +283,9 @@ def visible_project_ids(session: Session, user: User) -> list[int] | None:
 
 
 def authenticate_password(session: Session, email: str, password: str) -> User:
-    """Return the active user with these credentials.
+    """Return the active user with these credentials, unthrottled: for trusted callers
+    (tests, scripts). Requests log in through :mod:`server.accounts.login`, which counts
+    attempts and audits failures.
 
     Raises:
         Problem: 401 ``auth.bad_credentials``; the same answer for an unknown email and a wrong
@@ -238,23 +335,16 @@ def revoke_session(session: Session, row: ApiToken) -> None:
 
 def revoke_all_sessions(session: Session, user: User, actor_user_id: int | None = None) -> int:
     """Revoke every live API token of a user (a lost laptop, a hub taken out of service)."""
-    now = utcnow()
-    rows = list(
-        session.scalars(
-            select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        )
-    )
-    for row in rows:
-        row.revoked_at = now
+    count = _revoke_tokens(session, user)
     audit.record(
         session,
         "session.revoke_all",
         user_id=actor_user_id,
         target_type="user",
         target_id=user.id,
-        count=len(rows),
+        count=count,
     )
-    return len(rows)
+    return count
 
 
 @dataclass(frozen=True)
@@ -264,18 +354,31 @@ class IssuedAppUser:
 
 
 def create_app_user(
-    session: Session, project: Project, name: str, actor_user_id: int | None = None
+    session: Session,
+    project: Project,
+    name: str,
+    actor_user_id: int | None = None,
+    *,
+    expires_at: datetime | None = None,
 ) -> IssuedAppUser:
-    """Create a device identity; the token is returned once and only its hash is kept."""
+    """Create a device identity; the token is returned once and only its hash is kept. From
+    ``expires_at`` on (when given) the token is refused like a revoked one.
+
+    Raises:
+        Problem: 400 for an empty name or an expiry that is not in the future.
+    """
     name = name.strip()
     if not name:
         raise errors.invalid_input({"name": ["must not be empty"]})
+    if expires_at is not None and expires_at <= utcnow():
+        raise errors.invalid_input({"expires_at": ["must be in the future"]})
     token = new_token()
     app_user = AppUser(
         project_id=project.id,
         display_name=name,
         token_hash=token_hash(token),
         created_by_user_id=actor_user_id,
+        expires_at=expires_at,
     )
     session.add(app_user)
     session.flush()
@@ -287,6 +390,7 @@ def create_app_user(
         target_type="app_user",
         target_id=app_user.id,
         name=name,
+        expires_at=expires_at.isoformat() if expires_at else None,
     )
     return IssuedAppUser(app_user=app_user, token=token)
 
@@ -328,6 +432,13 @@ def app_user_for_token(session: Session, token: str) -> AppUser:
         Problem: 403 ``auth.app_user_token_invalid`` (never 401, see errors.py).
     """
     row = session.scalars(select(AppUser).where(AppUser.token_hash == token_hash(token))).first()
-    if row is None or row.revoked_at is not None:
+    if row is None or not app_user_usable(row):
         raise errors.app_user_token_invalid()
     return row
+
+
+def app_user_usable(app_user: AppUser) -> bool:
+    """Neither revoked nor past its expiry."""
+    if app_user.revoked_at is not None:
+        return False
+    return app_user.expires_at is None or app_user.expires_at > utcnow()

@@ -1,25 +1,31 @@
 """Who is calling an OpenRosa route: an app user (device token in the URL) or a user by HTTP
 Basic or Digest.
 
-Digest nonces are stateless: a timestamp signed with the app secret, valid for
-``NONCE_TTL_SECONDS``; an expired one is answered with ``stale=true`` so Collect retries
-silently. See docs/adr/0002-digest-auth.md for why Digest is offered at all.
+A Digest nonce is a timestamp signed with the app secret, valid for ``NONCE_TTL_SECONDS``; its
+use is tracked in the database (:mod:`server.accounts.nonces`): each ``nc`` must be higher than
+the last, and a nonce authorises at most one write. An expired, replayed or spent nonce with a
+right response is answered with ``stale=true``, so Collect retries silently. Password attempts
+are throttled per account and per address (:mod:`server.accounts.login`). See
+docs/adr/0002-digest-auth.md for why Digest is offered at all, and to whom.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
 from flask import request
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.datastructures import Authorization
 
 from server import errors
+from server.accounts import login
 from server.accounts import service as accounts
 from server.accounts.models import AppUser, Role, User
 from server.accounts.permissions import allows
@@ -69,25 +75,31 @@ def authenticate_app_user(session: Session, token: str, project_id: int) -> Call
     if row is None:
         raise errors.app_user_token_invalid()
     app_user, project = row
-    if app_user.revoked_at is not None or app_user.project_id != project_id:
+    if not accounts.app_user_usable(app_user) or app_user.project_id != project_id:
         raise errors.app_user_token_invalid()
     return Caller(project=project, app_user=app_user)
 
 
-def authenticate_user(session: Session, project_id: int, secret: str) -> Caller:
+def authenticate_user(
+    session: Session, factory: sessionmaker[Session], project_id: int, secret: str
+) -> Caller:
     """Resolve HTTP Basic, Digest or Bearer credentials and the user's role in the project.
+    Password and Digest checks run in transactions of their own (``factory``), before
+    ``session`` is used, so their counts survive a refused request.
 
     Raises:
-        ChallengeRequired: no credentials, wrong ones, or an expired Digest nonce (401).
-        Problem: 403 when the user has no role in the project.
+        ChallengeRequired: no credentials, wrong ones, or an expired, replayed or spent Digest
+            nonce (401).
+        Problem: 429 after too many password attempts; 403 when the user has no role in the
+            project.
     """
     auth = request.authorization
     if auth is None:
         raise ChallengeRequired("log in with your fieldsync email and password")
     if auth.type == "basic":
-        user = _basic_user(session, auth)
+        user = _basic_user(session, factory, auth)
     elif auth.type == "digest":
-        user = _digest_user(session, auth, secret)
+        user = _digest_user(session, factory, auth, secret)
     elif auth.type == "bearer":
         # The sync client and a field hub hold an API session token, not a password.
         try:
@@ -105,14 +117,32 @@ def authenticate_user(session: Session, project_id: int, secret: str) -> Caller:
     return Caller(project=project, user=user, role=role)
 
 
-def _basic_user(session: Session, auth: Authorization) -> User:
+def _basic_user(session: Session, factory: sessionmaker[Session], auth: Authorization) -> User:
     try:
-        return accounts.authenticate_password(session, auth.username or "", auth.password or "")
-    except Problem:
-        raise ChallengeRequired("wrong email or password") from None
+        user_id = login.password_login(
+            factory,
+            auth.username or "",
+            auth.password or "",
+            request.remote_addr or "",
+            scheme="basic",
+        )
+    except Problem as exc:
+        if exc.code == errors.BAD_CREDENTIALS:
+            raise ChallengeRequired("wrong email or password") from None
+        raise
+    return _user(session, user_id)
 
 
-def _digest_user(session: Session, auth: Authorization, secret: str) -> User:
+def _user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:  # removed or disabled a moment ago
+        raise ChallengeRequired("wrong email or password")
+    return user
+
+
+def _digest_user(
+    session: Session, factory: sessionmaker[Session], auth: Authorization, secret: str
+) -> User:
     params = {key: value or "" for key, value in auth.parameters.items()}
     nonce = params.get("nonce", "")
     uri = params.get("uri", "")
@@ -125,24 +155,36 @@ def _digest_user(session: Session, auth: Authorization, secret: str) -> User:
     nonce_state = check_nonce(nonce, secret)
     if nonce_state == "invalid":
         raise ChallengeRequired("the Digest nonce was not issued by this server")
-    user = accounts.find_user_by_email(session, auth.username or "")
-    if user is None or not user.is_active:
-        raise ChallengeRequired("wrong email or password")
-    expected = digest_response(
-        user.digest_ha1,
-        request.method,
-        uri,
-        nonce,
-        qop=params.get("qop") or None,
-        nc=params.get("nc", ""),
-        cnonce=params.get("cnonce", ""),
+    qop = params.get("qop") or None
+    nc_text = params.get("nc", "")
+    if qop != "auth":
+        # Without qop there is no nonce count, so a replay could not be told from a retry.
+        raise ChallengeRequired('Digest needs qop="auth"')
+    try:
+        nc = int(nc_text, 16)
+    except ValueError:
+        raise ChallengeRequired("the Digest nonce count is malformed") from None
+
+    def matches(ha1: str) -> bool:
+        expected = digest_response(
+            ha1, request.method, uri, nonce, qop=qop, nc=nc_text, cnonce=params.get("cnonce", "")
+        )
+        return expected is not None and hmac.compare_digest(expected, params.get("response", ""))
+
+    user_id = login.digest_login(
+        factory,
+        login.DigestAttempt(
+            username=auth.username or "",
+            address=request.remote_addr or "",
+            nonce=nonce,
+            nc=nc,
+            write=request.method not in ("GET", "HEAD", "OPTIONS"),
+            nonce_expires_at=nonce_expiry(nonce),
+            nonce_expired=nonce_state == "stale",
+            response_matches=matches,
+        ),
     )
-    if expected is None or not hmac.compare_digest(expected, params.get("response", "")):
-        raise ChallengeRequired("wrong email or password")
-    if nonce_state == "stale":
-        # Right password, old nonce: Collect retries with a fresh one without asking anybody.
-        raise ChallengeRequired("the login expired; retrying", stale=True)
-    return user
+    return _user(session, user_id)
 
 
 def _uri_matches(uri: str) -> bool:
@@ -168,21 +210,35 @@ def digest_response(
     return None
 
 
-def _sign(timestamp: str, secret: str) -> str:
-    return hmac.new(
-        secret.encode(), f"digest-nonce:{timestamp}".encode(), hashlib.sha256
-    ).hexdigest()[:32]
+def _sign(value: str, secret: str) -> str:
+    return hmac.new(secret.encode(), f"digest-nonce:{value}".encode(), hashlib.sha256).hexdigest()[
+        :32
+    ]
 
 
 def make_nonce(secret: str, now: float | None = None) -> str:
+    """``timestamp.random.signature``: unique per challenge, so its use can be tracked."""
     timestamp = str(int(now if now is not None else time.time()))
-    return f"{timestamp}.{_sign(timestamp, secret)}"
+    value = f"{timestamp}.{secrets.token_hex(8)}"
+    return f"{value}.{_sign(value, secret)}"
+
+
+def nonce_expiry(nonce: str) -> datetime:
+    """When a nonce of ours stops being valid (its tracking row may be swept then)."""
+    timestamp = int(nonce.partition(".")[0])
+    return datetime.fromtimestamp(timestamp + NONCE_TTL_SECONDS, UTC)
 
 
 def check_nonce(nonce: str, secret: str, now: float | None = None) -> str:
     """``"valid"``, ``"stale"`` (ours but expired) or ``"invalid"`` (not ours)."""
-    timestamp, _, signature = nonce.partition(".")
-    if not timestamp.isdigit() or not hmac.compare_digest(signature, _sign(timestamp, secret)):
+    value, _, signature = nonce.rpartition(".")
+    timestamp, _, random_part = value.partition(".")
+    if (
+        not timestamp.isdigit()
+        or len(timestamp) > 12
+        or not random_part
+        or not hmac.compare_digest(signature, _sign(value, secret))
+    ):
         return "invalid"
     age = (now if now is not None else time.time()) - int(timestamp)
     return "valid" if 0 <= age <= NONCE_TTL_SECONDS else "stale"

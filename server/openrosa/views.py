@@ -65,7 +65,9 @@ def _openrosa_request() -> None:
     if token is not None:
         g.caller = auth.authenticate_app_user(db(), token, project_id)
     else:
-        g.caller = auth.authenticate_user(db(), project_id, runtime().settings.secret_key)
+        g.caller = auth.authenticate_user(
+            db(), runtime().session_factory, project_id, runtime().settings.secret_key
+        )
 
 
 @openrosa_blueprint.after_request

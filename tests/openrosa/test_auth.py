@@ -90,7 +90,7 @@ def test_basic_auth_lets_a_data_collector_in_and_refuses_a_wrong_password(
 def test_digest_auth_round_trip_for_download_and_submission(
     app: Flask, client: FlaskClient, factories: Factories, project: Project, simple_form: None
 ) -> None:
-    collector = factories.user(project, "data_collector")
+    collector = factories.user(project, "data_collector", digest=True)
     path = f"/v1/projects/{project.id}/formList"
     challenge = digest_challenge(client, path)
     header = digest_authorization(challenge, "GET", path, collector.email, DEFAULT_PASSWORD)
@@ -112,7 +112,7 @@ def test_digest_auth_round_trip_for_download_and_submission(
 def test_digest_refuses_a_wrong_password_a_forged_nonce_and_another_uri(
     client: FlaskClient, factories: Factories, project: Project
 ) -> None:
-    collector = factories.user(project, "data_collector")
+    collector = factories.user(project, "data_collector", digest=True)
     path = f"/v1/projects/{project.id}/formList"
     challenge = digest_challenge(client, path)
     wrong = digest_authorization(challenge, "GET", path, collector.email, "wrong password!")
@@ -132,7 +132,7 @@ def test_an_expired_nonce_with_the_right_password_is_answered_stale(
 ) -> None:
     import time
 
-    collector = factories.user(project, "data_collector")
+    collector = factories.user(project, "data_collector", digest=True)
     secret = app.extensions["fieldsync"].settings.secret_key
     old = make_nonce(secret, now=time.time() - NONCE_TTL_SECONDS - 5)
     assert check_nonce(old, secret) == "stale"
@@ -157,3 +157,32 @@ def test_users_without_a_role_or_only_viewing_cannot_submit(
         )
         assert response.status_code == 403, user.email
         assert client.head(submit, headers=basic(user.email)).status_code == 403
+
+
+def test_digest_without_a_nonce_count_is_refused(
+    client: FlaskClient, factories: Factories, project: Project
+) -> None:
+    import hashlib
+
+    collector = factories.user(project, "data_collector", digest=True)
+    path = f"/v1/projects/{project.id}/formList"
+    challenge = digest_challenge(client, path)
+    nonce = challenge.split('nonce="', 1)[1].split('"', 1)[0]
+
+    def h(text: str) -> str:
+        return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+    # RFC 2069 style (no qop, no nc): right password, but a replay could not be recognised.
+    ha1 = h(f"{collector.email}:fieldsync:{DEFAULT_PASSWORD}")
+    response = h(f"{ha1}:{nonce}:{h('GET:' + path)}")
+    header = (
+        f'Digest username="{collector.email}", realm="fieldsync", nonce="{nonce}", '
+        f'uri="{path}", response="{response}"'
+    )
+    refused = client.get(path, headers={**OPENROSA, "Authorization": header})
+    assert refused.status_code == 401
+    assert b"qop" in refused.data
+    bad_count = digest_authorization(
+        challenge, "GET", path, collector.email, DEFAULT_PASSWORD, nc="zz"
+    )
+    assert client.get(path, headers={**OPENROSA, "Authorization": bad_count}).status_code == 401

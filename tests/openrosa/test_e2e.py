@@ -294,7 +294,7 @@ def test_a_user_logs_in_with_digest_as_collect_does(
     project: Project,
     simple_form: None,
 ) -> None:
-    collector = factories.user(project, "data_collector")
+    collector = factories.user(project, "data_collector", digest=True)
     session = requests.Session()
     session.headers.update(OPENROSA)
     session.auth = HTTPDigestAuth(collector.email, DEFAULT_PASSWORD)
