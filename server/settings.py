@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from server.files import PRIVATE_FILE, private_dir, tighten
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_FORMS_DIR = PROJECT_ROOT / "forms"
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
@@ -145,14 +147,15 @@ def normalise_database_url(url: str) -> str:
 
 def load_or_create_secret(data_dir: Path) -> str:
     """Return the embedded default's secret key, generating it once into the data directory."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     path = data_dir / "secret_key"
     if path.exists():
+        tighten(path)
         return path.read_text().strip()
     key = secrets.token_hex(32)
     # Create with owner-only permissions; on Windows the mode is ignored, which is acceptable
     # for the embedded default on a laptop.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
     with os.fdopen(fd, "w") as fh:
         fh.write(key)
     return key

@@ -31,6 +31,7 @@ from server.blobs import service as blob_service
 from server.blobs.models import Blob
 from server.blobs.store import CHUNK, FileBlobStore, StoredBlob
 from server.db import utcnow
+from server.files import private_dir, private_file
 from server.sync.models import BlobUpload
 
 UPLOAD_EXPIRY = timedelta(days=7)
@@ -135,7 +136,7 @@ def spool_chunk(stream: IO[bytes], uploads_dir: Path, max_bytes: int) -> Chunk:
     Raises:
         Problem: 413 when more than ``max_bytes`` arrive.
     """
-    uploads_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(uploads_dir)
     digest = hashlib.sha256()
     size = 0
     fd, name = tempfile.mkstemp(dir=uploads_dir, prefix=".chunk-")
@@ -280,9 +281,9 @@ def _confirmed_offset(upload: BlobUpload, uploads_dir: Path) -> int:
 
 
 def _write_at(partial: Path, offset: int, chunk_path: Path) -> None:
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    mode = "r+b" if partial.exists() else "w+b"
-    with partial.open(mode) as out, chunk_path.open("rb") as src:
+    private_dir(partial.parent)
+    private_file(partial)
+    with partial.open("r+b") as out, chunk_path.open("rb") as src:
         out.seek(offset)
         shutil.copyfileobj(src, out, CHUNK)
         out.truncate()
@@ -300,7 +301,7 @@ def _finish(
         partial.unlink(missing_ok=True)
         raise UploadDiscarded(stored.sha256)
     target = blobs.path(stored.sha256)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     try:
         os.replace(partial, target)
     except OSError:
