@@ -315,6 +315,13 @@ ENTITY_STALE_BASE = _define(
     "The entity changed since the version the edit was based on.",
     "Reload it, or send `merge=true` to merge with the same policies as a device's.",
 )
+ENTITY_UNDECLARED_LIST = _define(
+    "entity.undeclared_list",
+    400,
+    "The submission's entity block names a list its form version does not save to; nothing "
+    "of the submission was stored.",
+    "Fill the form as published; a form saves only to the entity list it declares.",
+)
 
 # --- the sync API (docs/sync-protocol.md) -------------------------------------------------------
 
@@ -456,6 +463,16 @@ def openrosa_version_missing() -> Problem:
 
 def bad_submission(detail: str) -> Problem:
     return Problem(400, SUBMISSION_INVALID, "The submission could not be accepted", detail)
+
+
+def undeclared_entity_list(form_id: str, named: str, declared: str | None) -> Problem:
+    saves_to = f"saves to {declared!r}" if declared else "saves to no entity list"
+    return Problem(
+        400,
+        ENTITY_UNDECLARED_LIST,
+        "The entity block names a list the form does not declare",
+        f"the entity block names the list {named!r}, but the form {form_id!r} {saves_to}",
+    )
 
 
 def bad_attachment_name(name: str) -> Problem:
