@@ -392,6 +392,13 @@ BLOB_HASH_MISMATCH = _define(
     "The finished upload's content does not have the SHA-256 it was sent under; discarded.",
     "Start the upload again from offset 0.",
 )
+BLOB_QUOTA_EXCEEDED = _define(
+    "blob.quota_exceeded",
+    507,
+    "Starting this upload would take your unfinished uploads past the server's per-user quota "
+    "(`FIELDSYNC_UPLOAD_QUOTA_BYTES`); `limit` and `in_progress` give the figures in bytes.",
+    "Finish (or let expire) the uploads you started, or ask the administrator for a larger quota.",
+)
 BLOB_MISSING = _define(
     "blob.missing",
     0,
@@ -798,6 +805,17 @@ def idempotency_key_reused() -> Problem:
         IDEMPOTENCY_KEY_REUSED,
         "This Idempotency-Key was used for a different request",
         "a retry must send the same body as the first attempt; use a new key for a new batch",
+    )
+
+
+def upload_quota_exceeded(limit: int, in_progress: int) -> Problem:
+    return Problem(
+        507,
+        BLOB_QUOTA_EXCEEDED,
+        "Upload quota exceeded",
+        f"your unfinished uploads hold {in_progress} bytes; the quota is {limit} bytes",
+        limit=limit,
+        in_progress=in_progress,
     )
 
 

@@ -43,6 +43,8 @@ class Settings:
     public_url: str | None = None
     max_upload_bytes: int = 100 * 1024 * 1024
     max_form_bytes: int = 10 * 1024 * 1024
+    # The bytes one user may have in unfinished resumable uploads at once (0: no limit).
+    upload_quota_bytes: int = 1024 * 1024 * 1024
     session_ttl_seconds: int = 14 * 24 * 3600
     log_level: str = "INFO"
     log_json: bool = True
@@ -105,6 +107,7 @@ class Settings:
             public_url=(env.get("FIELDSYNC_PUBLIC_URL") or "").rstrip("/") or None,
             max_upload_bytes=_int(env, "FIELDSYNC_MAX_UPLOAD_BYTES", 100 * 1024 * 1024),
             max_form_bytes=_int(env, "FIELDSYNC_MAX_FORM_BYTES", 10 * 1024 * 1024),
+            upload_quota_bytes=_int(env, "FIELDSYNC_UPLOAD_QUOTA_BYTES", 1024 * 1024 * 1024),
             session_ttl_seconds=_int(env, "FIELDSYNC_SESSION_TTL_SECONDS", 14 * 24 * 3600),
             log_level=env.get("FIELDSYNC_LOG_LEVEL", "INFO").upper(),
             log_json=env.get("FIELDSYNC_LOG_FORMAT", "json").lower() != "text",

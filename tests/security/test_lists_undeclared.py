@@ -124,7 +124,7 @@ def test_a_block_naming_an_undeclared_list_is_refused_and_changes_nothing(
 def test_a_pushed_item_naming_an_undeclared_list_is_rejected_and_changes_nothing(
     app: Flask, client: FlaskClient, factories: Factories, project: Project
 ) -> None:
-    api = SyncApi(client, factories.logged_in(project, Role.DATA_COLLECTOR))
+    api = SyncApi(client, factories.logged_in(project, Role.DATA_COLLECTOR), project.id)
     before = snapshot(app, project)
     xml = forged("eore_session", version_of(app, project, "eore_session"), "survivors", "")
 

@@ -16,6 +16,7 @@ from server.accounts.models import Role
 from server.migrate import upgrade
 from server.public_url import record_serving_address
 from server.settings import Settings, load_or_create_secret
+from server.sync.models import partial_name
 from tests.conftest import empty_database
 from tests.factories import Factories
 from tests.sync.conftest import SyncApi, sha256_hex
@@ -58,7 +59,7 @@ def _modes(root: Path) -> dict[str, int]:
 def test_every_file_and_directory_in_the_data_dir_is_owner_only(own_app: Flask) -> None:
     factories = Factories(own_app)
     project = factories.project()
-    api = SyncApi(own_app.test_client(), factories.logged_in(project, Role.COORDINATOR))
+    api = SyncApi(own_app.test_client(), factories.logged_in(project, Role.COORDINATOR), project.id)
     complete = b"a photo of the hazard area"
     api.upload(complete)
     partial = os.urandom(1000)
@@ -73,7 +74,7 @@ def test_every_file_and_directory_in_the_data_dir_is_owner_only(own_app: Flask) 
         "fieldsync.sqlite3-shm",
         "secret_key",
         "serving.json",
-        f"uploads/{sha256_hex(partial)}.part",
+        f"uploads/{partial_name(project.id, api.who.user.id, sha256_hex(partial))}",
     ):
         assert modes.get(name) == 0o600, (name, modes.get(name))
     blob = own_app.extensions["fieldsync"].blobs.path(sha256_hex(complete))
