@@ -258,6 +258,13 @@ FORM_ATTACHMENT_IS_ENTITY_LIST = _define(
     "The file is generated from an entity list and cannot be uploaded.",
     "Change the list's entities instead of uploading the file.",
 )
+FORM_MEDIA_NAME = _define(
+    "form.media_name",
+    400,
+    "A media file name the form uses (or an upload names) is not a plain file name: it holds a "
+    "path (`/`, `\\`, `..`) or control characters, or is longer than 300 characters.",
+    "Rename the file in the form (e.g. `jr://images/map.png`) and publish again.",
+)
 
 # --- submissions -------------------------------------------------------------------------------
 
@@ -678,6 +685,15 @@ def form_version_exists(form_id: str, version: str) -> Problem:
         "That form version was already published with different content",
         f"form {form_id!r} version {version!r} exists with a different body; "
         "raise the version in the settings sheet",
+    )
+
+
+def media_name(name: str) -> Problem:
+    return Problem(
+        400,
+        FORM_MEDIA_NAME,
+        "A media file name is not a plain file name",
+        f"media file name {name[:100]!r} must not contain a path or control characters",
     )
 
 

@@ -6,10 +6,25 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from pathlib import Path
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
+MAX_NAME = 300
+# A path separator, a control character, or a name that walks out of its directory.
+_UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+def is_plain_file_name(name: str) -> bool:
+    """A file name that is only a name: no directory part, no control character, not ``.`` or
+    ``..``, at most 300 characters (form media, submission attachments)."""
+    return (
+        bool(name)
+        and name not in (".", "..")
+        and len(name) <= MAX_NAME
+        and not (_UNSAFE_NAME.search(name))
+    )
 
 
 def private_dir(path: Path) -> Path:

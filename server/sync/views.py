@@ -143,7 +143,8 @@ def pull_changes() -> Any:
     project_id = _query_int("project_id", None)
     require(Role.VIEWER, project_id)
     project = get_project(db(), project_id)
-    limit = _query_int("limit", changes.DEFAULT_PAGE)
+    # At least 1 (else 400); above the largest page it is clamped (docs/sync-protocol.md).
+    limit = http.query_int("limit", changes.DEFAULT_PAGE, minimum=1)
     secret = runtime().settings.secret_key
     scope = f"{project.id}:{project.created_at.isoformat()}"
     token = request.args.get("cursor", "").strip()
@@ -163,9 +164,10 @@ def pull_changes() -> Any:
                 "more": page.more,
             }
         )
-    # Weak: the gzip and plain bodies of a page differ in bytes but not in meaning.
+    # Weak: the gzip and plain bodies of a page differ in bytes but not in meaning. The client
+    # keeps the tag itself; no HTTP cache may keep the page (personal data).
     response.headers["ETag"] = http.quote_etag(etag, weak=True)
-    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
