@@ -57,11 +57,12 @@ def test_deeply_nested_json_is_a_clean_400_without_authentication(
     assert response.get_json()["code"] == "request.malformed_json"
 
 
+@pytest.mark.parametrize("depth", [100, 5_000])  # parsed, then refused; too deep to parse
 def test_deeply_nested_json_is_a_clean_400_on_a_push(
-    client: FlaskClient, coordinator: LoggedIn, project: Project
+    client: FlaskClient, coordinator: LoggedIn, project: Project, depth: int
 ) -> None:
     api = SyncApi(client, coordinator, project.id)
-    via = "[" * 5_000 + "]" * 5_000
+    via = "[" * depth + "]" * depth
     body = f'{{"project_id": {project.id}, "items": [{{"client_id": "a", "via": {via}}}]}}'
     response = client.post(
         "/api/v1/sync/push",
