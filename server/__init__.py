@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
@@ -24,6 +23,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     Raises:
         SettingsError: ``settings`` was not given and the environment is incomplete.
     """
+    from server import http
     from server.app_errors import register_error_handlers
     from server.logging_setup import configure_logging
     from server.runtime import make_runtime
@@ -49,12 +49,13 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.before_request
     def _start() -> None:
-        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        g.request_id = http.request_id(request.headers.get("X-Request-Id"))
         g.started = time.perf_counter()
 
     @app.after_request
     def _log(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.get("request_id", "")
+        http.security_headers(response, request.path)
         log.info(
             "request",
             extra={

@@ -22,6 +22,7 @@ from server.gazetteer.cli import gazetteer
 from server.projects.cli import projects
 from server.runtime import make_runtime
 from server.settings import BUNDLED_FORMS_DIR, Settings
+from server.sync.cli import blobs, start_sweeper
 
 CliState.open_runtime = make_runtime
 
@@ -157,6 +158,7 @@ def run(state: CliState, host: str, port: int, threads: int) -> None:
         fail("the database is not initialised or not up to date: run 'fieldsync-server init'")
     click.echo(f"fieldsync serving on http://{host}:{port} ({settings.database_backend})")
     record_serving_address(settings.data_dir, host, port)
+    stop_sweeper = start_sweeper(app.extensions["fieldsync"])
     # A service manager stops the server with SIGTERM: leave through ``finally`` then too.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
     try:
@@ -173,6 +175,7 @@ def run(state: CliState, host: str, port: int, threads: int) -> None:
             _quiet=True,
         )
     finally:
+        stop_sweeper.set()
         forget_serving_address(settings.data_dir)
 
 
@@ -185,6 +188,7 @@ main.add_command(forms)  # fieldsync-server forms publish|list|state
 main.add_command(entities)  # fieldsync-server entities process-backlog|require-approval
 main.add_command(gazetteer)  # fieldsync-server gazetteer import|publish
 main.add_command(exports_cli.export)  # fieldsync-server export FORM_ID --format ... --out FILE
+main.add_command(blobs)  # fieldsync-server blobs sweep
 
 if __name__ == "__main__":
     main()

@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from server.files import private_file, tighten
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -59,6 +62,7 @@ def utcnow() -> datetime:
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
     """Create an engine with the settings each backend needs."""
     if database_url.startswith("sqlite"):
+        _private_sqlite_file(database_url)
         engine = create_engine(
             database_url,
             connect_args={"check_same_thread": False, "timeout": 30},
@@ -70,6 +74,20 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
     # No pre-ping: it costs a round trip on every request. A connection the database dropped
     # fails its request with a 503 (see app_errors) and is replaced by the pool.
     return create_engine(database_url, pool_recycle=1800, pool_size=10, max_overflow=20, **kwargs)
+
+
+def _private_sqlite_file(database_url: str) -> None:
+    """Create the database file owner-only before SQLite does: SQLite gives its -wal and -shm
+    files the database file's mode, so all three end up 0600."""
+    database = make_url(database_url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.is_dir():
+        return
+    private_file(path)
+    for suffix in ("-wal", "-shm", "-journal"):
+        tighten(path.with_name(path.name + suffix))
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:

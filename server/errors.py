@@ -265,6 +265,13 @@ FORM_ATTACHMENT_IS_ENTITY_LIST = _define(
     "The file is generated from an entity list and cannot be uploaded.",
     "Change the list's entities instead of uploading the file.",
 )
+FORM_MEDIA_NAME = _define(
+    "form.media_name",
+    400,
+    "A media file name the form uses (or an upload names) is not a plain file name: it holds a "
+    "path (`/`, `\\`, `..`) or control characters, or is longer than 300 characters.",
+    "Rename the file in the form (e.g. `jr://images/map.png`) and publish again.",
+)
 
 # --- submissions -------------------------------------------------------------------------------
 
@@ -321,6 +328,13 @@ ENTITY_STALE_BASE = _define(
     409,
     "The entity changed since the version the edit was based on.",
     "Reload it, or send `merge=true` to merge with the same policies as a device's.",
+)
+ENTITY_UNDECLARED_LIST = _define(
+    "entity.undeclared_list",
+    400,
+    "The submission's entity block names a list its form version does not save to; nothing "
+    "of the submission was stored.",
+    "Fill the form as published; a form saves only to the entity list it declares.",
 )
 
 # --- the sync API (docs/sync-protocol.md) -------------------------------------------------------
@@ -391,6 +405,13 @@ BLOB_HASH_MISMATCH = _define(
     422,
     "The finished upload's content does not have the SHA-256 it was sent under; discarded.",
     "Start the upload again from offset 0.",
+)
+BLOB_QUOTA_EXCEEDED = _define(
+    "blob.quota_exceeded",
+    507,
+    "Starting this upload would take your unfinished uploads past the server's per-user quota "
+    "(`FIELDSYNC_UPLOAD_QUOTA_BYTES`); `limit` and `in_progress` give the figures in bytes.",
+    "Finish (or let expire) the uploads you started, or ask the administrator for a larger quota.",
 )
 BLOB_MISSING = _define(
     "blob.missing",
@@ -463,6 +484,16 @@ def openrosa_version_missing() -> Problem:
 
 def bad_submission(detail: str) -> Problem:
     return Problem(400, SUBMISSION_INVALID, "The submission could not be accepted", detail)
+
+
+def undeclared_entity_list(form_id: str, named: str, declared: str | None) -> Problem:
+    saves_to = f"saves to {declared!r}" if declared else "saves to no entity list"
+    return Problem(
+        400,
+        ENTITY_UNDECLARED_LIST,
+        "The entity block names a list the form does not declare",
+        f"the entity block names the list {named!r}, but the form {form_id!r} {saves_to}",
+    )
 
 
 def bad_attachment_name(name: str) -> Problem:
@@ -675,6 +706,15 @@ def form_version_exists(form_id: str, version: str) -> Problem:
     )
 
 
+def media_name(name: str) -> Problem:
+    return Problem(
+        400,
+        FORM_MEDIA_NAME,
+        "A media file name is not a plain file name",
+        f"media file name {name[:100]!r} must not contain a path or control characters",
+    )
+
+
 def attachment_is_entity_list(name: str) -> Problem:
     return Problem(
         409,
@@ -799,6 +839,17 @@ def idempotency_key_reused() -> Problem:
         IDEMPOTENCY_KEY_REUSED,
         "This Idempotency-Key was used for a different request",
         "a retry must send the same body as the first attempt; use a new key for a new batch",
+    )
+
+
+def upload_quota_exceeded(limit: int, in_progress: int) -> Problem:
+    return Problem(
+        507,
+        BLOB_QUOTA_EXCEEDED,
+        "Upload quota exceeded",
+        f"your unfinished uploads hold {in_progress} bytes; the quota is {limit} bytes",
+        limit=limit,
+        in_progress=in_progress,
     )
 
 

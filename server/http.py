@@ -16,6 +16,8 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
+import uuid
 import zlib
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, cast
@@ -39,6 +41,10 @@ _PRECOMPRESSED_TYPES = {
     "application/pdf",
 }
 _COMPRESSIBLE_IMAGES = {"image/svg+xml", "image/bmp"}
+# No request the server understands nests deeper than a handful of levels.
+MAX_JSON_DEPTH = 64
+OCTET_STREAM = "application/octet-stream"
+_TOO_DEEP = f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels"
 
 
 # --- request bodies ------------------------------------------------------------------------------
@@ -180,11 +186,33 @@ def json_object() -> dict[str, Any]:
     raw = body_bytes()
     try:
         data = json.loads(raw or b"null")
+    except RecursionError:
+        # The parser recurses: 200,000 brackets (on any route, login included) end here.
+        raise errors.malformed_json(_TOO_DEEP) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise errors.malformed_json(str(exc)) from None
+        raise errors.malformed_json(str(exc)[:200]) from None
     if not isinstance(data, dict):
         raise errors.malformed_json("expected a JSON object")
+    # What parsed may still be nested deep enough to exhaust the stack of whatever walks it next
+    # (validation, hashing the body, storing it); no request the server reads needs more.
+    if _too_deep(data):
+        raise errors.malformed_json(_TOO_DEEP)
     return data
+
+
+def _too_deep(data: Any) -> bool:
+    """Whether arrays and objects nest deeper than :data:`MAX_JSON_DEPTH` (walked without
+    recursion, once per value: far cheaper than the parse)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return True
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, (dict, list)))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, (dict, list)))
+    return False
 
 
 def validated(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
@@ -208,6 +236,26 @@ def load_json(schema: Schema) -> dict[str, Any]:
             :func:`body_bytes`.
     """
     return validated(schema, json_object())
+
+
+def query_int(name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
+    """A whole-number query parameter (``limit``, ``offset``...), ``default`` when absent.
+
+    Raises:
+        Problem: 400 ``request.invalid`` for anything but a whole number from ``minimum`` to
+            ``maximum``.
+    """
+    raw = request.args.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    text = raw.strip()
+    if not (text.isascii() and text.lstrip("-").isdigit()) or len(text) > 18:
+        raise errors.invalid_input({name: ["not a whole number"]})
+    value = int(text)
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+        raise errors.invalid_input({name: [f"must be {bound}"]})
+    return value
 
 
 # --- conditional requests ------------------------------------------------------------------------
@@ -254,6 +302,69 @@ def bytes_response(data: bytes, content_type: str, etag: str | None = None) -> R
     response = Response(body, content_type=content_type)
     _finish(response, use_gzip, etag)
     response.headers["Content-Length"] = str(len(body))
+    return response
+
+
+# Types a browser may render from an attachment a device sent, by extension; anything else is
+# served as bytes to save. SVG and HTML are deliberately absent: they can carry script.
+SAFE_ATTACHMENT_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+    ".amr": "audio/amr",
+    ".ogg": "audio/ogg",
+    ".wav": "audio/wav",
+    ".3gp": "video/3gpp",
+    ".mp4": "video/mp4",
+    ".csv": "text/csv; charset=utf-8",
+    ".pdf": "application/pdf",
+    ".geojson": "application/geo+json",
+}
+
+
+def safe_attachment_type(name: str) -> str:
+    """The content type to serve a stored file under, from its name's extension only (never
+    the type its sender claimed); ``application/octet-stream`` when not on the allow-list."""
+    dot = name.rfind(".")
+    return SAFE_ATTACHMENT_TYPES.get(name[dot:].lower() if dot >= 0 else "", OCTET_STREAM)
+
+
+def attachment_headers(response: Response, name: str) -> None:
+    """Serve ``name`` with its safe type; anything but an image is a download, never a page."""
+    content_type = safe_attachment_type(name)
+    response.headers["Content-Type"] = content_type
+    disposition = "inline" if content_type.startswith("image/") else "attachment"
+    quoted = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
+    response.headers["Content-Disposition"] = f'{disposition}; filename="{quoted}"'
+
+
+# --- headers on every response -------------------------------------------------------------------
+
+# Routes whose answers carry tokens or personal data: nothing in between may keep a copy.
+_NO_STORE_PREFIXES = ("/api/", "/v1/")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def request_id(sent: str | None) -> str:
+    """The client's ``X-Request-Id`` when it is short and plain, else a fresh one: it is echoed
+    and logged, so it must not carry log lines, markup or megabytes."""
+    if sent is not None and _REQUEST_ID.fullmatch(sent):
+        return sent
+    return uuid.uuid4().hex
+
+
+def security_headers(response: Response, path: str) -> Response:
+    """Headers every response carries (set once, in the app's after-request hook)."""
+    headers = response.headers
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+    if path.startswith(_NO_STORE_PREFIXES):
+        headers["Cache-Control"] = "no-store"
     return response
 
 

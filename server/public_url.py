@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from server.files import private_dir, write_private
 from server.settings import Settings
 
 DEFAULT_URL = "http://127.0.0.1:5000"
@@ -33,8 +34,8 @@ class PublicUrl:
 
 def record_serving_address(data_dir: Path, host: str, port: int) -> None:
     """Remember where ``run`` serves, so commands can build links with the right port."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    (data_dir / SERVING_FILE).write_text(json.dumps({"host": host, "port": port}))
+    private_dir(data_dir)
+    write_private(data_dir / SERVING_FILE, json.dumps({"host": host, "port": port}))
 
 
 def forget_serving_address(data_dir: Path) -> None:

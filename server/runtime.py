@@ -14,6 +14,7 @@ from sqlalchemy.orm import configure_mappers
 import server.models  # noqa: F401 - registers every model (see above)
 from server.blobs.store import FileBlobStore
 from server.db import make_engine, make_session_factory
+from server.files import private_dir
 from server.settings import Settings
 from server.web import Runtime
 
@@ -21,8 +22,8 @@ from server.web import Runtime
 def make_runtime(settings: Settings) -> Runtime:
     """Open the engine and stores for ``settings``, with every model mapped."""
     configure_mappers()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    settings.upload_tmp_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
+    private_dir(settings.upload_tmp_dir)
     engine = make_engine(settings.database_url)
     return Runtime(
         settings=settings,

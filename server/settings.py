@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from server.files import PRIVATE_FILE, private_dir, tighten
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_FORMS_DIR = PROJECT_ROOT / "forms"
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
@@ -41,6 +43,8 @@ class Settings:
     public_url: str | None = None
     max_upload_bytes: int = 100 * 1024 * 1024
     max_form_bytes: int = 10 * 1024 * 1024
+    # The bytes one user may have in unfinished resumable uploads at once (0: no limit).
+    upload_quota_bytes: int = 1024 * 1024 * 1024
     session_ttl_seconds: int = 14 * 24 * 3600
     log_level: str = "INFO"
     log_json: bool = True
@@ -107,6 +111,7 @@ class Settings:
             public_url=(env.get("FIELDSYNC_PUBLIC_URL") or "").rstrip("/") or None,
             max_upload_bytes=_int(env, "FIELDSYNC_MAX_UPLOAD_BYTES", 100 * 1024 * 1024),
             max_form_bytes=_int(env, "FIELDSYNC_MAX_FORM_BYTES", 10 * 1024 * 1024),
+            upload_quota_bytes=_int(env, "FIELDSYNC_UPLOAD_QUOTA_BYTES", 1024 * 1024 * 1024),
             session_ttl_seconds=_int(env, "FIELDSYNC_SESSION_TTL_SECONDS", 14 * 24 * 3600),
             log_level=env.get("FIELDSYNC_LOG_LEVEL", "INFO").upper(),
             log_json=env.get("FIELDSYNC_LOG_FORMAT", "json").lower() != "text",
@@ -150,14 +155,15 @@ def normalise_database_url(url: str) -> str:
 
 def load_or_create_secret(data_dir: Path) -> str:
     """Return the embedded default's secret key, generating it once into the data directory."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     path = data_dir / "secret_key"
     if path.exists():
+        tighten(path)
         return path.read_text().strip()
     key = secrets.token_hex(32)
     # Create with owner-only permissions; on Windows the mode is ignored, which is acceptable
     # for the embedded default on a laptop.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
     with os.fdopen(fd, "w") as fh:
         fh.write(key)
     return key

@@ -433,13 +433,22 @@ def retry_refused(store: Store) -> int:
 # --- blobs ---------------------------------------------------------------------------------------
 
 
-def blobs_to_upload(store: Store) -> list[tuple[str, int]]:
-    """Attachments of pending submissions not yet known to be complete on the server."""
-    rows = store.conn.execute(
+def blobs_to_upload(
+    store: Store, project_id: int | None = None, current: int | None = None
+) -> list[tuple[str, int]]:
+    """Attachments of pending submissions (of ``project_id``, or all) not yet known to be
+    complete on the server; ``current``, the chosen project, also takes submissions imported
+    before any project was chosen."""
+    query = (
         "SELECT DISTINCT b.sha256, b.size FROM blobs b JOIN outbox_attachments a "
         "ON a.sha256 = b.sha256 JOIN outbox o ON o.id = a.outbox_id "
-        "WHERE o.state = 'pending' AND b.uploaded = 0 ORDER BY b.sha256"
-    ).fetchall()
+        "WHERE o.state = 'pending' AND b.uploaded = 0"
+    )
+    params: tuple[Any, ...] = ()
+    if project_id is not None:
+        query += " AND (o.project_id = ? OR (o.project_id IS NULL AND ? = ?))"
+        params = (project_id, project_id, current if current is not None else project_id)
+    rows = store.conn.execute(query + " ORDER BY b.sha256", params).fetchall()
     return [(str(r[0]), int(r[1])) for r in rows]
 
 

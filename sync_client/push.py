@@ -72,10 +72,11 @@ def push(
     tracker = tracker or Tracker(None, None, 0)
     report = PushReport()
     for _round in range(MAX_ROUNDS):
-        upload_blobs(store, api, options, report, tracker)
         retry = 0
-        # Forms imported while another project was chosen still go to that project.
+        # Forms imported while another project was chosen still go to that project. The server
+        # keeps each project's attachments apart, so they are uploaded to the project first.
         for target in outbox.pending_projects(store, project_id):
+            upload_blobs(store, api, target, options, report, tracker, current=project_id)
             retry += _send_batches(store, api, target, options, report, tracker)
         if retry == 0:
             break
@@ -90,25 +91,39 @@ def push(
 # --- blobs ---------------------------------------------------------------------------------------
 
 
-def missing_on_server(api: Api, hashes: list[str]) -> set[str]:
-    """Which of ``hashes`` the server does not hold complete. Raises: FieldsyncError."""
+def missing_on_server(api: Api, project_id: int, hashes: list[str]) -> set[str]:
+    """Which of ``hashes`` the project does not hold complete on the server.
+
+    Raises: FieldsyncError."""
     missing: set[str] = set()
     for start in range(0, len(hashes), MISSING_QUERY_LIMIT):
         chunk = hashes[start : start + MISSING_QUERY_LIMIT]
         answer = api.json(
-            "POST", "/api/v1/sync/blobs/missing", json_body={"sha256": chunk}, gzip_body=True
+            "POST",
+            "/api/v1/sync/blobs/missing",
+            json_body={"project_id": project_id, "sha256": chunk},
+            gzip_body=True,
         )
         missing.update(str(h) for h in answer.get("missing", []))
     return missing
 
 
 def upload_blobs(
-    store: Store, api: Api, options: PushOptions, report: PushReport, tracker: Tracker
+    store: Store,
+    api: Api,
+    project_id: int,
+    options: PushOptions,
+    report: PushReport,
+    tracker: Tracker,
+    *,
+    current: int | None = None,
 ) -> None:
-    candidates = outbox.blobs_to_upload(store)
+    """Upload the attachments of ``project_id``'s pending submissions the project lacks
+    (``current``, the chosen project, also takes forms imported before any was chosen)."""
+    candidates = outbox.blobs_to_upload(store, project_id, current)
     if not candidates:
         return
-    missing = missing_on_server(api, [sha for sha, _ in candidates])
+    missing = missing_on_server(api, project_id, [sha for sha, _ in candidates])
     present = [sha for sha, _ in candidates if sha not in missing]
     if present:
         outbox.mark_uploaded(store, present)
@@ -124,25 +139,31 @@ def upload_blobs(
             for key in outbox.refuse_for_blob(store, sha, LOCAL_BLOB_MISSING, str(exc)):
                 report.refused.append(Refusal(key, "rejected", LOCAL_BLOB_MISSING, str(exc)))
             continue
-        upload_blob(store, api, sha, size, options.chunk_bytes, tracker)
+        upload_blob(store, api, project_id, sha, size, options.chunk_bytes, tracker)
         outbox.mark_uploaded(store, [sha])
         report.blobs_uploaded += 1
         report.blob_bytes += size
 
 
-def _blob_path(sha256: str) -> str:
-    return f"/api/v1/sync/blobs/{sha256}"
+def _blob_path(project_id: int, sha256: str) -> str:
+    return f"/api/v1/sync/blobs/{sha256}?project_id={project_id}"
 
 
-def server_offset(api: Api, sha256: str) -> tuple[int, bool]:
-    """(bytes the server holds, complete?) for a blob. Raises: FieldsyncError."""
-    response = api.call("HEAD", _blob_path(sha256))
+def server_offset(api: Api, project_id: int, sha256: str) -> tuple[int, bool]:
+    """(bytes the server holds, complete?) for the project's blob. Raises: FieldsyncError."""
+    response = api.call("HEAD", _blob_path(project_id, sha256))
     offset = int(response.headers.get("Upload-Offset") or 0)
     return offset, response.headers.get("Upload-Complete") == "1"
 
 
 def upload_blob(
-    store: Store, api: Api, sha256: str, size: int, chunk_bytes: int, tracker: Tracker
+    store: Store,
+    api: Api,
+    project_id: int,
+    sha256: str,
+    size: int,
+    chunk_bytes: int,
+    tracker: Tracker,
 ) -> None:
     """Upload one blob from wherever the server's copy stops.
 
@@ -151,7 +172,7 @@ def upload_blob(
         ServerError: the server keeps refusing the content, or its offsets make no progress.
         FieldsyncError: offline or auth failures.
     """
-    offset, complete = server_offset(api, sha256)
+    offset, complete = server_offset(api, project_id, sha256)
     restarts = 0
     stalls = 0
     if offset:
@@ -171,7 +192,7 @@ def upload_blob(
         def step(body: bytes = chunk, hdrs: dict[str, str] = headers) -> Any:
             try:
                 return api.attempt(
-                    "PATCH", _blob_path(sha256), data=body, headers=hdrs, ok=(204, 200)
+                    "PATCH", _blob_path(project_id, sha256), data=body, headers=hdrs, ok=(204, 200)
                 )
             except ApiProblem as problem:
                 if problem.code == "blob.checksum_mismatch":
@@ -194,7 +215,7 @@ def upload_blob(
                 offset = new_offset
                 complete = problem.headers.get("Upload-Complete") == "1"
                 if offset >= size and not complete:
-                    offset, complete = server_offset(api, sha256)
+                    offset, complete = server_offset(api, project_id, sha256)
                 continue
             if problem.code == "blob.hash_mismatch" and restarts < 2:
                 restarts += 1
@@ -207,7 +228,7 @@ def upload_blob(
         complete = response.headers.get("Upload-Complete") == "1"
         if not complete and offset >= size:
             # Every byte is there but the server does not call it complete: ask where it stands.
-            offset, complete = server_offset(api, sha256)
+            offset, complete = server_offset(api, project_id, sha256)
             if not complete and offset >= size:
                 raise ServerError(
                     f"the server holds all {size} bytes of attachment {sha256[:12]}… but does "

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from server.files import private_dir
+
 CHUNK = 64 * 1024
 
 
@@ -54,7 +56,7 @@ class FileBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.tmp = root / ".incoming"
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        private_dir(self.tmp)
 
     def path(self, sha256: str) -> Path:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
@@ -108,7 +110,7 @@ class FileBlobStore:
             if target.exists():
                 os.unlink(tmp_name)
             else:
-                target.parent.mkdir(parents=True, exist_ok=True)
+                private_dir(target.parent)
                 os.replace(tmp_name, target)
             return StoredBlob(sha256=digest, md5=md5.hexdigest(), size=size)
         except BaseException:
@@ -123,4 +125,4 @@ class FileBlobStore:
     def remove_all(self) -> None:
         """Used by tests to empty a store between runs."""
         shutil.rmtree(self.root, ignore_errors=True)
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        private_dir(self.tmp)

@@ -17,6 +17,7 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server import errors
 from server.db import utcnow
 from server.entities import hub, merge
 from server.entities.apply import DeviceBase, apply_update, create_entity, device_base, to_update
@@ -48,6 +49,10 @@ def receive(
 ) -> None:
     """Record the entity block of a newly stored submission version and apply it if it can be.
 
+    Raises:
+        Problem: 400 ``entity.undeclared_list`` when the block names a list the form version
+            does not declare (or the form declares none).
+
     ``hub_context`` comes from a field hub: the tablet's base expressed in the centre's terms
     (the centre version it started from and the hub-received updates it had seen).
     """
@@ -55,10 +60,18 @@ def receive(
     block = read_entity_block(received.root, spec)
     if block is None:
         return
+    # The list and the properties a submission may touch come from its form version's
+    # declaration only: the block's own ``dataset`` is checked against it before any list is
+    # looked up, so a block naming another list creates, widens and changes nothing. Collect
+    # only ever writes the declared list, so such a block is forged: the whole submission is
+    # refused (the caller's transaction rolls back), not kept with its block rejected.
+    declared = str(spec.get("dataset") or "")
+    if not declared or block.list_name != declared:
+        raise errors.undeclared_entity_list(received.form_id, block.list_name, declared or None)
     entity_list = ensure_list(
         session,
         received.project_id,
-        block.list_name,
+        declared,
         [str(p["name"]) for p in spec.get("properties", [])],
     )
     payload = InboxPayload(
@@ -90,14 +103,6 @@ def receive(
     session.flush()
     if not block.uuid:
         reject(inbox, "the entity block names no entity id")
-        return
-    declared = spec.get("dataset")
-    if declared and block.list_name != declared:
-        reject(
-            inbox,
-            f"the entity block names the list {block.list_name!r}, but the form "
-            f"{received.form_id!r} declares {declared!r}",
-        )
         return
     if block.problems:
         reject(inbox, "; ".join(block.problems))

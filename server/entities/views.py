@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
+from server import http
 from server.accounts.identity import current_user
 from server.accounts.models import Role
 from server.accounts.permissions import requires
@@ -17,6 +18,9 @@ from server.entities.schemas import (
     ResolutionRequest,
 )
 from server.web import commit, db, load_json
+
+# The largest page of entities one request reads; a larger or non-positive limit is refused.
+MAX_ENTITY_PAGE = 10_000
 
 blueprint = Blueprint("entities_api", __name__, url_prefix="/api/v1/projects/<int:project_id>")
 
@@ -43,8 +47,8 @@ def set_list(project_id: int, list_name: str) -> Any:
 @requires(Role.VIEWER)
 def list_entities(project_id: int, list_name: str) -> Any:
     entity_list = records.get_list(db(), project_id, list_name)
-    limit = min(request.args.get("limit", 1000, type=int) or 1000, 10000)
-    offset = request.args.get("offset", 0, type=int) or 0
+    limit = http.query_int("limit", 1000, minimum=1, maximum=MAX_ENTITY_PAGE)
+    offset = http.query_int("offset", 0, minimum=0)
     rows = records.entities(
         db(), entity_list, conflict=request.args.get("conflict"), limit=limit, offset=offset
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -82,8 +83,24 @@ def _entities(factory: sessionmaker[Session], list_id: int) -> Iterator[Entity]:
         last_id = page[-1].id
 
 
+# A cell a spreadsheet would run as a formula (OWASP "CSV injection"): it starts with one of
+# these and is not a plain number (a negative remaining area stays a number).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def safe_cell(value: object) -> object:
+    """``value`` as a spreadsheet shows it, never runs it: a formula-like text gets a leading
+    single quote. Only the CSV for people goes through this: devices get the raw values."""
+    formula = isinstance(value, str) and value.startswith(_FORMULA_START)
+    if formula and not _PLAIN_NUMBER.fullmatch(str(value)):
+        return "'" + str(value)
+    return value
+
+
 def people_csv(factory: sessionmaker[Session], entity_list: EntityList) -> Iterator[bytes]:
-    """The list as CSV for people, in chunks."""
+    """The list as CSV for people, in chunks; formula-like text is neutralised
+    (:func:`safe_cell`)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header(entity_list))
@@ -92,8 +109,8 @@ def people_csv(factory: sessionmaker[Session], entity_list: EntityList) -> Itera
         writer.writerow(
             [
                 entity.uuid,
-                entity.label,
-                *(entity.values.get(p, "") for p in properties),
+                safe_cell(entity.label),
+                *(safe_cell(entity.values.get(p, "")) for p in properties),
                 iso_millis(entity.created_at),
                 iso_millis(entity.updated_at),
                 entity.current_version,

@@ -20,6 +20,7 @@ from lxml import etree
 
 from server import errors
 from server.errors import Problem
+from server.files import is_plain_file_name
 from server.xmlsafe import child, local_name, parse
 
 XLSX_MAGIC = b"PK\x03\x04"
@@ -217,7 +218,8 @@ def describe_xform(data: bytes) -> CompiledForm:
     """Read form id, version, title, entity declarations and media from an XForm.
 
     Raises:
-        Problem: 400 when it is not an XForm with a primary instance carrying an ``id``.
+        Problem: 400 when it is not an XForm with a primary instance carrying an ``id``;
+            400 ``form.media_name`` for a media file name that is not a plain file name.
     """
     root = parse(data, "the XForm")
     if local_name(root) != "html":
@@ -283,4 +285,9 @@ def _media(root: etree._Element, model: etree._Element) -> dict[str, str]:
             match = MEDIA_RE.match(src)
             if match:
                 media[match.group(2)] = MEDIA_KIND[match.group(1)]
+    # A media name becomes a download URL on every tablet and a name in the manifest: only
+    # plain file names are accepted, so none can point outside the form's own files.
+    for name in media:
+        if not is_plain_file_name(name):
+            raise errors.media_name(name)
     return media

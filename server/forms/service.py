@@ -22,6 +22,7 @@ from server.blobs.models import Blob
 from server.blobs.store import FileBlobStore
 from server.db import utcnow
 from server.errors import Problem
+from server.files import is_plain_file_name
 from server.forms import feed as sync_changes
 from server.forms.compile import CompiledForm, compile_upload
 from server.forms.models import Form, FormAttachment, FormState, FormVersion
@@ -362,9 +363,12 @@ def attach_media(
     """Upload the content of a media file the current version expects.
 
     Raises:
-        Problem: 404 when the current version expects no such file; 409 for an entity list
-            (its content is generated from the list).
+        Problem: 400 ``form.media_name`` for a name that is not a plain file name; 404 when
+            the current version expects no such file; 409 for an entity list (its content is
+            generated from the list).
     """
+    if not is_plain_file_name(name):
+        raise errors.media_name(name)
     version = get_version(session, form)
     attachment = session.scalars(
         select(FormAttachment).where(

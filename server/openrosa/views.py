@@ -8,7 +8,6 @@ tablet is configured with. Protocol checks and headers live in the two hooks at 
 
 from __future__ import annotations
 
-import mimetypes
 from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import quote
@@ -186,13 +185,18 @@ def media_file(form_id: str, name: str) -> Response:
         return _entity_list_download(form.project_id, attachment.entity_list, name)
     if blob is None:
         raise errors.not_found("Form attachment", f"{name!r} has not been uploaded yet")
-    content_type = blob.content_type or _guess_type(name)
     blobs = runtime().blobs
     if http.etag_matches(blob.md5):
         return http.not_modified(blob.md5)
-    return http.stream_response(
-        blobs.iter_chunks(blob.sha256), content_type, etag=blob.md5, size=blob.size
+    # The type comes from the name's extension, never from what the uploader claimed.
+    response = http.stream_response(
+        blobs.iter_chunks(blob.sha256),
+        http.safe_attachment_type(name),
+        etag=blob.md5,
+        size=blob.size,
     )
+    http.attachment_headers(response, name)
+    return response
 
 
 def _entity_list_download(project_id: int, list_name: str, name: str) -> Response:
@@ -205,10 +209,6 @@ def _entity_list_download(project_id: int, list_name: str, name: str) -> Respons
     return http.stream_response(
         listing.chunks, "text/csv; charset=utf-8", etag=listing.md5, filename=name
     )
-
-
-def _guess_type(name: str) -> str:
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 # --- submissions ---------------------------------------------------------------------------------

@@ -168,7 +168,7 @@ def _resend(
 ) -> IngestResult:
     if existing.xml_sha256 != sha256:
         raise errors.submission_differs(parsed.instance_id)
-    added = _fill_attachments(session, existing, by_name)
+    added = _fill_attachments(session, form.project_id, existing, by_name)
     submission = session.get(Submission, existing.submission_id)
     assert submission is not None
     return IngestResult(
@@ -264,7 +264,7 @@ def _store_new(
             row.received_at = now
         session.add(row)
     session.flush()
-    added = _fill_attachments(session, version, by_name)
+    added = _fill_attachments(session, project.id, version, by_name)
 
     if outcome is Outcome.EDIT:
         audit.record(
@@ -303,9 +303,13 @@ def _carried_over(session: Session, previous: SubmissionVersion) -> dict[str, st
 
 
 def _fill_attachments(
-    session: Session, version: SubmissionVersion, by_name: dict[str, IncomingAttachment]
+    session: Session,
+    project_id: int,
+    version: SubmissionVersion,
+    by_name: dict[str, IncomingAttachment],
 ) -> list[str]:
-    """Attach arrived files to the names the version expects and that are still empty."""
+    """Attach arrived files to the names the version expects and that are still empty; the
+    project holds them from then on."""
     if not by_name:
         return []
     added = []
@@ -320,7 +324,9 @@ def _fill_attachments(
         if row.blob_sha256 is not None:
             # A received file is part of the immutable version; a resend cannot swap it.
             continue
-        blob_service.register(session, incoming.stored, incoming.content_type)
+        blob_service.register(
+            session, incoming.stored, incoming.content_type, project_id=project_id
+        )
         row.blob_sha256 = incoming.stored.sha256
         row.received_at = utcnow()
         added.append(row.name)

@@ -12,7 +12,7 @@ from typing import Any, cast
 from flask import Blueprint, Response, jsonify, request
 from marshmallow import ValidationError
 
-from server import errors
+from server import errors, http
 from server.accounts.models import Role
 from server.accounts.permissions import current_role, requires
 from server.forms import service as forms
@@ -84,12 +84,10 @@ def download_attachment(project_id: int, form_id: str, instance_id: str, name: s
     _attachment, blob = row
     if blob is None:
         raise errors.not_found("Attachment", f"{name!r} has not been received yet")
-    response = Response(
-        runtime().blobs.iter_chunks(blob.sha256),
-        content_type=blob.content_type,
-        direct_passthrough=True,
-    )
+    # Served under the type its name's extension allows, never the one the device claimed
+    # (a device sending text/html would otherwise have it rendered in a coordinator's browser).
+    response = Response(runtime().blobs.iter_chunks(blob.sha256), direct_passthrough=True)
+    http.attachment_headers(response, name)
     response.headers["Content-Length"] = str(blob.size)
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["ETag"] = f'"{blob.md5}"'
     return response

@@ -20,22 +20,33 @@ from server.db import Base, utcnow
 
 
 class BlobUpload(Base):
-    """A blob upload in progress; the bytes so far live in ``<data dir>/uploads/<sha256>.part``.
+    """A blob upload in progress, one per project, uploader and content: nobody else can see,
+    resume or reset it. The bytes so far live in the file :func:`partial_name` names.
 
     ``upload_offset`` is the authority: the file may hold unconfirmed bytes past it after a
     crash, which the next chunk overwrites.
     """
 
     __tablename__ = "sync_blob_uploads"
+    __table_args__ = (UniqueConstraint("project_id", "user_id", "sha256"),)
 
-    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
     upload_length: Mapped[int] = mapped_column(BigInteger)
     upload_offset: Mapped[int] = mapped_column(BigInteger, default=0)
-    created_by_user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), default=None
-    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    @property
+    def partial_name(self) -> str:
+        return partial_name(self.project_id, self.user_id, self.sha256)
+
+
+def partial_name(project_id: int, user_id: int, sha256: str) -> str:
+    """The file name of an upload's bytes so far, in ``<data dir>/uploads/``."""
+    return f"{project_id}-{user_id}-{sha256}.part"
 
 
 class IdempotencyStatus(enum.StrEnum):

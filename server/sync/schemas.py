@@ -48,6 +48,7 @@ class PushRequest(_Lenient):
 
 
 class MissingBlobsRequest(_Lenient):
+    project_id = fields.Integer(required=True, strict=True)
     sha256 = fields.List(
         fields.String(validate=SHA256), required=True, validate=validate.Length(max=MAX_HASHES)
     )

@@ -129,7 +129,7 @@ def push_item(
 ) -> ItemResult:
     """Store one item in its own savepoint and say what became of it; never raises a Problem."""
     xml = item.xml.encode("utf-8")
-    held = held_blobs(session, blobs, (a.sha256 for a in item.attachments))
+    held = held_blobs(session, blobs, project.id, (a.sha256 for a in item.attachments))
     lacking = [a.name for a in item.attachments if a.sha256 not in held]
     if lacking:
         return ItemResult(

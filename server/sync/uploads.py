@@ -1,10 +1,15 @@
-"""Resumable blob uploads (after tus): which blobs the server lacks, where an upload stands,
-and receiving one chunk.
+"""Resumable blob uploads (after tus): which blobs a project lacks, where an upload stands,
+receiving one chunk, and sweeping what uploads leave behind.
 
-The bytes received so far live in ``<data dir>/uploads/<sha256>.part``; the ``sync_blob_uploads``
-row holds the confirmed offset, which the file may exceed after a crash (the next chunk
-overwrites the excess). When the last byte arrives the whole file is hashed; only content whose
-SHA-256 matches its name enters the blob store and becomes usable.
+Everything is scoped: a project sees only the blobs it holds (``project_blobs``), and an upload
+in progress belongs to one project and one uploader, so nobody learns of, resumes or resets
+another's. The store underneath keeps one copy of each content, but a project that lacks a blob
+must send all its bytes, even when another project holds the same content.
+
+The bytes received so far live in ``<data dir>/uploads/<project>-<user>-<sha256>.part``; the
+``sync_blob_uploads`` row holds the confirmed offset, which the file may exceed after a crash
+(the next chunk overwrites the excess). When the last byte arrives the whole file is hashed;
+only content whose SHA-256 matches its name enters the blob store and becomes usable.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,9 +36,12 @@ from server.blobs import service as blob_service
 from server.blobs.models import Blob
 from server.blobs.store import CHUNK, FileBlobStore, StoredBlob
 from server.db import utcnow
-from server.sync.models import BlobUpload
+from server.files import private_dir, private_file
+from server.sync.models import BlobUpload, partial_name
 
 UPLOAD_EXPIRY = timedelta(days=7)
+# Temporary files younger than this may belong to a request still running; the sweep keeps them.
+TEMPORARY_GRACE = timedelta(hours=6)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -89,21 +97,19 @@ def parse_checksum(header: str | None) -> bytes | None:
     return digest
 
 
-def held_blobs(session: Session, blobs: FileBlobStore, hashes: Iterable[str]) -> dict[str, Blob]:
-    """The blobs among ``hashes`` the server holds complete: registered and present on disk."""
-    wanted = sorted(set(hashes))
-    rows: dict[str, Blob] = {}
-    for start in range(0, len(wanted), 500):
-        part = wanted[start : start + 500]
-        for blob in session.scalars(select(Blob).where(Blob.sha256.in_(part))):
-            if blobs.exists(blob.sha256):
-                rows[blob.sha256] = blob
-    return rows
+def held_blobs(
+    session: Session, blobs: FileBlobStore, project_id: int, hashes: Iterable[str]
+) -> dict[str, Blob]:
+    """The blobs among ``hashes`` the project holds complete: its own and present on disk."""
+    held = blob_service.held_by(session, project_id, hashes)
+    return {sha: blob for sha, blob in held.items() if blobs.exists(sha)}
 
 
-def missing(session: Session, blobs: FileBlobStore, hashes: list[str]) -> list[str]:
-    """The hashes of ``hashes`` the server does not hold complete, in the order given."""
-    held = held_blobs(session, blobs, hashes)
+def missing(
+    session: Session, blobs: FileBlobStore, project_id: int, hashes: list[str]
+) -> list[str]:
+    """The hashes of ``hashes`` the project does not hold complete, in the order given."""
+    held = held_blobs(session, blobs, project_id, hashes)
     seen: set[str] = set()
     result = []
     for sha in hashes:
@@ -114,16 +120,20 @@ def missing(session: Session, blobs: FileBlobStore, hashes: list[str]) -> list[s
 
 
 def upload_state(
-    session: Session, blobs: FileBlobStore, uploads_dir: Path, sha256: str
+    session: Session,
+    blobs: FileBlobStore,
+    uploads_dir: Path,
+    sha256: str,
+    *,
+    project_id: int,
+    user_id: int,
 ) -> UploadState:
-    """Where the upload of ``sha256`` stands (``offset`` 0 when nothing arrived)."""
-    held = held_blobs(session, blobs, [sha256]).get(sha256)
+    """Where the caller's upload of ``sha256`` to the project stands (``offset`` 0 when nothing
+    arrived, whoever else holds the same content)."""
+    held = held_blobs(session, blobs, project_id, [sha256]).get(sha256)
     if held is not None:
         return UploadState(held.size, held.size, complete=True)
-    if blobs.exists(sha256):
-        size = blobs.path(sha256).stat().st_size
-        return UploadState(size, size, complete=True)
-    upload = session.get(BlobUpload, sha256)
+    upload = _find_upload(session, project_id, user_id, sha256)
     if upload is None or _expired(upload):
         return UploadState(0, None, complete=False)
     return UploadState(_confirmed_offset(upload, uploads_dir), upload.upload_length, False)
@@ -135,7 +145,7 @@ def spool_chunk(stream: IO[bytes], uploads_dir: Path, max_bytes: int) -> Chunk:
     Raises:
         Problem: 413 when more than ``max_bytes`` arrive.
     """
-    uploads_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(uploads_dir)
     digest = hashlib.sha256()
     size = 0
     fd, name = tempfile.mkstemp(dir=uploads_dir, prefix=".chunk-")
@@ -163,28 +173,33 @@ def receive_chunk(
     length: int,
     chunk: Chunk,
     checksum: bytes | None,
-    user_id: int | None,
+    project_id: int,
+    user_id: int,
+    quota_bytes: int | None = None,
 ) -> UploadState:
-    """Append ``chunk`` at ``offset`` to the upload of ``sha256`` (``length`` bytes in all),
-    inside the caller's transaction; on the last byte, verify and store the blob.
+    """Append ``chunk`` at ``offset`` to the caller's upload of ``sha256`` to the project
+    (``length`` bytes in all), inside the caller's transaction; on the last byte, verify and
+    store the blob, held by the project from then on.
 
     Retrying a chunk the server already confirmed is answered with the current state (409), and
-    a chunk for a blob already complete is answered as complete.
+    a chunk for a blob the project already holds is answered as complete.
 
     Raises:
         Problem: 422 ``blob.checksum_mismatch``; 409 ``blob.offset_mismatch`` or
-            ``blob.length_mismatch``; 400 ``blob.beyond_length``.
+            ``blob.length_mismatch``; 400 ``blob.beyond_length``; 507 ``blob.quota_exceeded``
+            when starting the upload would take the uploader's uploads in progress past
+            ``quota_bytes``.
         UploadDiscarded: the complete content's hash differs from ``sha256`` (the caller commits
             the removal and answers 422 ``blob.hash_mismatch``).
     """
     try:
         if checksum is not None and checksum != chunk.sha256:
             raise errors.checksum_mismatch()
-        state = _already_complete(session, blobs, sha256)
+        state = _already_complete(session, blobs, project_id, sha256)
         if state is not None:
             return state
-        upload = _locked_upload(session, sha256)
-        partial = uploads_dir / f"{sha256}.part"
+        upload = _locked_upload(session, project_id, user_id, sha256)
+        partial = uploads_dir / partial_name(project_id, user_id, sha256)
         if upload is not None and (
             _expired(upload) or (offset == 0 and upload.upload_length != length)
         ):
@@ -194,14 +209,16 @@ def receive_chunk(
             upload = None
         if upload is None:
             # A racing request may have completed the blob while we waited for the lock.
-            state = _already_complete(session, blobs, sha256)
+            state = _already_complete(session, blobs, project_id, sha256)
             if state is not None:
                 return state
             if offset != 0:
                 raise errors.offset_mismatch(0, None)
             # Starting an upload is rare enough to sweep the abandoned ones on the way.
             expire_uploads(session, uploads_dir)
-            upload = _start_upload(session, sha256, length, user_id)
+            if quota_bytes is not None:
+                _check_quota(session, user_id, length, quota_bytes)
+            upload = _start_upload(session, project_id, user_id, sha256, length)
         if upload.upload_length != length:
             raise errors.length_mismatch(upload.upload_offset, upload.upload_length)
         server_offset = _confirmed_offset(upload, uploads_dir)
@@ -220,49 +237,130 @@ def receive_chunk(
 
 
 def expire_uploads(session: Session, uploads_dir: Path, now: datetime | None = None) -> int:
-    """Remove uploads untouched for ``UPLOAD_EXPIRY``; returns how many."""
+    """Remove uploads untouched for ``UPLOAD_EXPIRY``, with their bytes; returns how many."""
     cutoff = (now or utcnow()) - UPLOAD_EXPIRY
-    stale = list(session.scalars(select(BlobUpload.sha256).where(BlobUpload.updated_at < cutoff)))
+    stale = list(session.scalars(select(BlobUpload).where(BlobUpload.updated_at < cutoff)))
     if stale:
-        session.execute(delete(BlobUpload).where(BlobUpload.sha256.in_(stale)))
-        for sha in stale:
-            (uploads_dir / f"{sha}.part").unlink(missing_ok=True)
+        session.execute(delete(BlobUpload).where(BlobUpload.id.in_([u.id for u in stale])))
+        for upload in stale:
+            (uploads_dir / upload.partial_name).unlink(missing_ok=True)
     return len(stale)
 
 
-def _already_complete(session: Session, blobs: FileBlobStore, sha256: str) -> UploadState | None:
-    held = held_blobs(session, blobs, [sha256]).get(sha256)
+@dataclass(frozen=True)
+class SweepReport:
+    expired: int  # uploads untouched for UPLOAD_EXPIRY, removed with their bytes
+    orphaned: int  # partial files no upload row names (a crash, a deleted user or project)
+    temporary: int  # chunk and store temporary files left by an interrupted request
+
+
+def sweep(
+    session: Session,
+    uploads_dir: Path,
+    blobs: FileBlobStore,
+    now: datetime | None = None,
+    *,
+    grace: timedelta = TEMPORARY_GRACE,
+) -> SweepReport:
+    """Remove expired uploads, partial files no upload names, and temporary files older than
+    ``grace`` (younger ones may belong to a request in progress)."""
+    now = now or utcnow()
+    expired = expire_uploads(session, uploads_dir, now)
+    session.flush()
+    known = {u.partial_name for u in session.scalars(select(BlobUpload))}
+    cutoff = now.timestamp() - grace.total_seconds()
+    orphaned = temporary = 0
+    if uploads_dir.is_dir():
+        for path in uploads_dir.iterdir():
+            old = _mtime(path) < cutoff
+            if path.name.endswith(".part") and path.name not in known and old:
+                path.unlink(missing_ok=True)
+                orphaned += 1
+            elif path.name.startswith(".chunk-") and old:
+                path.unlink(missing_ok=True)
+                temporary += 1
+    if blobs.tmp.is_dir():
+        for path in blobs.tmp.iterdir():
+            if _mtime(path) < cutoff:
+                path.unlink(missing_ok=True)
+                temporary += 1
+    return SweepReport(expired, orphaned, temporary)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return float("inf")
+
+
+def _already_complete(
+    session: Session, blobs: FileBlobStore, project_id: int, sha256: str
+) -> UploadState | None:
+    held = held_blobs(session, blobs, project_id, [sha256]).get(sha256)
     if held is not None:
         return UploadState(held.size, held.size, complete=True)
-    if blobs.exists(sha256):
-        # The store only holds verified content under its own hash: a previous completion
-        # whose transaction did not commit. Register it now.
-        stored = _hash_file(blobs.path(sha256))
-        blob_service.register(session, stored)
-        session.execute(delete(BlobUpload).where(BlobUpload.sha256 == sha256))
-        return UploadState(stored.size, stored.size, complete=True)
     return None
 
 
-def _locked_upload(session: Session, sha256: str) -> BlobUpload | None:
-    # FOR UPDATE serialises two clients sending the same blob on PostgreSQL; SQLite's
-    # BEGIN IMMEDIATE already serialises writers.
+def _find_upload(session: Session, project_id: int, user_id: int, sha256: str) -> BlobUpload | None:
     return session.scalars(
-        select(BlobUpload).where(BlobUpload.sha256 == sha256).with_for_update()
+        select(BlobUpload).where(
+            BlobUpload.project_id == project_id,
+            BlobUpload.user_id == user_id,
+            BlobUpload.sha256 == sha256,
+        )
     ).first()
 
 
-def _start_upload(session: Session, sha256: str, length: int, user_id: int | None) -> BlobUpload:
+def _locked_upload(
+    session: Session, project_id: int, user_id: int, sha256: str
+) -> BlobUpload | None:
+    # FOR UPDATE serialises two requests of one uploader for the same blob on PostgreSQL;
+    # SQLite's BEGIN IMMEDIATE already serialises writers.
+    return session.scalars(
+        select(BlobUpload)
+        .where(
+            BlobUpload.project_id == project_id,
+            BlobUpload.user_id == user_id,
+            BlobUpload.sha256 == sha256,
+        )
+        .with_for_update()
+    ).first()
+
+
+def _check_quota(session: Session, user_id: int, length: int, quota_bytes: int) -> None:
+    """Raises: Problem 507 ``blob.quota_exceeded``."""
+    cutoff = utcnow() - UPLOAD_EXPIRY
+    in_progress = int(
+        session.scalar(
+            select(func.coalesce(func.sum(BlobUpload.upload_length), 0)).where(
+                BlobUpload.user_id == user_id, BlobUpload.updated_at >= cutoff
+            )
+        )
+        or 0
+    )
+    if in_progress + length > quota_bytes:
+        raise errors.upload_quota_exceeded(quota_bytes, in_progress)
+
+
+def _start_upload(
+    session: Session, project_id: int, user_id: int, sha256: str, length: int
+) -> BlobUpload:
     upload = BlobUpload(
-        sha256=sha256, upload_length=length, upload_offset=0, created_by_user_id=user_id
+        project_id=project_id,
+        user_id=user_id,
+        sha256=sha256,
+        upload_length=length,
+        upload_offset=0,
     )
     try:
         with session.begin_nested():
             session.add(upload)
             session.flush()
     except IntegrityError:
-        # Another request started the same upload first; its row stands.
-        existing = _locked_upload(session, sha256)
+        # Another request of the same uploader started the same upload first; its row stands.
+        existing = _locked_upload(session, project_id, user_id, sha256)
         assert existing is not None
         raise errors.offset_mismatch(existing.upload_offset, existing.upload_length) from None
     return upload
@@ -274,15 +372,15 @@ def _expired(upload: BlobUpload) -> bool:
 
 def _confirmed_offset(upload: BlobUpload, uploads_dir: Path) -> int:
     """The row's offset, unless the file lost bytes (removed by hand, a crash before fsync)."""
-    partial = uploads_dir / f"{upload.sha256}.part"
+    partial = uploads_dir / upload.partial_name
     on_disk = partial.stat().st_size if partial.exists() else 0
     return min(upload.upload_offset, on_disk)
 
 
 def _write_at(partial: Path, offset: int, chunk_path: Path) -> None:
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    mode = "r+b" if partial.exists() else "w+b"
-    with partial.open(mode) as out, chunk_path.open("rb") as src:
+    private_dir(partial.parent)
+    private_file(partial)
+    with partial.open("r+b") as out, chunk_path.open("rb") as src:
         out.seek(offset)
         shutil.copyfileobj(src, out, CHUNK)
         out.truncate()
@@ -300,14 +398,18 @@ def _finish(
         partial.unlink(missing_ok=True)
         raise UploadDiscarded(stored.sha256)
     target = blobs.path(stored.sha256)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.replace(partial, target)
-    except OSError:
-        # Uploads and blobs on different file systems: copy (the store re-hashes it).
-        blobs.copy_file(partial)
+    private_dir(target.parent)
+    if target.exists():
+        # Another project holds the same content: one copy is kept, this project gets its row.
         partial.unlink(missing_ok=True)
-    blob_service.register(session, stored)
+    else:
+        try:
+            os.replace(partial, target)
+        except OSError:
+            # Uploads and blobs on different file systems: copy (the store re-hashes it).
+            blobs.copy_file(partial)
+            partial.unlink(missing_ok=True)
+    blob_service.register(session, stored, project_id=upload.project_id)
     session.delete(upload)
     return UploadState(stored.size, stored.size, complete=True)
 

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, request
 from server import errors, http
 from server.accounts.identity import current_user, login_required
 from server.accounts.models import Role
-from server.accounts.permissions import ANY_PROJECT, require, requires
+from server.accounts.permissions import require
 from server.feed import service as changes
 from server.feed.cursors import START, CursorInvalid, decode_cursor, encode_cursor
 from server.projects.service import get_project
@@ -23,34 +23,44 @@ from server.web import commit, db, runtime
 
 blueprint = Blueprint("sync_api", __name__, url_prefix="/api/v1/sync")
 
-# Blobs belong to no project: anyone who may push somewhere may send them.
-_UPLOADERS = "sending attachments needs the data_collector role in a project"
 _KEY_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F))
 
 
 # --- blobs --------------------------------------------------------------------------------------
+# Blobs are scoped to a project (the body's or the query's ``project_id``): a caller sees, sends
+# and resumes only the blobs of a project where they may push (docs/security.md).
 
 
 @blueprint.post("/blobs/missing")
-@requires(ANY_PROJECT, role=Role.DATA_COLLECTOR, detail=_UPLOADERS)
+@login_required
 def missing_blobs() -> Any:
     data = http.validated(MissingBlobsRequest(), http.json_object())
-    found = uploads.missing(db(), runtime().blobs, data["sha256"])
+    require(Role.DATA_COLLECTOR, data["project_id"])
+    found = uploads.missing(db(), runtime().blobs, data["project_id"], data["sha256"])
     return http.json_response({"missing": found})
 
 
 @blueprint.route("/blobs/<sha256>", methods=["HEAD"])
-@requires(ANY_PROJECT, role=Role.DATA_COLLECTOR, detail=_UPLOADERS)
+@login_required
 def blob_offset(sha256: str) -> Any:
+    project_id = _query_int("project_id", None)
+    require(Role.DATA_COLLECTOR, project_id)
     state = uploads.upload_state(
-        db(), runtime().blobs, _uploads_dir(), uploads.check_sha256(sha256)
+        db(),
+        runtime().blobs,
+        _uploads_dir(),
+        uploads.check_sha256(sha256),
+        project_id=project_id,
+        user_id=current_user().id,
     )
     return _upload_response(200, state)
 
 
 @blueprint.patch("/blobs/<sha256>")
-@requires(ANY_PROJECT, role=Role.DATA_COLLECTOR, detail=_UPLOADERS)
+@login_required
 def upload_chunk(sha256: str) -> Any:
+    project_id = _query_int("project_id", None)
+    require(Role.DATA_COLLECTOR, project_id)
     user = current_user()
     uploads.check_sha256(sha256)
     settings = runtime().settings
@@ -72,7 +82,9 @@ def upload_chunk(sha256: str) -> Any:
             length=length,
             chunk=chunk,
             checksum=checksum,
+            project_id=project_id,
             user_id=user.id,
+            quota_bytes=settings.upload_quota_bytes or None,
         )
     except uploads.UploadDiscarded:
         commit()
@@ -131,7 +143,8 @@ def pull_changes() -> Any:
     project_id = _query_int("project_id", None)
     require(Role.VIEWER, project_id)
     project = get_project(db(), project_id)
-    limit = _query_int("limit", changes.DEFAULT_PAGE)
+    # At least 1 (else 400); above the largest page it is clamped (docs/sync-protocol.md).
+    limit = http.query_int("limit", changes.DEFAULT_PAGE, minimum=1)
     secret = runtime().settings.secret_key
     scope = f"{project.id}:{project.created_at.isoformat()}"
     token = request.args.get("cursor", "").strip()
@@ -151,9 +164,10 @@ def pull_changes() -> Any:
                 "more": page.more,
             }
         )
-    # Weak: the gzip and plain bodies of a page differ in bytes but not in meaning.
+    # Weak: the gzip and plain bodies of a page differ in bytes but not in meaning. The client
+    # keeps the tag itself; no HTTP cache may keep the page (personal data).
     response.headers["ETag"] = http.quote_etag(etag, weak=True)
-    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

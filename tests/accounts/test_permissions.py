@@ -64,17 +64,20 @@ def test_openrosa_devices_count_as_data_collectors_and_viewers_do_not(
     assert refused.status_code == 403
 
 
-def test_blobs_need_the_role_in_some_project(client: FlaskClient, factories: Factories) -> None:
+def test_blobs_need_the_role_in_the_named_project(
+    client: FlaskClient, factories: Factories
+) -> None:
     project = factories.project()
     sha = "0" * 64
+    body = {"project_id": project.id, "sha256": [sha]}
     viewer = factories.logged_in(project, Role.VIEWER)
-    refused = client.post(
-        "/api/v1/sync/blobs/missing", json={"sha256": [sha]}, headers=viewer.headers
-    )
+    refused = client.post("/api/v1/sync/blobs/missing", json=body, headers=viewer.headers)
     assert refused.status_code == 403
     assert refused.json is not None and "data_collector" in refused.json["detail"]
+    # A data collector of another project is not one of this project's.
     collector = factories.logged_in(factories.project("elsewhere"), Role.DATA_COLLECTOR)
-    allowed = client.post(
-        "/api/v1/sync/blobs/missing", json={"sha256": [sha]}, headers=collector.headers
-    )
+    elsewhere = client.post("/api/v1/sync/blobs/missing", json=body, headers=collector.headers)
+    assert elsewhere.status_code == 404
+    member = factories.logged_in(project, Role.DATA_COLLECTOR)
+    allowed = client.post("/api/v1/sync/blobs/missing", json=body, headers=member.headers)
     assert allowed.status_code == 200

@@ -7,12 +7,14 @@ import itertools
 import uuid
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from server.db import transaction, utcnow
 from server.entities import records, review
 from server.entities.inbox import process, process_backlog
 from server.entities.models import EntityConflict, EntityInbox, EntityVersion
+from server.entities.store import find_list
 from server.submissions.service import Outcome
 from tests.entities.builders import Filled
 from tests.entities.conftest import Field
@@ -469,15 +471,26 @@ def test_an_entity_block_naming_another_list_is_refused_with_a_reason(field: Fie
     update = clearance(field, ha, 1, status="in_clearance")
     xml = update.xml().replace(b'dataset="hazard_areas"', b'dataset="minefields"')
 
+    from server.errors import Problem
     from server.intake.service import submission_arrives
     from server.projects.models import Project
     from server.submissions.service import Submitter
 
-    with transaction(field.factories.runtime.session_factory) as session:
+    with (
+        pytest.raises(Problem) as refused,
+        transaction(field.factories.runtime.session_factory) as session,
+    ):
         project = session.get(Project, field.project.id)
         assert project is not None
         submission_arrives(session, project, xml, submitter=Submitter())
-    row = field.inbox(update.instance_id)
-    assert row.status == "rejected"
-    assert "'minefields'" in row.reason and "'hazard_areas'" in row.reason
+    assert refused.value.code == "entity.undeclared_list"
+    assert "'minefields'" in refused.value.detail and "'hazard_areas'" in refused.value.detail
+    with field.factories.session() as session:
+        assert (
+            session.scalars(
+                select(EntityInbox).where(EntityInbox.update_id == update.instance_id)
+            ).first()
+            is None
+        )
+        assert find_list(session, field.project.id, "minefields") is None
     assert field.entity(ha).current_version == 1

@@ -60,6 +60,7 @@ class SyncApi:
 
     client: FlaskClient
     who: LoggedIn
+    project_id: int
 
     def headers(self, **extra: str) -> dict[str, str]:
         return {**self.who.headers, **extra}
@@ -84,11 +85,16 @@ class SyncApi:
 
     def missing(self, hashes: list[str]) -> TestResponse:
         return self.client.post(
-            "/api/v1/sync/blobs/missing", json={"sha256": hashes}, headers=self.headers()
+            "/api/v1/sync/blobs/missing",
+            json={"project_id": self.project_id, "sha256": hashes},
+            headers=self.headers(),
         )
 
     def head(self, sha: str) -> TestResponse:
-        return self.client.head(f"/api/v1/sync/blobs/{sha}", headers=self.headers())
+        return self.client.head(self.blob_path(sha), headers=self.headers())
+
+    def blob_path(self, sha: str) -> str:
+        return f"/api/v1/sync/blobs/{sha}?project_id={self.project_id}"
 
     def patch(
         self,
@@ -106,7 +112,7 @@ class SyncApi:
                 "Content-Type": "application/offset+octet-stream",
             }
         )
-        return self.client.patch(f"/api/v1/sync/blobs/{sha}", data=chunk, headers=headers)
+        return self.client.patch(self.blob_path(sha), data=chunk, headers=headers)
 
     def upload(self, data: bytes) -> str:
         sha = sha256_hex(data)
@@ -168,5 +174,5 @@ def coordinator(factories: Factories, project: Project) -> LoggedIn:
 
 
 @pytest.fixture
-def api(client: FlaskClient, coordinator: LoggedIn) -> SyncApi:
-    return SyncApi(client, coordinator)
+def api(client: FlaskClient, coordinator: LoggedIn, project: Project) -> SyncApi:
+    return SyncApi(client, coordinator, project.id)

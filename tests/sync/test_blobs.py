@@ -28,6 +28,10 @@ def _uploads_dir(app: Flask) -> Path:
     return Path(app.extensions["fieldsync"].settings.data_dir) / "uploads"
 
 
+def _upload(session: Session, sha256: str) -> BlobUpload | None:
+    return session.scalars(select(BlobUpload).where(BlobUpload.sha256 == sha256)).first()
+
+
 def test_missing_lists_the_hashes_the_server_does_not_hold(api: SyncApi) -> None:
     held = api.upload(b"already here")
     absent = sha256_hex(b"not yet")
@@ -71,9 +75,9 @@ def test_an_upload_resumes_after_a_partial_chunk(
     assert store.path(SHA).read_bytes() == CONTENT
     blob = db_session.get(Blob, SHA)
     assert blob is not None and blob.size == len(CONTENT)
-    assert db_session.get(BlobUpload, SHA) is None
+    assert _upload(db_session, SHA) is None
     db_session.rollback()
-    assert not (_uploads_dir(app) / f"{SHA}.part").exists()
+    assert not list(_uploads_dir(app).glob(f"*{SHA}.part"))
     assert api.missing([SHA]).get_json() == {"missing": []}
     done = api.head(SHA)
     assert (done.headers["Upload-Offset"], done.headers["Upload-Complete"]) == (
@@ -130,10 +134,10 @@ def test_content_that_does_not_match_its_name_is_422_and_the_upload_starts_again
     assert response.status_code == 422
     assert response.get_json()["code"] == "blob.hash_mismatch"
     assert api.head(SHA).headers["Upload-Offset"] == "0"
-    assert db_session.get(BlobUpload, SHA) is None
+    assert _upload(db_session, SHA) is None
     assert db_session.get(Blob, SHA) is None
     db_session.rollback()
-    assert not (_uploads_dir(app) / f"{SHA}.part").exists()
+    assert not list(_uploads_dir(app).glob(f"*{SHA}.part"))
     assert not app.extensions["fieldsync"].blobs.exists(SHA)
     assert api.patch(SHA, CONTENT, 0, len(CONTENT)).headers["Upload-Complete"] == "1"
 
@@ -163,7 +167,7 @@ def test_an_upload_over_the_limit_is_413(api: SyncApi, app: Flask) -> None:
 
 def test_malformed_upload_headers_are_400(api: SyncApi) -> None:
     no_offset = api.client.patch(
-        f"/api/v1/sync/blobs/{SHA}", data=b"x", headers=api.headers(**{"Upload-Length": "1"})
+        api.blob_path(SHA), data=b"x", headers=api.headers(**{"Upload-Length": "1"})
     )
     assert (no_offset.status_code, no_offset.get_json()["code"]) == (400, "blob.bad_header")
     md5 = api.patch(SHA, b"x", 0, 1, checksum="md5 AAAA")
@@ -180,7 +184,7 @@ def test_an_empty_blob_completes_in_one_request(api: SyncApi) -> None:
 
 def test_incomplete_uploads_expire(api: SyncApi, app: Flask, db_session: Session) -> None:
     api.patch(SHA, CONTENT[:1000], 0, len(CONTENT))
-    upload = db_session.get(BlobUpload, SHA)
+    upload = _upload(db_session, SHA)
     assert upload is not None
     upload.updated_at = utcnow() - timedelta(days=8)
     db_session.commit()
@@ -191,29 +195,38 @@ def test_incomplete_uploads_expire(api: SyncApi, app: Flask, db_session: Session
     db_session.commit()
     assert db_session.scalars(select(BlobUpload)).first() is None
     db_session.rollback()
-    assert not (_uploads_dir(app) / f"{SHA}.part").exists()
+    assert not list(_uploads_dir(app).glob(f"*{SHA}.part"))
 
 
 def test_sending_blobs_needs_a_role_that_may_push(
     client: FlaskClient, project: Project, factories: Factories
 ) -> None:
-    viewer = SyncApi(client, factories.logged_in(project, Role.VIEWER))
+    viewer = SyncApi(client, factories.logged_in(project, Role.VIEWER), project.id)
     assert viewer.missing([SHA]).status_code == 403
     assert viewer.patch(SHA, CONTENT, 0, len(CONTENT)).status_code == 403
-    nobody = SyncApi(client, factories.login(factories.user()))
-    assert nobody.head(SHA).status_code == 403
-    assert client.head(f"/api/v1/sync/blobs/{SHA}").status_code == 401
+    # A project the caller has no role in is not found.
+    nobody = SyncApi(client, factories.login(factories.user()), project.id)
+    assert nobody.head(SHA).status_code == 404
+    assert client.head(f"/api/v1/sync/blobs/{SHA}?project_id={project.id}").status_code == 401
 
 
-def test_content_already_in_the_store_is_registered_instead_of_uploaded(
+def test_content_already_in_the_store_must_still_be_sent_and_is_kept_once(
     api: SyncApi, app: Flask, db_session: Session
 ) -> None:
-    """A completion whose transaction did not commit leaves verified content in the store."""
-    app.extensions["fieldsync"].blobs.put_bytes(CONTENT)
-    assert api.head(SHA).headers["Upload-Complete"] == "1"
-    response = api.patch(SHA, CONTENT[:10], 0, len(CONTENT))
-    assert (response.status_code, response.headers["Upload-Complete"]) == (204, "1")
+    """The store holding the content (another project's file, or a completion whose
+    transaction did not commit) tells this project nothing: it sends every byte, and the
+    store keeps one copy."""
+    store = app.extensions["fieldsync"].blobs
+    store.put_bytes(CONTENT)
+    assert api.head(SHA).headers["Upload-Offset"] == "0"
+    assert "Upload-Complete" not in api.head(SHA).headers
+    partial = api.patch(SHA, CONTENT[:10], 0, len(CONTENT))
+    assert (partial.status_code, partial.headers["Upload-Offset"]) == (204, "10")
+    assert "Upload-Complete" not in partial.headers
+    last = api.patch(SHA, CONTENT[10:], 10, len(CONTENT))
+    assert last.headers["Upload-Complete"] == "1"
     blob = db_session.get(Blob, SHA)
     assert blob is not None and blob.size == len(CONTENT)
     db_session.rollback()
+    assert store.path(SHA).read_bytes() == CONTENT
     assert api.missing([SHA]).get_json() == {"missing": []}

@@ -208,7 +208,7 @@ def test_pull_is_scoped_to_the_callers_projects(
 
 
 def test_a_viewer_may_pull(client: FlaskClient, project: Project, factories: Factories) -> None:
-    viewer = SyncApi(client, factories.logged_in(project, Role.VIEWER))
+    viewer = SyncApi(client, factories.logged_in(project, Role.VIEWER), project.id)
     assert viewer.changes(project.id).status_code == 200
 
 

@@ -206,7 +206,7 @@ def test_a_key_still_in_flight_gets_409_with_retry_after_until_its_lease_ends(
 def test_keys_are_per_user(
     client: FlaskClient, api: SyncApi, project: Project, factories: Factories
 ) -> None:
-    other = SyncApi(client, factories.logged_in(project, Role.DATA_COLLECTOR))
+    other = SyncApi(client, factories.logged_in(project, Role.DATA_COLLECTOR), project.id)
     api.push(
         {"project_id": project.id, "items": [_item("1", instance_xml(new_instance_id()))]}, "k"
     )
@@ -275,7 +275,7 @@ def test_a_gzip_bomb_is_413(api: SyncApi, project: Project) -> None:
 
 
 def test_a_viewer_may_not_push(client: FlaskClient, project: Project, factories: Factories) -> None:
-    viewer = SyncApi(client, factories.logged_in(project, Role.VIEWER))
+    viewer = SyncApi(client, factories.logged_in(project, Role.VIEWER), project.id)
     response = viewer.push({"project_id": project.id, "items": []}, "k")
     assert response.status_code == 403
 
