@@ -25,7 +25,7 @@ test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Mutation testing of the merge core (docs/mutation.md; 20 to 35 minutes on 2 cores, not part of
-## CI): mutate server/entities/merge.py and policies.py, run their tests on every mutant, print
+## CI): mutate server/entities/merge*.py and policies.py, run their tests on every mutant, print
 ## the score per file. A full run starts from a fresh mutants/ so that no result is stale;
 ## `make mutation MUTANTS="name ..."` re-checks only the named mutants of the last run.
 MUTMUT := $(BIN)/mutmut

@@ -13,8 +13,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CORE = ["server/entities/merge.py", "server/entities/policies.py"]
-CORE_MODULES = {"server.entities.merge", "server.entities.policies"}
+CORE = [
+    "server/entities/merge.py",
+    "server/entities/merge_causal.py",
+    "server/entities/merge_engine.py",
+    "server/entities/merge_types.py",
+    "server/entities/policies.py",
+]
+CORE_MODULES = {p.removesuffix(".py").replace("/", ".") for p in CORE}
 # Every test file of the core, by the names reserved for them.
 CORE_TESTS = sorted(
     path.relative_to(ROOT).as_posix()
@@ -62,6 +68,13 @@ def test_core_tests_import_only_the_core(path: str) -> None:
     }
 
     assert outside <= CORE_MODULES | own_tests, outside
+
+
+def test_every_core_module_is_mutated_by_make_mutation() -> None:
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg", encoding="utf-8")
+
+    assert set(config["mutmut"]["only_mutate"].split()) == set(CORE)
 
 
 def test_every_core_test_is_run_by_make_mutation() -> None:
