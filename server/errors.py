@@ -903,5 +903,54 @@ def export_no_geometry(what: str, detail: str) -> Problem:
     return Problem(422, EXPORT_NO_GEOMETRY, f"{what} has nothing to place on a map", detail)
 
 
+# --- ODK Central's REST API (/v1/, server/central/) ---------------------------------------------
+
+CENTRAL_FORM_MISMATCH = _define(
+    "central.form_mismatch",
+    400,
+    "A submission was posted to one form's URL but its XML names another form (Central 400.8).",
+    "Post it to the URL of the form its root element's `id` names.",
+)
+CENTRAL_DUPLICATE_SUBMISSION = _define(
+    "central.duplicate_submission",
+    409,
+    "A submission with this instanceID is stored already (Central 409.3); nothing was changed.",
+    "Nothing to do: it was received. An edit needs a new instanceID and a deprecatedID.",
+)
+CENTRAL_REVIEW_STATE = _define(
+    "central.review_state",
+    400,
+    "`reviewState` is not one of Central's: hasIssues, edited, approved, rejected (Central 400.8).",
+    "Send one of those values.",
+)
+
+
+def central_form_mismatch(url_form_id: str, xml_form_id: str) -> Problem:
+    return Problem(
+        400,
+        CENTRAL_FORM_MISMATCH,
+        "The submission is for another form",
+        f"the URL names form {url_form_id!r} but the submission is for {xml_form_id!r}",
+    )
+
+
+def central_duplicate_submission(instance_id: str) -> Problem:
+    return Problem(
+        409,
+        CENTRAL_DUPLICATE_SUBMISSION,
+        "The submission exists already",
+        f"a submission with instanceID {instance_id!r} is stored already",
+    )
+
+
+def central_review_state(value: object) -> Problem:
+    return Problem(
+        400,
+        CENTRAL_REVIEW_STATE,
+        "Unexpected reviewState",
+        f"unexpected reviewState {value!r}; expected hasIssues, edited, approved or rejected",
+    )
+
+
 if __name__ == "__main__":
     print(catalogue_markdown(), end="")

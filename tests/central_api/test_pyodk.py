@@ -1,0 +1,152 @@
+"""The real pyodk client against a live fieldsync: log in, list projects and forms, send,
+read and review submissions, read the XML of one. Expected values are written from Central's
+API documentation (docs.getodk.org/central-api): field names, null review state before a
+review, timestamps in UTC with milliseconds and ``Z``."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+
+import pytest
+import requests
+import toml
+from pyodk.errors import PyODKError
+
+from tests.central_api.conftest import Central
+from tests.openrosa.helpers import simple_xml
+
+pytestmark = pytest.mark.e2e
+
+CENTRAL_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def new_id() -> str:
+    return f"uuid:{uuid.uuid4()}"
+
+
+def test_open_logs_in_and_caches_a_token_the_server_accepts(central: Central) -> None:
+    client = central.client()
+    client.open()
+    try:
+        cached = toml.load(central.tmp / "coordinator_example.org.cache.toml")["token"]
+        me = requests.get(
+            f"{central.url}/users/current",
+            headers={"Authorization": f"Bearer {cached}"},
+            timeout=10,
+        )
+        assert me.status_code == 200
+        assert me.json()["email"] == "coordinator@example.org"
+        assert me.json()["id"] == central.user.id
+        assert me.json()["type"] == "user"
+        assert CENTRAL_TIME.match(me.json()["createdAt"])
+        # The same token works on fieldsync's own API: the two are one kind of token.
+        own = requests.get(
+            f"{central.server.url}/api/v1/users/current",
+            headers={"Authorization": f"Bearer {cached}"},
+            timeout=10,
+        )
+        assert own.status_code == 200
+    finally:
+        client.close()
+
+
+def test_a_wrong_password_is_refused_as_central_refuses_it(central: Central) -> None:
+    client = central.client(password="not the password")
+    with pytest.raises(PyODKError) as raised:
+        client.open()
+    response = raised.value.args[1]
+    assert response.status_code == 401
+    assert response.json()["code"] == 401.2
+
+
+def test_projects_list_and_get(central: Central, pyodk_client: object) -> None:
+    from pyodk.client import Client
+
+    assert isinstance(pyodk_client, Client)
+    listed = pyodk_client.projects.list()
+    assert [(p.id, p.name, p.archived) for p in listed] == [
+        (central.project.id, "Mine action survey", False)
+    ]
+    one = pyodk_client.projects.get()
+    assert one.id == central.project.id
+    assert one.name == "Mine action survey"
+    assert one.deletedAt is None
+
+
+def test_forms_list_gives_centrals_form_fields(central: Central, pyodk_client: object) -> None:
+    from pyodk.client import Client
+
+    assert isinstance(pyodk_client, Client)
+    forms = pyodk_client.forms.list()
+    assert len(forms) == 1
+    form = forms[0]
+    assert form.projectId == central.project.id
+    assert form.xmlFormId == "simple"
+    assert form.name == "Simple test form"
+    assert form.version == "1"
+    assert form.state == "open"
+    assert form.keyId is None
+    assert form.enketoId is None
+    assert form.publishedAt is not None
+    # Central's hash is the MD5 of the XForm as served.
+    xml = pyodk_client.forms.get_xml("simple")
+    assert "<h:title>Simple test form</h:title>" in xml
+    assert form.hash == hashlib.md5(xml.encode(), usedforsecurity=False).hexdigest()
+    assert pyodk_client.forms.get("simple").xmlFormId == "simple"
+
+
+def test_submissions_create_list_get_xml_and_review(central: Central, pyodk_client: object) -> None:
+    from pyodk.client import Client
+
+    assert isinstance(pyodk_client, Client)
+    first, second = new_id(), new_id()
+    created = pyodk_client.submissions.create(
+        simple_xml(first, name="Minefield north").decode(), form_id="simple"
+    )
+    assert created.instanceId == first
+    assert created.submitterId == central.user.id
+    assert created.reviewState is None
+    assert created.updatedAt is None
+    pyodk_client.submissions.create(simple_xml(second, name="Minefield south").decode(), "simple")
+
+    listed = pyodk_client.submissions.list(form_id="simple")
+    assert [s.instanceId for s in listed] == [first, second]
+    assert all(s.reviewState is None for s in listed)
+
+    assert pyodk_client.submissions.get(first, form_id="simple").instanceId == first
+    # pyodk has no call for a submission's XML; scripts fetch Central's URL with its session.
+    xml = pyodk_client.get(f"projects/{central.project.id}/forms/simple/submissions/{first}.xml")
+    assert xml.status_code == 200
+    assert xml.headers["Content-Type"].startswith("application/xml")
+    assert xml.text == simple_xml(first, name="Minefield north").decode()
+
+    pyodk_client.submissions.review(first, "approved", form_id="simple")
+    pyodk_client.submissions.review(second, "hasIssues", form_id="simple")
+    states = {s.instanceId: s.reviewState for s in pyodk_client.submissions.list("simple")}
+    assert states == {first: "approved", second: "hasIssues"}
+    reviewed = pyodk_client.submissions.get(first, form_id="simple")
+    assert reviewed.updatedAt is not None
+
+
+def test_extended_form_metadata_counts_submissions(central: Central, pyodk_client: object) -> None:
+    from pyodk.client import Client
+
+    assert isinstance(pyodk_client, Client)
+    for _ in range(3):
+        pyodk_client.submissions.create(simple_xml(new_id()).decode(), form_id="simple")
+    one = pyodk_client.submissions.list("simple")[0].instanceId
+    pyodk_client.submissions.review(one, "hasIssues", form_id="simple")
+    response = pyodk_client.get(
+        f"projects/{central.project.id}/forms", headers={"X-Extended-Metadata": "true"}
+    )
+    form = response.json()[0]
+    assert form["submissions"] == 3
+    assert form["reviewStates"] == {"received": 2, "hasIssues": 1, "edited": 0}
+    assert CENTRAL_TIME.match(form["lastSubmission"])
+    plain = pyodk_client.get(f"projects/{central.project.id}/forms").json()[0]
+    assert "submissions" not in plain
+    with_forms = pyodk_client.get("projects", params={"forms": "true"}).json()[0]
+    assert [f["xmlFormId"] for f in with_forms["formList"]] == ["simple"]
+    assert with_forms["formList"][0]["submissions"] == 3
