@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from server import errors
-from server.central.problems import BLUEPRINT as CENTRAL_BLUEPRINT
+from server.central.problems import BLUEPRINTS as CENTRAL_BLUEPRINTS
 from server.central.problems import central_error_body
 from server.errors import Problem
 from server.openrosa.formats import message_response
@@ -27,7 +27,7 @@ def is_central_request() -> bool:
     """A call to Central's REST API: a route of its blueprint, or a route it shares with
     OpenRosa (a form's XML) called with a bearer token and without the OpenRosa header, as
     pyodk calls it."""
-    if request.blueprint == CENTRAL_BLUEPRINT:
+    if request.blueprint in CENTRAL_BLUEPRINTS:
         return True
     return (
         request.path.startswith("/v1/")

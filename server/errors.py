@@ -923,6 +923,13 @@ CENTRAL_REVIEW_STATE = _define(
     "`reviewState` is not one of Central's: hasIssues, edited, approved, rejected (Central 400.8).",
     "Send one of those values.",
 )
+CENTRAL_ODATA_QUERY = _define(
+    "central.odata_query",
+    400,
+    "An OData query option ($filter, $select, $orderby, $skiptoken, a table name) cannot be "
+    "read or is not supported; the detail says which (Central 400.8).",
+    "Correct the query; docs/central-api.md lists what is supported.",
+)
 
 
 def central_form_mismatch(url_form_id: str, xml_form_id: str) -> Problem:
@@ -950,6 +957,10 @@ def central_review_state(value: object) -> Problem:
         "Unexpected reviewState",
         f"unexpected reviewState {value!r}; expected hasIssues, edited, approved or rejected",
     )
+
+
+def central_odata_query(detail: str) -> Problem:
+    return Problem(400, CENTRAL_ODATA_QUERY, "The OData query cannot be answered", detail)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ from typing import Any
 from server import errors
 from server.errors import Problem
 
-# The blueprint that serves Central's REST routes; the error handler renders its refusals here.
-BLUEPRINT = "central"
+# The blueprints that serve Central's routes; the error handler renders their refusals here.
+BLUEPRINTS = frozenset({"central", "central_odata"})
 
 # Central's codes for the refusals its clients tell apart (central-backend lib/util/problem.js).
 _BY_CODE: dict[str, float] = {
@@ -23,6 +23,7 @@ _BY_CODE: dict[str, float] = {
     errors.HOSTILE_XML: 400.1,
     errors.SUBMISSION_INVALID: 400.1,
     errors.CENTRAL_FORM_MISMATCH: 400.8,
+    errors.CENTRAL_ODATA_QUERY: 400.8,
     errors.SUBMISSION_INSTANCE_CONFLICT: 409.3,
     errors.CENTRAL_DUPLICATE_SUBMISSION: 409.3,
     errors.FORM_VERSION_CONFLICT: 409.3,

@@ -9,7 +9,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from server.accounts.models import AppUser, User
+from server.central.render import REVIEW_STATES, submitter_id
 from server.forms.models import Form
+from server.submissions import records
 from server.submissions.models import ReviewState, Submission, SubmissionVersion
 
 
@@ -72,3 +75,92 @@ def form_counts(session: Session, forms: list[Form]) -> dict[int, FormCounts]:
         )
         for f in forms
     }
+
+
+@dataclass(frozen=True)
+class ODataSubmission:
+    """A submission with what Central's OData shows of it: its current XML and ``__system``."""
+
+    id: int
+    instance_id: str
+    xml: str
+    created_at: datetime
+    updated_at: datetime | None
+    review_state: str | None  # Central's name, None before any review
+    submitter_id: int
+    submitter_name: str
+    device_id: str | None
+    edits: int
+    form_version: str
+    attachments_present: int
+    attachments_expected: int
+
+
+def odata_submissions(session: Session, form: Form) -> list[ODataSubmission]:
+    """Every submission of the form with its current version, newest first (Central's order),
+    in a fixed number of queries."""
+    submissions = list(
+        session.scalars(
+            select(Submission)
+            .where(Submission.form_id == form.id)
+            .order_by(Submission.created_at.desc(), Submission.id.desc())
+        )
+    )
+    details = records.details(session, submissions)
+    names = _submitter_names(session, [v for s in submissions for v, _f in details[s.id][0]])
+    out = []
+    for submission in submissions:
+        versions, attachments = details[submission.id]
+        current = records.current_version(versions)
+        form_version = next(f for v, f in versions if v.id == current.id)
+        edited = submission.updated_at != submission.created_at
+        out.append(
+            ODataSubmission(
+                id=submission.id,
+                instance_id=submission.root_instance_id,
+                xml=current.xml,
+                created_at=submission.created_at,
+                updated_at=submission.updated_at if edited else None,
+                review_state=REVIEW_STATES.get(submission.review_state),
+                submitter_id=submitter_id(current),
+                submitter_name=names.get(current.id, ""),
+                device_id=current.device_id or None,
+                edits=len(versions) - 1,
+                form_version=form_version,
+                attachments_present=sum(1 for a in attachments if a.blob_sha256 is not None),
+                attachments_expected=len(attachments),
+            )
+        )
+    return out
+
+
+def _submitter_names(session: Session, versions: list[SubmissionVersion]) -> dict[int, str]:
+    """The display name of each version's submitter, by version id."""
+    user_ids = {v.submitter_user_id for v in versions if v.submitter_user_id}
+    app_ids = {v.submitter_app_user_id for v in versions if v.submitter_app_user_id}
+    users = (
+        dict(session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids))).all())
+        if user_ids
+        else {}
+    )
+    emails = (
+        dict(session.execute(select(User.id, User.email).where(User.id.in_(user_ids))).all())
+        if user_ids
+        else {}
+    )
+    apps = (
+        dict(
+            session.execute(
+                select(AppUser.id, AppUser.display_name).where(AppUser.id.in_(app_ids))
+            ).all()
+        )
+        if app_ids
+        else {}
+    )
+    names: dict[int, str] = {}
+    for v in versions:
+        if v.submitter_user_id:
+            names[v.id] = users.get(v.submitter_user_id) or emails.get(v.submitter_user_id, "")
+        elif v.submitter_app_user_id:
+            names[v.id] = apps.get(v.submitter_app_user_id, "")
+    return names

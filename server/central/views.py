@@ -34,7 +34,7 @@ from server.submissions.service import Outcome, Submitter
 from server.submissions.views import READ_ROLES
 from server.web import commit, db, runtime
 
-# Named as server.central.problems.BLUEPRINT says, so its errors are rendered in Central's shape.
+# Named in server.central.problems.BLUEPRINTS, so its errors are rendered in Central's shape.
 blueprint = Blueprint("central", __name__, url_prefix="/v1")
 
 FORM = "/projects/<int:project_id>/forms/<form_id>"

@@ -13,6 +13,7 @@ import server
 REGISTERED = {
     "accounts_api": "/api/v1",
     "central": "/v1",
+    "central_odata": "/v1",
     "entities_api": "/api/v1/projects/<int:project_id>",
     "exports_api": "/api/v1/projects/<int:project_id>",
     "forms_api": "/api/v1/projects/<int:project_id>",
