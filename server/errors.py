@@ -930,6 +930,19 @@ CENTRAL_ODATA_QUERY = _define(
     "read or is not supported; the detail says which (Central 400.8).",
     "Correct the query; docs/central-api.md lists what is supported.",
 )
+CENTRAL_DRAFT_MISMATCH = _define(
+    "central.draft_mismatch",
+    400,
+    "A form definition was sent to one form's draft URL but defines another form (Central 400.8).",
+    "Send it to the draft URL of the form its `id` names, or create it with `POST …/forms`.",
+)
+CENTRAL_DRAFT_VERSION = _define(
+    "central.draft_version",
+    400,
+    "`…/draft/publish?version=` names a version other than the published one: forms here have "
+    "no drafts, and the XForm is not rewritten to a new version (Central 400.8).",
+    "Send a definition with the new version in it to `…/draft`, then publish without `version`.",
+)
 
 
 def central_form_mismatch(url_form_id: str, xml_form_id: str) -> Problem:
@@ -956,6 +969,24 @@ def central_review_state(value: object) -> Problem:
         CENTRAL_REVIEW_STATE,
         "Unexpected reviewState",
         f"unexpected reviewState {value!r}; expected hasIssues, edited, approved or rejected",
+    )
+
+
+def central_draft_mismatch(url_form_id: str, defined_form_id: str) -> Problem:
+    return Problem(
+        400,
+        CENTRAL_DRAFT_MISMATCH,
+        "The definition is for another form",
+        f"the URL names form {url_form_id!r} but the definition is for {defined_form_id!r}",
+    )
+
+
+def central_draft_version(form_id: str, version: str) -> Problem:
+    return Problem(
+        400,
+        CENTRAL_DRAFT_VERSION,
+        "The version cannot be set on publishing",
+        f"form {form_id!r} would need a new definition to be published as version {version!r}",
     )
 
 

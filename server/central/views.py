@@ -174,6 +174,99 @@ def list_form_versions(project_id: int, form_id: str) -> Any:
     return jsonify([render.form_json(form, version) for version in versions])
 
 
+# Central's form content types, and the file name each is compiled under.
+FORM_FILENAMES = {
+    "application/xml": "form.xml",
+    "text/xml": "form.xml",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "form.xlsx",
+    "application/vnd.ms-excel": "form.xls",
+}
+
+
+def _publish_body(project_id: int) -> forms.PublishResult:
+    """Publish the XForm or XLSForm in the request body (Central's content types).
+
+    Raises:
+        Problem: 400 for another content type or an invalid form, 409 for a version that
+            exists with other content, 413 over the form size limit.
+    """
+    content_type = (request.mimetype or "").lower()
+    filename = FORM_FILENAMES.get(content_type)
+    if filename is None:
+        raise errors.unsupported_form_file(
+            content_type or "(no Content-Type)",
+            "send an XForm as application/xml or an XLSForm as an .xlsx or .xls content type",
+        )
+    fallback = request.headers.get("X-XlsForm-FormId-Fallback")
+    if fallback and not filename.endswith(".xml"):
+        filename = f"{fallback}{filename[4:]}"
+    settings = runtime().settings
+    return forms.publish(
+        db(),
+        runtime().blobs,
+        projects.get_project(db(), project_id),
+        filename,
+        http.body_bytes(settings.max_form_bytes),
+        max_bytes=settings.max_form_bytes,
+        actor_user_id=current_user().id,
+    )
+
+
+@blueprint.post("/projects/<int:project_id>/forms")
+@requires(Role.ADMINISTRATOR)
+def create_form(project_id: int) -> Any:
+    """Central's form upload. Forms have no drafts here: the form is published whatever
+    ``?publish`` says (docs/central-api.md)."""
+    result = _publish_body(project_id)
+    commit()
+    return jsonify(render.form_json(result.form, result.version))
+
+
+@blueprint.post(FORM + "/draft")
+@requires(Role.ADMINISTRATOR)
+def create_draft(project_id: int, form_id: str) -> Any:
+    """A new definition is published at once; without a body (Central copies the published
+    version into a draft) there is nothing to do."""
+    forms.get_form(db(), project_id, form_id)
+    if request.content_length or request.headers.get("Transfer-Encoding"):
+        result = _publish_body(project_id)
+        if result.form.xml_form_id != form_id:
+            # Nothing is committed: the request's transaction is rolled back.
+            raise errors.central_draft_mismatch(form_id, result.form.xml_form_id)
+        commit()
+    return jsonify({"success": True})
+
+
+@blueprint.post(FORM + "/draft/publish")
+@requires(Role.ADMINISTRATOR)
+def publish_draft(project_id: int, form_id: str) -> Any:
+    """The draft was published when it was sent. A ``?version=`` other than the published one
+    would need the XForm rewritten, which is refused: send a definition with its version."""
+    form = forms.get_form(db(), project_id, form_id)
+    wanted = request.args.get("version")
+    if wanted is not None and wanted != form.current_version:
+        raise errors.central_draft_version(form_id, wanted)
+    return jsonify({"success": True})
+
+
+@blueprint.post(FORM + "/draft/attachments/<name>")
+@requires(Role.ADMINISTRATOR)
+def upload_draft_attachment(project_id: int, form_id: str, name: str) -> Any:
+    """A media file for the form: it goes to the published version, which is the draft here."""
+    form = forms.get_form(db(), project_id, form_id)
+    settings = runtime().settings
+    forms.attach_media(
+        db(),
+        runtime().blobs,
+        form,
+        name,
+        http.body_bytes(settings.max_upload_bytes),
+        current_user().id,
+    )
+    commit()
+    return jsonify({"success": True})
+
+
 # --- submissions --------------------------------------------------------------------------------
 
 

@@ -57,3 +57,11 @@ def central(live_server: LiveServer, factories: Factories, tmp_path: Path) -> Ce
 def pyodk_client(central: Central) -> Iterator[Client]:
     with central.client() as client:
         yield client
+
+
+@pytest.fixture
+def admin_client(central: Central, factories: Factories) -> Iterator[Client]:
+    """pyodk logged in as the project's administrator, who publishes forms."""
+    admin = factories.user(central.project, Role.ADMINISTRATOR, email="admin@example.org")
+    with central.client(admin.email) as client:
+        yield client
