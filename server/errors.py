@@ -943,6 +943,13 @@ CENTRAL_DRAFT_VERSION = _define(
     "no drafts, and the XForm is not rewritten to a new version (Central 400.8).",
     "Send a definition with the new version in it to `…/draft`, then publish without `version`.",
 )
+CENTRAL_ASSIGNMENT_ROLE = _define(
+    "central.assignment_role",
+    400,
+    "A form assignment names a role other than Central's app-user role (2): fieldsync has no "
+    "per-form roles (Central 400.8).",
+    "Grant the person a project role instead; devices fill every open form of their project.",
+)
 
 
 def central_form_mismatch(url_form_id: str, xml_form_id: str) -> Problem:
@@ -987,6 +994,15 @@ def central_draft_version(form_id: str, version: str) -> Problem:
         CENTRAL_DRAFT_VERSION,
         "The version cannot be set on publishing",
         f"form {form_id!r} would need a new definition to be published as version {version!r}",
+    )
+
+
+def central_assignment_role(role_id: int) -> Problem:
+    return Problem(
+        400,
+        CENTRAL_ASSIGNMENT_ROLE,
+        "Only app-user form assignments are accepted",
+        f"role {role_id} cannot be assigned on a form here; only the app-user role (2)",
     )
 
 

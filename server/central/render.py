@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from server.accounts.models import User
+from server.accounts.models import AppUser, User
 from server.forms.models import Form, FormVersion
 from server.projects.models import Project
 from server.submissions.models import ReviewState, Submission, SubmissionVersion
@@ -39,6 +39,21 @@ def user_json(user: User) -> dict[str, Any]:
         "createdAt": timestamp(user.created_at),
         "updatedAt": None,
         "deletedAt": None,
+    }
+
+
+def app_user_json(app_user: AppUser, token: str | None = None) -> dict[str, Any]:
+    """An app user (a device). Its token is shown once, when it is created: only its hash is
+    stored (docs/central-api.md)."""
+    return {
+        "projectId": app_user.project_id,
+        "id": app_user.id,
+        "type": "field_key",
+        "displayName": app_user.display_name,
+        "token": token,
+        "createdAt": timestamp(app_user.created_at),
+        "updatedAt": None,
+        "deletedAt": timestamp(app_user.revoked_at),
     }
 
 

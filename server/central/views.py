@@ -122,6 +122,58 @@ def get_project(project_id: int) -> Any:
     return jsonify(item)
 
 
+# --- app users (devices) and form assignments ----------------------------------------------------
+
+# Central's role id for an app user on a form ("app-user"), the only assignment pyodk makes.
+APP_USER_ROLE_ID = 2
+
+
+class _AppUserRequest(Schema):
+    displayName = fields.String(required=True)  # Central's field name
+
+
+@blueprint.get("/projects/<int:project_id>/app-users")
+@requires(Role.COORDINATOR)
+def list_app_users(project_id: int) -> Any:
+    live = [a for a in accounts.list_app_users(db(), project_id) if a.revoked_at is None]
+    return jsonify([render.app_user_json(a) for a in live])
+
+
+@blueprint.post("/projects/<int:project_id>/app-users")
+@requires(Role.COORDINATOR)
+def create_app_user(project_id: int) -> Any:
+    data = http.load_json(_AppUserRequest())
+    issued = accounts.create_app_user(
+        db(), projects.get_project(db(), project_id), data["displayName"], current_user().id
+    )
+    commit()
+    return jsonify(render.app_user_json(issued.app_user, token=issued.token))
+
+
+@blueprint.delete("/projects/<int:project_id>/app-users/<int:app_user_id>")
+@requires(Role.COORDINATOR)
+def revoke_app_user(project_id: int, app_user_id: int) -> Any:
+    app_user = accounts.get_app_user(db(), app_user_id, project_id)
+    accounts.revoke_app_user(db(), app_user, current_user().id)
+    commit()
+    return jsonify({"success": True})
+
+
+@blueprint.post(
+    "/projects/<int:project_id>/forms/<form_id>/assignments/<int:role_id>/<int:actor_id>"
+)
+@requires(Role.COORDINATOR)
+def assign_form(project_id: int, form_id: str, role_id: int, actor_id: int) -> Any:
+    """Central lets an app user fill only the forms it is assigned; here every device of a
+    project fills every open form of it, so an app-user assignment is already true. Other
+    roles are refused rather than ignored."""
+    forms.get_form(db(), project_id, form_id)
+    if role_id != APP_USER_ROLE_ID:
+        raise errors.central_assignment_role(role_id)
+    accounts.get_app_user(db(), actor_id, project_id)
+    return jsonify({"success": True})
+
+
 # --- forms --------------------------------------------------------------------------------------
 
 

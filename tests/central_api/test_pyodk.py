@@ -184,3 +184,42 @@ def test_forms_update_refusals(central: Central, admin_client: Client) -> None:
     assert body["code"] == 400.8
     assert body["details"]["fieldsyncCode"] == "central.draft_version"
     assert pyodk_client.forms.get("simple").version == "1"
+
+
+def test_create_app_users_gives_device_tokens_collect_can_use(
+    central: Central, pyodk_client: Client
+) -> None:
+    users = list(
+        pyodk_client.projects.create_app_users(
+            display_names=["Team 1 tablet", "Team 2 tablet"], forms=["simple"]
+        )
+    )
+    assert [(u.displayName, u.projectId, u.type) for u in users] == [
+        ("Team 1 tablet", central.project.id, "field_key"),
+        ("Team 2 tablet", central.project.id, "field_key"),
+    ]
+    token = users[0].token
+    assert token
+    listing = requests.get(
+        f"{central.url}/key/{token}/projects/{central.project.id}/formList",
+        headers={"X-OpenRosa-Version": "1.0"},
+        timeout=10,
+    )
+    assert listing.status_code == 200
+    assert "<formID>simple</formID>" in listing.text
+    # The token is shown once: only its hash is stored.
+    listed = pyodk_client.get(f"projects/{central.project.id}/app-users").json()
+    assert [(a["displayName"], a["token"]) for a in listed] == [
+        ("Team 1 tablet", None),
+        ("Team 2 tablet", None),
+    ]
+    revoked = pyodk_client.delete(f"projects/{central.project.id}/app-users/{users[1].id}")
+    assert revoked.json() == {"success": True}
+    assert [
+        a["id"] for a in pyodk_client.get(f"projects/{central.project.id}/app-users").json()
+    ] == [users[0].id]
+    refused = pyodk_client.post(
+        f"projects/{central.project.id}/forms/simple/assignments/5/{users[0].id}"
+    )
+    assert refused.status_code == 400
+    assert refused.json()["code"] == 400.8
