@@ -106,7 +106,7 @@ def table_rows(project_id: int, form_id: str, table: str) -> Any:
         if args.get("$select"):
             raise errors.central_odata_query("$select is supported on the Submissions table")
         rows = [r for s in submissions for r in odata.repeat_rows(tree, table, s.xml, context(s))]
-    return jsonify(_page(rows, project_id, form_id, table))
+    return jsonify(page_rows(rows, _service_url(project_id, form_id), table))
 
 
 def _flag(name: str) -> bool:
@@ -205,25 +205,25 @@ def _select(tree: list[odata.Node], text: str | None) -> list[str] | None:
     return paths
 
 
-def _page(rows: Sequence[dict[str, Any]], project_id: int, form_id: str, table: str) -> Any:
-    """Apply ``$skiptoken``, ``$skip`` and ``$top``; add ``@odata.count`` and, when rows remain
-    after this page, ``@odata.nextLink``."""
+def page_rows(rows: Sequence[dict[str, Any]], service_url: str, table: str) -> dict[str, Any]:
+    """One page of an OData table: apply ``$skiptoken``, ``$skip`` and ``$top``; add
+    ``@odata.count`` and, when rows remain after this page, ``@odata.nextLink``.
+
+    Raises:
+        Problem: 400 ``central.odata_query`` for a malformed option or a foreign skiptoken.
+    """
     start = _skiptoken(request.args.get("$skiptoken"))
     start += _count("$skip") or 0
     top = _count("$top")
     end = len(rows) if top is None else min(len(rows), start + top)
-    body: dict[str, Any] = {
-        "@odata.context": f"{_service_url(project_id, form_id)}/$metadata#{table}"
-    }
+    body: dict[str, Any] = {"@odata.context": f"{service_url}/$metadata#{table}"}
     if _flag("$count"):
         body["@odata.count"] = len(rows)
     body["value"] = list(rows[start:end])
     if end < len(rows):
         params = {k: v for k, v in request.args.items() if k not in ("$skip", "$skiptoken")}
         params["$skiptoken"] = _token(end)
-        body["@odata.nextLink"] = (
-            f"{_service_url(project_id, form_id)}/{quote(table)}?{urlencode(params)}"
-        )
+        body["@odata.nextLink"] = f"{service_url}/{quote(table)}?{urlencode(params)}"
     return body
 
 

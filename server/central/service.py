@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from server.accounts.models import AppUser, User
 from server.central.render import REVIEW_STATES, submitter_id
+from server.entities.models import Entity, EntityList, EntityVersion
 from server.forms.models import Form
 from server.submissions import records
 from server.submissions.models import ReviewState, Submission, SubmissionVersion
@@ -164,3 +165,73 @@ def _submitter_names(session: Session, versions: list[SubmissionVersion]) -> dic
         elif v.submitter_app_user_id:
             names[v.id] = apps.get(v.submitter_app_user_id, "")
     return names
+
+
+@dataclass(frozen=True)
+class EntityRow:
+    """An entity with its current version and who created it, as Central shows them."""
+
+    entity: Entity
+    current: EntityVersion | None
+    creator_id: int
+    creator_name: str
+
+
+def version_creators(session: Session, versions: list[EntityVersion]) -> dict[int, int]:
+    """Who made each entity version, by version id: the user of an API change, else the
+    submitter of the submission that brought it (user, else app user); 0 when unknown."""
+    submission_ids = {v.source_submission_version_id for v in versions}
+    submission_ids.discard(None)
+    submitters: dict[int, int] = {}
+    if submission_ids:
+        for sv in session.scalars(
+            select(SubmissionVersion).where(SubmissionVersion.id.in_(submission_ids))
+        ):
+            submitters[sv.id] = submitter_id(sv)
+    return {
+        v.id: v.source_user_id or submitters.get(v.source_submission_version_id or 0, 0)
+        for v in versions
+    }
+
+
+def entity_rows(session: Session, entity_list: EntityList) -> list[EntityRow]:
+    """Every entity of the list (oldest first) with its current version and creator, in a
+    fixed number of queries."""
+    entities = list(
+        session.scalars(select(Entity).where(Entity.list_id == entity_list.id).order_by(Entity.id))
+    )
+    return _rows(session, entities)
+
+
+def entity_row(session: Session, entity: Entity) -> EntityRow:
+    return _rows(session, [entity])[0]
+
+
+def _rows(session: Session, entities: list[Entity]) -> list[EntityRow]:
+    if not entities:
+        return []
+    versions = list(
+        session.scalars(
+            select(EntityVersion)
+            .where(EntityVersion.entity_id.in_([e.id for e in entities]))
+            .order_by(EntityVersion.version)
+        )
+    )
+    creators = version_creators(session, versions)
+    by_entity: dict[int, list[EntityVersion]] = {}
+    for version in versions:
+        by_entity.setdefault(version.entity_id, []).append(version)
+    user_ids = set(creators.values()) - {0}
+    names = (
+        dict(session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids))).all())
+        if user_ids
+        else {}
+    )
+    rows = []
+    for entity in entities:
+        own = by_entity.get(entity.id, [])
+        first = own[0] if own else None
+        current = next((v for v in own if v.version == entity.current_version), None)
+        creator = creators.get(first.id, 0) if first is not None else 0
+        rows.append(EntityRow(entity, current, creator, names.get(creator, "")))
+    return rows
