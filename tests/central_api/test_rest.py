@@ -150,13 +150,12 @@ def test_form_versions_and_the_shared_xml_route(central: Central) -> None:
 
 def test_a_route_not_implemented_is_refused_in_centrals_shape(central: Central) -> None:
     headers = login(central)
-    datasets = requests.get(
-        f"{central.url}/projects/{central.project.id}/datasets", headers=headers, timeout=10
-    )
-    assert central_error(datasets) == (404, 404.1)
+    comments = f"{central.url}/projects/{central.project.id}/forms/simple/submissions/x/comments"
+    missing = requests.get(comments, headers=headers, timeout=10)
+    assert central_error(missing) == (404, 404.1)
     # Collect, which sends the OpenRosa header, still gets OpenRosa's XML on the same prefix.
     collect = requests.get(
-        f"{central.url}/projects/{central.project.id}/datasets",
+        comments,
         headers={**headers, "X-OpenRosa-Version": "1.0"},
         timeout=10,
     )
