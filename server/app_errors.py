@@ -1,4 +1,5 @@
-"""One handler for every error: problem+json on the JSON API, OpenRosa XML on OpenRosa routes.
+"""One handler for every error: problem+json on the JSON API, OpenRosa XML on OpenRosa routes,
+Central's ``{"code": 404.1, "message": ...}`` on Central's REST routes.
 
 Nothing unexpected reaches a client as a stack trace: it is logged with the request id and the
 client gets a 500 with that id to quote.
@@ -14,10 +15,25 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from server import errors
+from server.central.problems import BLUEPRINTS as CENTRAL_BLUEPRINTS
+from server.central.problems import central_error_body
 from server.errors import Problem
 from server.openrosa.formats import message_response
 
 log = logging.getLogger("fieldsync.http")
+
+
+def is_central_request() -> bool:
+    """A call to Central's REST API: a route of its blueprint, or a route it shares with
+    OpenRosa (a form's XML) called with a bearer token and without the OpenRosa header, as
+    pyodk calls it."""
+    if request.blueprint in CENTRAL_BLUEPRINTS:
+        return True
+    return (
+        request.path.startswith("/v1/")
+        and not request.headers.get("X-OpenRosa-Version")
+        and request.headers.get("Authorization", "").lower().startswith("bearer ")
+    )
 
 
 def is_openrosa_request() -> bool:
@@ -25,7 +41,10 @@ def is_openrosa_request() -> bool:
 
 
 def render_problem(problem: Problem) -> Response:
-    if is_openrosa_request():
+    if is_central_request():
+        response = jsonify(central_error_body(problem))
+        response.status_code = problem.status
+    elif is_openrosa_request():
         response = message_response(problem.status, problem.detail, nature=problem.code)
     else:
         response = jsonify(problem.to_json())

@@ -972,5 +972,112 @@ def export_no_geometry(what: str, detail: str) -> Problem:
     return Problem(422, EXPORT_NO_GEOMETRY, f"{what} has nothing to place on a map", detail)
 
 
+# --- ODK Central's REST API (/v1/, server/central/) ---------------------------------------------
+
+CENTRAL_FORM_MISMATCH = _define(
+    "central.form_mismatch",
+    400,
+    "A submission was posted to one form's URL but its XML names another form (Central 400.8).",
+    "Post it to the URL of the form its root element's `id` names.",
+)
+CENTRAL_DUPLICATE_SUBMISSION = _define(
+    "central.duplicate_submission",
+    409,
+    "A submission with this instanceID is stored already (Central 409.3); nothing was changed.",
+    "Nothing to do: it was received. An edit needs a new instanceID and a deprecatedID.",
+)
+CENTRAL_REVIEW_STATE = _define(
+    "central.review_state",
+    400,
+    "`reviewState` is not one of Central's: hasIssues, edited, approved, rejected (Central 400.8).",
+    "Send one of those values.",
+)
+CENTRAL_ODATA_QUERY = _define(
+    "central.odata_query",
+    400,
+    "An OData query option ($filter, $select, $orderby, $skiptoken, a table name) cannot be "
+    "read or is not supported; the detail says which (Central 400.8).",
+    "Correct the query; docs/central-api.md lists what is supported.",
+)
+CENTRAL_DRAFT_MISMATCH = _define(
+    "central.draft_mismatch",
+    400,
+    "A form definition was sent to one form's draft URL but defines another form (Central 400.8).",
+    "Send it to the draft URL of the form its `id` names, or create it with `POST …/forms`.",
+)
+CENTRAL_DRAFT_VERSION = _define(
+    "central.draft_version",
+    400,
+    "`…/draft/publish?version=` names a version other than the published one: forms here have "
+    "no drafts, and the XForm is not rewritten to a new version (Central 400.8).",
+    "Send a definition with the new version in it to `…/draft`, then publish without `version`.",
+)
+CENTRAL_ASSIGNMENT_ROLE = _define(
+    "central.assignment_role",
+    400,
+    "A form assignment names a role other than Central's app-user role (2): fieldsync has no "
+    "per-form roles (Central 400.8).",
+    "Grant the person a project role instead; devices fill every open form of their project.",
+)
+
+
+def central_form_mismatch(url_form_id: str, xml_form_id: str) -> Problem:
+    return Problem(
+        400,
+        CENTRAL_FORM_MISMATCH,
+        "The submission is for another form",
+        f"the URL names form {url_form_id!r} but the submission is for {xml_form_id!r}",
+    )
+
+
+def central_duplicate_submission(instance_id: str) -> Problem:
+    return Problem(
+        409,
+        CENTRAL_DUPLICATE_SUBMISSION,
+        "The submission exists already",
+        f"a submission with instanceID {instance_id!r} is stored already",
+    )
+
+
+def central_review_state(value: object) -> Problem:
+    return Problem(
+        400,
+        CENTRAL_REVIEW_STATE,
+        "Unexpected reviewState",
+        f"unexpected reviewState {value!r}; expected hasIssues, edited, approved or rejected",
+    )
+
+
+def central_draft_mismatch(url_form_id: str, defined_form_id: str) -> Problem:
+    return Problem(
+        400,
+        CENTRAL_DRAFT_MISMATCH,
+        "The definition is for another form",
+        f"the URL names form {url_form_id!r} but the definition is for {defined_form_id!r}",
+    )
+
+
+def central_draft_version(form_id: str, version: str) -> Problem:
+    return Problem(
+        400,
+        CENTRAL_DRAFT_VERSION,
+        "The version cannot be set on publishing",
+        f"form {form_id!r} would need a new definition to be published as version {version!r}",
+    )
+
+
+def central_assignment_role(role_id: int) -> Problem:
+    return Problem(
+        400,
+        CENTRAL_ASSIGNMENT_ROLE,
+        "Only app-user form assignments are accepted",
+        f"role {role_id} cannot be assigned on a form here; only the app-user role (2)",
+    )
+
+
+def central_odata_query(detail: str) -> Problem:
+    return Problem(400, CENTRAL_ODATA_QUERY, "The OData query cannot be answered", detail)
+
+
 if __name__ == "__main__":
     print(catalogue_markdown(), end="")

@@ -39,7 +39,13 @@ def _export_role(project_id: int) -> Role:
     return role
 
 
-def _export(project_id: int, form_id: str, fmt: ExportFormat) -> Any:
+def export_response(project_id: int, form_id: str, fmt: ExportFormat) -> Any:
+    """The export of a form's submissions in ``fmt``, for a route :func:`requires` let through
+    (here and Central's `/v1/` copy).
+
+    Raises:
+        Problem: 403 for a data collector, those of :func:`service.prepare`.
+    """
     role = _export_role(project_id)
     options = parse_options(fmt, request.args.to_dict())
     rt = runtime()
@@ -86,25 +92,25 @@ def _gzipped(chunks: Iterator[bytes]) -> Iterator[bytes]:
 @blueprint.get("/forms/<form_id>/submissions.csv.zip")
 @requires(Role.VIEWER)
 def submissions_csv_zip(project_id: int, form_id: str) -> Any:
-    return _export(project_id, form_id, ExportFormat.CSV_ZIP)
+    return export_response(project_id, form_id, ExportFormat.CSV_ZIP)
 
 
 @blueprint.get("/forms/<form_id>/submissions.csv")
 @requires(Role.VIEWER)
 def submissions_csv(project_id: int, form_id: str) -> Any:
-    return _export(project_id, form_id, ExportFormat.CSV)
+    return export_response(project_id, form_id, ExportFormat.CSV)
 
 
 @blueprint.get("/forms/<form_id>/submissions.xlsx")
 @requires(Role.VIEWER)
 def submissions_xlsx(project_id: int, form_id: str) -> Any:
-    return _export(project_id, form_id, ExportFormat.XLSX)
+    return export_response(project_id, form_id, ExportFormat.XLSX)
 
 
 @blueprint.get("/forms/<form_id>/submissions.geojson")
 @requires(Role.VIEWER)
 def submissions_geojson(project_id: int, form_id: str) -> Any:
-    return _export(project_id, form_id, ExportFormat.GEOJSON)
+    return export_response(project_id, form_id, ExportFormat.GEOJSON)
 
 
 # --- entity lists for people ------------------------------------------------------------------

@@ -54,8 +54,12 @@ def _take_caller_values(_endpoint: str | None, values: dict[str, Any] | None) ->
 
 @openrosa_blueprint.before_request
 def _openrosa_request() -> None:
-    """The protocol gate: the version header, then who is calling."""
-    if not request.headers.get("X-OpenRosa-Version"):
+    """The protocol gate: the version header, then who is calling.
+
+    Central serves these paths to its REST API too: a bearer-token caller without the
+    OpenRosa header (pyodk's ``forms.get_xml``) is answered as Central answers it.
+    """
+    if not request.headers.get("X-OpenRosa-Version") and not _central_rest_caller():
         raise errors.openrosa_version_missing()
     project_id = g.get("openrosa_project_id")
     if project_id is None:
@@ -67,6 +71,10 @@ def _openrosa_request() -> None:
         g.caller = auth.authenticate_user(
             db(), runtime().session_factory, project_id, runtime().settings.secret_key
         )
+
+
+def _central_rest_caller() -> bool:
+    return request.authorization is not None and request.authorization.type == "bearer"
 
 
 @openrosa_blueprint.after_request

@@ -51,6 +51,7 @@ LAYERS: dict[str, int] = {
     # 7: protocols
     "openrosa": 7,
     "sync": 7,
+    "central": 7,  # ODK Central's REST API (pyodk, ruODK, Power BI)
     "app_errors": 7,
     # 8: assembling a whole server
     "models": 8,

@@ -12,6 +12,9 @@ import server
 
 REGISTERED = {
     "accounts_api": "/api/v1",
+    "central": "/v1",
+    "central_odata": "/v1",
+    "central_entities": "/v1/projects/<int:project_id>",
     "entities_api": "/api/v1/projects/<int:project_id>",
     "exports_api": "/api/v1/projects/<int:project_id>",
     "forms_api": "/api/v1/projects/<int:project_id>",
