@@ -1,0 +1,261 @@
+"""The form library in ODK's own XForms engine (@getodk/xforms-engine, the engine of ODK Web
+Forms, run by tests/forms/odk_engine/run_form.mjs): every form loads in each of its languages
+with every label in that language, and forms filled through the engine in each language are
+valid and are accepted by the server over HTTP as Collect sends them."""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask
+from lxml import etree
+
+from server.gazetteer import service as gazetteer
+from server.projects.models import Project
+from tests.conftest import LiveServer
+from tests.factories import Factories
+
+from .conftest import RunForm
+from .test_form_library import FORM_IDS, LANGUAGE
+from .xform_eval import GAZETTEER_CSV, bundled_gazetteer, compile_form
+
+TRANSLATIONS = ("Lao (lo)", "Khmer (km)", "Vietnamese (vi)")
+LANGUAGES = (LANGUAGE, *TRANSLATIONS)
+OPENROSA = {"X-OpenRosa-Version": "1.0"}
+# Choices read from a media CSV (gazetteer places, entity labels) read the same in every language.
+MEDIA_ROWS = {row["name"] for row in bundled_gazetteer()} | {"ha-1", "sv-1"}
+XFORMS_LIST = {"x": "http://openrosa.org/xforms/xformsList"}
+MANIFEST = {"m": "http://openrosa.org/xforms/xformsManifest"}
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The compiled forms and their media files (gazetteer, one row per entity list)."""
+    folder = tmp_path_factory.mktemp("odk_engine_library")
+    for form_id in FORM_IDS:
+        (folder / f"{form_id}.xml").write_text(compile_form(form_id)[0], encoding="utf-8")
+    (folder / "gazetteer.csv").write_bytes(GAZETTEER_CSV.read_bytes())
+    (folder / "hazard_areas.csv").write_text("name,label\nha-1,HA-0001\n", encoding="utf-8")
+    (folder / "survivors.csv").write_text("name,label\nsv-1,SV-0001\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def labels(odk_engine: RunForm, library: Path) -> Any:
+    """The engine's labels of every control of a form, by language (one engine run a form)."""
+
+    @functools.cache
+    def of(form_id: str) -> dict[str, dict[str, dict[str, Any]]]:
+        report = odk_engine(library / f"{form_id}.xml", library, languages=LANGUAGES)
+        assert report["languages"] == list(LANGUAGES)
+        return {
+            language: {node["ref"]: node for node in nodes}
+            for language, nodes in report["labels"].items()
+        }
+
+    return of
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("form_id", FORM_IDS)
+def test_every_label_is_shown_in_each_language(labels: Any, form_id: str, language: str) -> None:
+    by_language = labels(form_id)
+    shown, english = by_language[language], by_language[LANGUAGE]
+    assert len(shown) >= 10 and set(shown) == set(english)
+    for ref, node in shown.items():
+        assert (node["label"] or "").strip(), f"{ref} has no label in {language}"
+        for option in node.get("options", []):
+            assert option["label"].strip(), f"{ref} choice {option['value']} in {language}"
+        if language != LANGUAGE:
+            assert node["label"] != english[ref]["label"], f"{ref} is English in {language}"
+            choices = {o["value"] for o in node.get("options", [])}
+            if choices and not choices <= MEDIA_ROWS:
+                translated = [o["label"] for o in node["options"]]
+                assert translated != [o["label"] for o in english[ref]["options"]], ref
+
+
+# Realistic fillings, by node path, in the order a team fills the form.
+FILLINGS: dict[str, list[tuple[str, str]]] = {
+    "eore_session": [
+        ("/data/organisation", "Lao National UXO Programme"),
+        ("/data/admin1", "LA09"),
+        ("/data/admin2", "LA0901"),
+        ("/data/village", "Ban Nam Ngum"),
+        ("/data/place_name", "Ban Nam Ngum primary school"),
+        ("/data/method", "school_lesson"),
+        ("/data/audience", "school_children teachers"),
+        ("/data/cm_specific", "yes"),
+        ("/data/hazard_topics", "cmr safe_behaviour"),
+        ("/data/beneficiaries/girls_10_17", "12"),
+        ("/data/beneficiaries/boys_10_17", "14"),
+        ("/data/beneficiaries/women_18_45", "2"),
+        ("/data/first_time_participants", "20"),
+        ("/data/disability/disabled_boys", "1"),
+    ],
+    "accident_report": [
+        ("/data/organisation", "Humanity & Inclusion"),
+        ("/data/accident_date", "2026-11-20"),
+        ("/data/admin1", "LA09"),
+        ("/data/admin2", "LA0901"),
+        ("/data/village", "Ban Phonsavan"),
+        ("/data/place_name", "Rice field east of the village"),
+        ("/data/location_safe", "yes"),
+        ("/data/accident_location", "19.45 103.2 1100 4"),
+        ("/data/in_hazard_area", "no"),
+        ("/data/accident_type", "mine_erw_accident"),
+        ("/data/device_category", "cmr"),
+        ("/data/cm_event", "remnant"),
+        ("/data/device_model", "unknown"),
+        ("/data/activity_at_time", "farming"),
+        ("/data/description", "A hoe struck a submunition while weeding"),
+        ("/data/casualties[1]/casualty_group", "civilian"),
+        ("/data/casualties[1]/casualty_outcome", "injured"),
+        ("/data/casualties[1]/sex", "male"),
+        ("/data/casualties[1]/age_known", "yes"),
+        ("/data/casualties[1]/age", "34"),
+        ("/data/casualties[1]/survivor_code", "SV-0042"),
+    ],
+}
+# What the engine computes from those answers (calculations the server stores).
+COMPUTED = {
+    "eore_session": {
+        "admin_area": "Pek, Xiengkhuang",
+        "total_beneficiaries": "28",
+        "repeat_participants": "8",
+        "participants_with_disability": "1",
+    },
+    "accident_report": {"admin_area": "Pek, Xiengkhuang", "injured_total": "1"},
+}
+COMPLETED = sorted(FILLINGS)
+
+
+def values(xml: str) -> dict[str, str]:
+    """Leaf values of an instance by element name (the first of each name)."""
+    found: dict[str, str] = {}
+    for element in etree.fromstring(xml.encode()).iter():
+        if len(element) == 0 and isinstance(element.tag, str):
+            found.setdefault(etree.QName(element).localname, element.text or "")
+    return found
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("form_id", COMPLETED)
+def test_the_engine_completes_the_form_in_each_language(
+    odk_engine: RunForm, library: Path, form_id: str, language: str
+) -> None:
+    report = odk_engine(
+        library / f"{form_id}.xml", library, language=language, answers=FILLINGS[form_id]
+    )
+    assert report["language"] == language
+    assert report["violations"] == []
+    assert report["status"] == "ready"
+    got = values(report["submission"])
+    for ref, value in FILLINGS[form_id]:
+        name = ref.rsplit("/", 1)[1]
+        expected = "19.45 103.2 1100.0 4.0" if name == "accident_location" else value
+        assert got[name] == expected, name
+    for name, value in COMPUTED[form_id].items():
+        assert got[name] == value, name
+    assert re.fullmatch(r"uuid:[0-9a-f-]{36}", got["instanceID"])
+
+
+def test_the_engine_reports_what_is_missing_and_what_breaks_a_constraint(
+    odk_engine: RunForm, library: Path
+) -> None:
+    answers = [a for a in FILLINGS["eore_session"] if a[0] != "/data/place_name"]
+    answers.append(("/data/date_of_information", "2999-01-01"))
+    report = odk_engine(library / "eore_session.xml", library, language="Lao (lo)", answers=answers)
+    assert report["status"] == "pending"
+    found = {(v["ref"], v["condition"]) for v in report["violations"]}
+    assert found == {("/data/place_name", "required"), ("/data/date_of_information", "constraint")}
+
+
+class Tablet:
+    """What ODK Collect does over HTTP: the form list, the form, its media, a submission."""
+
+    def __init__(self, server: LiveServer, base_path: str, folder: Path) -> None:
+        self.base = f"{server.url}{base_path}"
+        self.folder = folder
+        self.http = requests.Session()
+        self.http.headers.update(OPENROSA)
+
+    def download(self, form_id: str) -> Path:
+        listing = etree.fromstring(self.http.get(f"{self.base}/formList", timeout=10).content)
+        (entry,) = listing.xpath(f"x:xform[x:formID='{form_id}']", namespaces=XFORMS_LIST)
+        form = self.http.get(entry.findtext("x:downloadUrl", namespaces=XFORMS_LIST), timeout=10)
+        assert form.status_code == 200
+        path = self.folder / f"{form_id}.xml"
+        path.write_bytes(form.content)
+        manifest = self.http.get(entry.findtext("x:manifestUrl", namespaces=XFORMS_LIST))
+        for media in etree.fromstring(manifest.content).findall("m:mediaFile", MANIFEST):
+            name = media.findtext("m:filename", namespaces=MANIFEST) or ""
+            url = media.findtext("m:downloadUrl", namespaces=MANIFEST) or ""
+            (self.folder / name).write_bytes(self.http.get(url, timeout=30).content)
+        return path
+
+    def submit(self, xml: str) -> requests.Response:
+        files = [("xml_submission_file", ("submission.xml", xml.encode(), "text/xml"))]
+        return self.http.post(f"{self.base}/submission", files=files, timeout=30)
+
+
+@pytest.fixture
+def tablet(
+    app: Flask, factories: Factories, live_server: LiveServer, tmp_path: Path
+) -> tuple[Tablet, Any, Project]:
+    project = factories.project()
+    factories.publish_library(project)
+    with factories.session() as session:
+        db_project = session.get(Project, project.id)
+        assert db_project is not None
+        gazetteer.publish(session, factories.runtime.blobs, db_project)
+        session.commit()
+    device = factories.device(project)
+    coordinator = factories.logged_in(project, "coordinator")
+    return Tablet(live_server, device.base_path, tmp_path), coordinator, project
+
+
+@pytest.mark.parametrize(
+    ("form_id", "language"),
+    [("eore_session", language) for language in LANGUAGES]
+    + [("accident_report", language) for language in LANGUAGES],
+)
+def test_a_form_the_engine_filled_is_accepted_by_the_server(
+    odk_engine: RunForm,
+    tablet: tuple[Tablet, Any, Project],
+    live_server: LiveServer,
+    form_id: str,
+    language: str,
+) -> None:
+    device, coordinator, project = tablet
+    form = device.download(form_id)
+    assert (device.folder / "gazetteer.csv").read_bytes() == GAZETTEER_CSV.read_bytes()
+    report = odk_engine(
+        form,
+        device.folder,
+        language=language,
+        answers=FILLINGS[form_id],
+        preload={"deviceID": "collect:engine-test", "username": "team 1"},
+    )
+    assert report["violations"] == []
+    sent = report["submission"]
+    response = device.submit(sent)
+    assert response.status_code == 201, response.text
+    instance_id = values(sent)["instanceID"]
+    stored = requests.get(
+        f"{live_server.url}/api/v1/projects/{project.id}/forms/{form_id}/submissions/{instance_id}",
+        headers=coordinator.headers,
+        timeout=10,
+    )
+    assert stored.status_code == 200, stored.text
+    kept = values(stored.json()["xml"])
+    for ref, value in FILLINGS[form_id]:
+        name = ref.rsplit("/", 1)[1]
+        assert kept[name] == values(sent)[name] and kept[name].startswith(value[:5]), name
+    for name, value in COMPUTED[form_id].items():
+        assert kept[name] == value, name
+    assert kept["deviceid"] == "collect:engine-test"
