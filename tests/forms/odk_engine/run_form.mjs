@@ -161,6 +161,7 @@ for (const [ref, value] of request.answers ?? []) {
   answer(root, ref, value);
 }
 report.language = root.currentState.activeLanguage.language;
+report.controls = controls(root);
 report.violations = root.validationState.violations.map((item) => ({
   ref: item.reference,
   condition: item.violation.condition,
