@@ -206,6 +206,26 @@ FILLINGS: dict[str, list[tuple[str, str]]] = {
         ("/data/needs_and_referrals/referrals[1]/referral_item_status", "open"),
         ("/data/needs_and_referrals/next_followup_date", "2027-01-15"),
     ],
+    "eod_report": [
+        ("/data/organisation", "Norwegian People's Aid"),
+        ("/data/team", "EOD team 3"),
+        ("/data/task_id", "EOD-2026-0311"),
+        ("/data/report_type", "spot_task"),
+        ("/data/spot_task/call_source", "community"),
+        ("/data/spot_task/in_hazard_area", "no"),
+        ("/data/spot_task/admin1", "LA09"),
+        ("/data/spot_task/admin2", "LA0901"),
+        ("/data/spot_task/village", "Ban Thongkang"),
+        ("/data/spot_task/location_safe", "no"),
+        ("/data/spot_task/location_unsafe_reason", "Item found in a flooded rice paddy"),
+        ("/data/spot_task/devices_found", "yes"),
+        ("/data/spot_task/devices[1]/device_category", "cmr"),
+        ("/data/spot_task/devices[1]/device_model", "unknown"),
+        ("/data/spot_task/devices[1]/quantity", "2"),
+        ("/data/spot_task/devices[1]/depth_cm", "10"),
+        ("/data/spot_task/devices[1]/device_condition", "intact_fuzed"),
+        ("/data/spot_task/devices[1]/disposal", "destroyed_in_situ"),
+    ],
 }
 # What the engine computes from those answers (calculations the server stores).
 COMPUTED = {
@@ -228,6 +248,7 @@ COMPUTED = {
         "open_referral_needs": "prosthesis",
         "case_status": "active",
     },
+    "eod_report": {"admin_area": "Pek, Xiengkhuang", "devices_total": "2", "destroyed_total": "2"},
 }
 # How the engine writes some answers back (decimals with a fraction part).
 WRITTEN = {"accident_location": "19.45 103.2 1100.0 4.0", "estimated_area_m2": "12500.0"}
@@ -322,7 +343,8 @@ def tablet(
     ("form_id", "language"),
     [("eore_session", language) for language in LANGUAGES]
     + [("accident_report", language) for language in LANGUAGES]
-    + [("hazard_report", "Vietnamese (vi)"), ("survivor_needs_assessment", "Khmer (km)")],
+    + [("hazard_report", "Vietnamese (vi)"), ("survivor_needs_assessment", "Khmer (km)")]
+    + [("eod_report", "Lao (lo)")],
 )
 def test_a_form_the_engine_filled_is_accepted_by_the_server(
     odk_engine: RunForm,
