@@ -5,6 +5,7 @@ valid and are accepted by the server over HTTP as Collect sends them."""
 
 from __future__ import annotations
 
+import csv
 import functools
 import re
 from pathlib import Path
@@ -381,3 +382,57 @@ def test_a_form_the_engine_filled_is_accepted_by_the_server(
     for name, value in COMPUTED[form_id].items():
         assert kept[name] == value, name
     assert kept["deviceid"] == "collect:engine-test"
+
+
+def clearance_of(hazard_area: str) -> list[tuple[str, str]]:
+    """A day of manual clearance on one hazard area: 2,500 m² cleared, nothing found."""
+    return [
+        ("/data/organisation", "Mines Advisory Group"),
+        ("/data/team", "Clearance team 2"),
+        ("/data/task_id", "CL-2026-0042"),
+        ("/data/hazard_area", hazard_area),
+        ("/data/activity/method", "clearance"),
+        ("/data/activity/assets", "manual"),
+        ("/data/activity/period_start", "2026-11-26"),
+        ("/data/activity/period_end", "2026-11-28"),
+        ("/data/activity/clearance_depth_cm", "20"),
+        ("/data/land_released/area_cleared_m2", "2500"),
+        ("/data/location/location_safe", "no"),
+        ("/data/location/location_unsafe_reason", "Worksite not yet cleared to the marked lane"),
+        ("/data/devices_found", "no"),
+        ("/data/outcome/contamination_types", "cmr"),
+        ("/data/outcome/status", "in_clearance"),
+    ]
+
+
+def test_a_hazard_area_reported_through_the_engine_is_cleared_through_the_engine(
+    odk_engine: RunForm, tablet: tuple[Tablet, Any, Project]
+) -> None:
+    device, _, _ = tablet
+    reported = odk_engine(
+        device.download("hazard_report"),
+        device.folder,
+        language="Lao (lo)",
+        answers=FILLINGS["hazard_report"],
+    )
+    assert reported["violations"] == []
+    assert device.submit(reported["submission"]).status_code == 201
+    hazard_area = values(reported["submission"])["new_hazard_area_id"]
+
+    form = device.download("clearance_report")  # with the hazard_areas.csv the server made
+    listed = (device.folder / "hazard_areas.csv").read_text(encoding="utf-8")
+    assert hazard_area in listed
+    cleared = odk_engine(
+        form, device.folder, language="Lao (lo)", answers=clearance_of(hazard_area)
+    )
+    assert cleared["violations"] == []
+    got = values(cleared["submission"])
+    assert got["hazard_area"] == hazard_area
+    assert float(got["previous_remaining_m2"]) == 12500  # read from the server's entity list
+    assert float(got["remaining_area_m2"]) == 10000
+    assert device.submit(cleared["submission"]).status_code == 201
+    device.download("clearance_report")
+    with (device.folder / "hazard_areas.csv").open(encoding="utf-8", newline="") as handle:
+        (row,) = [r for r in csv.DictReader(handle) if r["name"] == hazard_area]
+    assert float(row["remaining_area_m2"]) == 10000
+    assert float(row["cleared_area_m2"]) == 2500
