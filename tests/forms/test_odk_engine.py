@@ -405,7 +405,28 @@ def clearance_of(hazard_area: str) -> list[tuple[str, str]]:
     ]
 
 
-def test_a_hazard_area_reported_through_the_engine_is_cleared_through_the_engine(
+def completion_of(hazard_area: str) -> list[tuple[str, str]]:
+    """The end of work on the area: the last 10,000 m² cleared, QA done, the area closed."""
+    return [
+        ("/data/organisation", "Mines Advisory Group"),
+        ("/data/task_id", "CL-2026-0042"),
+        ("/data/activity_start_date", "2026-11-26"),
+        ("/data/activity_end_date", "2026-11-30"),
+        ("/data/hazard_area", hazard_area),
+        ("/data/status", "cleared"),
+        ("/data/land_released/area_cleared_m2", "10000"),
+        ("/data/location/location_safe", "no"),
+        ("/data/location/location_unsafe_reason", "Boundary walk planned after the rains"),
+        ("/data/land_use", "agriculture"),
+        ("/data/beneficiaries/direct_women", "14"),
+        ("/data/beneficiaries/direct_men", "12"),
+        ("/data/quality/qa_inspected", "yes"),
+        ("/data/quality/qa_organisation", "National Regulatory Authority"),
+        ("/data/quality/qa_date", "2026-11-30"),
+    ]
+
+
+def test_a_hazard_area_reported_through_the_engine_is_cleared_and_closed_through_it(
     odk_engine: RunForm, tablet: tuple[Tablet, Any, Project]
 ) -> None:
     device, _, _ = tablet
@@ -436,3 +457,17 @@ def test_a_hazard_area_reported_through_the_engine_is_cleared_through_the_engine
         (row,) = [r for r in csv.DictReader(handle) if r["name"] == hazard_area]
     assert float(row["remaining_area_m2"]) == 10000
     assert float(row["cleared_area_m2"]) == 2500
+
+    form = device.download("completion_report")
+    completed = odk_engine(
+        form, device.folder, language="Lao (lo)", answers=completion_of(hazard_area)
+    )
+    assert completed["violations"] == []
+    got = values(completed["submission"])
+    assert float(got["previous_remaining_m2"]) == 10000
+    assert device.submit(completed["submission"]).status_code == 201
+    device.download("completion_report")
+    with (device.folder / "hazard_areas.csv").open(encoding="utf-8", newline="") as handle:
+        (row,) = [r for r in csv.DictReader(handle) if r["name"] == hazard_area]
+    assert float(row["remaining_area_m2"]) == 0
+    assert row["status"] == "cleared"
