@@ -471,3 +471,50 @@ def test_a_hazard_area_reported_through_the_engine_is_cleared_and_closed_through
         (row,) = [r for r in csv.DictReader(handle) if r["name"] == hazard_area]
     assert float(row["remaining_area_m2"]) == 0
     assert row["status"] == "cleared"
+
+
+def followup_of(survivor: str) -> list[tuple[str, str]]:
+    """A follow-up visit: the prosthesis referral completed, no new referral, case open."""
+    return [
+        ("/data/organisation", "Lao Disabled People's Association"),
+        ("/data/survivor", survivor),
+        ("/data/contact_made", "reached"),
+        ("/data/consent_continue", "yes"),
+        ("/data/followup/consent_sharing_now", "yes"),
+        ("/data/followup/referral_updates[1]/referral_item_status", "completed"),
+        ("/data/followup/referral_updates[1]/referral_outcome", "Prosthesis fitted at COPE"),
+        ("/data/followup/new_referrals", "0"),
+        ("/data/followup/needs_met", "prosthesis"),
+        ("/data/followup/referral_status_now", "completed"),
+        ("/data/case_status_now", "active"),
+        ("/data/next_followup_date_now", "2027-03-01"),
+    ]
+
+
+def test_a_survivor_registered_through_the_engine_is_followed_up_through_it(
+    odk_engine: RunForm, tablet: tuple[Tablet, Any, Project]
+) -> None:
+    device, _, _ = tablet
+    assessed = odk_engine(
+        device.download("survivor_needs_assessment"),
+        device.folder,
+        language="Vietnamese (vi)",
+        answers=FILLINGS["survivor_needs_assessment"],
+    )
+    assert device.submit(assessed["submission"]).status_code == 201
+    survivor = etree.fromstring(assessed["submission"].encode()).find("meta/entity").get("id")
+
+    form = device.download("survivor_followup")  # with the survivors.csv the server made
+    followed = odk_engine(
+        form, device.folder, language="Vietnamese (vi)", answers=followup_of(survivor)
+    )
+    assert followed["violations"] == []
+    sent = values(followed["submission"])
+    assert sent["open_referrals"] == "" and sent["referral_status"] == "completed"
+    assert device.submit(followed["submission"]).status_code == 201
+    device.download("survivor_followup")
+    with (device.folder / "survivors.csv").open(encoding="utf-8", newline="") as handle:
+        (row,) = [r for r in csv.DictReader(handle) if r["name"] == survivor]
+    assert row["next_followup_date"] == "2027-03-01"
+    assert row["referral_status"] == "completed"
+    assert row["needs"] == "psychosocial"  # the prosthesis need was met
