@@ -312,7 +312,8 @@ class Tablet:
         assert form.status_code == 200
         path = self.folder / f"{form_id}.xml"
         path.write_bytes(form.content)
-        manifest = self.http.get(entry.findtext("x:manifestUrl", namespaces=XFORMS_LIST))
+        manifest_url = entry.findtext("x:manifestUrl", namespaces=XFORMS_LIST)
+        manifest = self.http.get(manifest_url, timeout=10)
         for media in etree.fromstring(manifest.content).findall("m:mediaFile", MANIFEST):
             name = media.findtext("m:filename", namespaces=MANIFEST) or ""
             url = media.findtext("m:downloadUrl", namespaces=MANIFEST) or ""
