@@ -7,13 +7,11 @@ option is a problem+json answer, never half a file.
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, request, stream_with_context
 
-from server import errors
+from server import errors, http
 from server.accounts.models import Role
 from server.accounts.permissions import current_role, requires
 from server.exports import people, service
@@ -62,7 +60,7 @@ def export_response(project_id: int, form_id: str, fmt: ExportFormat) -> Any:
     # Nothing was written; end the request's transaction before streaming (each page of the
     # export reads in a short transaction of its own).
     commit()
-    gzip = fmt in _GZIP_FORMATS and request.accept_encodings["gzip"] > 0
+    gzip = fmt in _GZIP_FORMATS and http.wants_gzip()
     etag = prepared.etag + ("-gz" if gzip else "")
     headers = {"ETag": f'"{etag}"', "Vary": "Accept-Encoding", "Cache-Control": "private"}
     if request.if_none_match.contains(etag):
@@ -71,22 +69,13 @@ def export_response(project_id: int, form_id: str, fmt: ExportFormat) -> Any:
     body = service.write(prepared)
     if gzip:
         headers["Content-Encoding"] = "gzip"
-        body = _gzipped(body)
+        body = http.gzip_chunks(body)
     return Response(
         stream_with_context(body),
         content_type=prepared.content_type,
         headers=headers,
         direct_passthrough=True,
     )
-
-
-def _gzipped(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
-    for chunk in chunks:
-        out = compressor.compress(chunk)
-        if out:
-            yield out
-    yield compressor.flush()
 
 
 @blueprint.get("/forms/<form_id>/submissions.csv.zip")
