@@ -22,7 +22,12 @@ from server.feed.models import SyncChange
 from server.forms.models import Form, FormAttachment, FormVersion
 from server.gazetteer.models import GazetteerArea
 from server.projects.models import Project
-from server.submissions.models import Submission, SubmissionAttachment, SubmissionVersion
+from server.submissions.models import (
+    Submission,
+    SubmissionAttachment,
+    SubmissionComment,
+    SubmissionVersion,
+)
 from server.sync.models import BlobUpload, IdempotencyKey
 
 __all__ = [
@@ -48,6 +53,7 @@ __all__ = [
     "ProjectRole",
     "Submission",
     "SubmissionAttachment",
+    "SubmissionComment",
     "SubmissionVersion",
     "SyncChange",
     "User",

@@ -51,6 +51,9 @@ class Entity(Base):
     conflict: Mapped[str | None] = mapped_column(String(8), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when the entity was deleted through Central's API: it leaves the list devices
+    # download, the listings and OData; its versions and conflicts are kept.
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class EntityVersion(Base):

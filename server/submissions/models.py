@@ -90,3 +90,19 @@ class SubmissionAttachment(Base):
     name: Mapped[str] = mapped_column(String(300))
     blob_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"), default=None)
     received_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class SubmissionComment(Base):
+    """A reviewer's note on a submission (Central's submission comments); never changed."""
+
+    __tablename__ = "submission_comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    body: Mapped[str] = mapped_column(Text)
+    author_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
