@@ -1079,5 +1079,106 @@ def central_odata_query(detail: str) -> Problem:
     return Problem(400, CENTRAL_ODATA_QUERY, "The OData query cannot be answered", detail)
 
 
+# --- writes through ODK Central's API: entities, submission edits, comments, files -------------
+
+ENTITY_EXISTS = _define(
+    "entity.exists",
+    409,
+    "The entity list has an entity with this uuid already, or had one that was deleted "
+    "(Central 409.3).",
+    "Update the existing entity, or create the new one with another uuid.",
+)
+CENTRAL_ENTITY_INVALID = _define(
+    "central.entity_invalid",
+    400,
+    "An entity sent to Central's API cannot be read: no label, a value that is not text, a "
+    "property the list does not have, or a malformed bulk body (Central 400.28).",
+    "Send `{label, data}` with text values for properties the list declares.",
+)
+CENTRAL_ENTITY_VERSION = _define(
+    "central.entity_version",
+    409,
+    "`baseVersion` is not a version the entity has had; nothing was stored (Central 409.15).",
+    "Read the entity again and send its current version as `baseVersion`.",
+)
+CENTRAL_ENTITY_MERGED = _define(
+    "central.entity_merged",
+    409,
+    "The entity changed since `baseVersion`. Central refuses such an update; here it was "
+    "stored and merged against what the caller had seen, so nothing is lost, and any "
+    "disagreement waits in the conflict queue; `details` gives the new version and conflict "
+    "(Central 409.15).",
+    "Do not resend it: read the entity (and its conflicts) to see what the merge decided.",
+)
+CENTRAL_EDIT_NOT_DEPRECATING = _define(
+    "central.edit_not_deprecating",
+    400,
+    "An edit sent with `PUT …/submissions/<instanceId>` has no `meta/deprecatedID`, or it "
+    "names another version than the submission's current one, or the edit is for another "
+    "form (Central 400.19).",
+    "Put the current version's instanceID in `meta/deprecatedID` and a new `meta/instanceID`.",
+)
+CENTRAL_ATTACHMENT_DIFFERS = _define(
+    "central.attachment_differs",
+    409,
+    "The submission holds a different file under this name already: received files are part "
+    "of the immutable submission version (Central would replace it).",
+    "Send an edit of the submission (a new version) with the corrected file.",
+)
+
+
+def entity_exists(list_name: str, uuid: str) -> Problem:
+    return Problem(
+        409,
+        ENTITY_EXISTS,
+        "The entity exists already",
+        f"list {list_name!r} has (or had) an entity with uuid {uuid!r}",
+    )
+
+
+def central_entity_invalid(detail: str) -> Problem:
+    return Problem(400, CENTRAL_ENTITY_INVALID, "The entity is invalid", detail)
+
+
+def central_entity_version(current: int, provided: int) -> Problem:
+    return Problem(
+        409,
+        CENTRAL_ENTITY_VERSION,
+        "The base version is not one of the entity's",
+        f"the current version of the entity is {current} and you provided {provided}",
+        current=current,
+        provided=provided,
+    )
+
+
+def central_entity_merged(current: int, provided: int, **outcome: Any) -> Problem:
+    return Problem(
+        409,
+        CENTRAL_ENTITY_MERGED,
+        "The entity changed since your base version; your update was merged",
+        f"the entity was at version {current} and you provided {provided}: your update was "
+        "stored and merged against version "
+        f"{provided}; read the entity and its conflicts to see the result",
+        current=current,
+        provided=provided,
+        **outcome,
+    )
+
+
+def central_edit_not_deprecating(detail: str) -> Problem:
+    return Problem(
+        400, CENTRAL_EDIT_NOT_DEPRECATING, "The edit does not replace this submission", detail
+    )
+
+
+def central_attachment_differs(name: str) -> Problem:
+    return Problem(
+        409,
+        CENTRAL_ATTACHMENT_DIFFERS,
+        "The submission holds another file under this name",
+        f"the submission's file {name!r} was received already with other content",
+    )
+
+
 if __name__ == "__main__":
     print(catalogue_markdown(), end="")

@@ -132,6 +132,13 @@ def apply_change(conn: sqlite3.Connection, project_id: int, change: dict[str, An
         list_name = _text(data, "list", "entity_list", "dataset")
         entity_uuid = _text(data, "uuid", "entity_uuid", "entity_id", default=key)
         version = int(data.get("version") or 0)
+        if data.get("deleted"):
+            # Deleted on the server (Central's API): the laptop drops it too.
+            conn.execute(
+                "DELETE FROM entities WHERE project_id = ? AND list_name = ? AND uuid = ?",
+                (project_id, list_name, entity_uuid),
+            )
+            return kind
         values = data.get("values", data.get("data", {}))
         conflict = data.get("conflict")
         conn.execute(

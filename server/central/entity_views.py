@@ -37,7 +37,7 @@ def _list_json(entity_list: EntityList) -> dict[str, Any]:
     }
 
 
-def _version_json(
+def version_json(
     entity: Entity, version: EntityVersion | None, creator: int, *, data: bool
 ) -> dict[str, Any]:
     result = version.result if version is not None else {}
@@ -56,7 +56,7 @@ def _version_json(
     return body
 
 
-def _entity_json(
+def entity_json(
     entity: Entity, current: EntityVersion | None, creator: int, *, data: bool
 ) -> dict[str, Any]:
     return {
@@ -66,7 +66,7 @@ def _entity_json(
         "updatedAt": timestamp(entity.updated_at) if entity.current_version > 1 else None,
         "deletedAt": None,
         "conflict": entity.conflict,
-        "currentVersion": _version_json(entity, current, creator, data=data),
+        "currentVersion": version_json(entity, current, creator, data=data),
     }
 
 
@@ -101,7 +101,7 @@ def get_dataset(project_id: int, name: str) -> Any:
 def list_entities(project_id: int, name: str) -> Any:
     entity_list = records.get_list(db(), project_id, name)
     rows = service.entity_rows(db(), entity_list)
-    return jsonify([_entity_json(r.entity, r.current, r.creator_id, data=False) for r in rows])
+    return jsonify([entity_json(r.entity, r.current, r.creator_id, data=False) for r in rows])
 
 
 @blueprint.get(DATASET + "/entities/<uuid>")
@@ -109,7 +109,7 @@ def list_entities(project_id: int, name: str) -> Any:
 def get_entity(project_id: int, name: str, uuid: str) -> Any:
     entity_list = records.get_list(db(), project_id, name)
     row = service.entity_row(db(), records.get_entity(db(), entity_list, uuid))
-    return jsonify(_entity_json(row.entity, row.current, row.creator_id, data=True))
+    return jsonify(entity_json(row.entity, row.current, row.creator_id, data=True))
 
 
 @blueprint.get(DATASET + "/entities/<uuid>/versions")
@@ -120,7 +120,7 @@ def entity_versions(project_id: int, name: str, uuid: str) -> Any:
     creators = service.version_creators(db(), records.versions(db(), entity))
     return jsonify(
         [
-            _version_json(entity, v, creators.get(v.id, 0), data=True)
+            version_json(entity, v, creators.get(v.id, 0), data=True)
             for v in records.versions(db(), entity)
         ]
     )

@@ -13,7 +13,9 @@ from server import errors
 from server.errors import Problem
 
 # The blueprints that serve Central's routes; the error handler renders their refusals here.
-BLUEPRINTS = frozenset({"central", "central_odata", "central_entities"})
+BLUEPRINTS = frozenset(
+    {"central", "central_odata", "central_entities", "central_entity_writes", "central_submissions"}
+)
 
 # Central's codes for the refusals its clients tell apart (central-backend lib/util/problem.js).
 _BY_CODE: dict[str, float] = {
@@ -31,6 +33,13 @@ _BY_CODE: dict[str, float] = {
     errors.SUBMISSION_INSTANCE_CONFLICT: 409.3,
     errors.CENTRAL_DUPLICATE_SUBMISSION: 409.3,
     errors.FORM_VERSION_CONFLICT: 409.3,
+    errors.ENTITY_EXISTS: 409.3,
+    errors.CENTRAL_ENTITY_INVALID: 400.28,
+    errors.CENTRAL_ENTITY_VERSION: 409.15,
+    errors.CENTRAL_ENTITY_MERGED: 409.15,
+    errors.CENTRAL_EDIT_NOT_DEPRECATING: 400.19,
+    errors.SUBMISSION_EDIT_STALE: 409.9,
+    errors.FORM_CLOSED: 409.2,
 }
 # Otherwise by status: Central's most common code of that status.
 _BY_STATUS: dict[int, float] = {

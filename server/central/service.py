@@ -198,7 +198,11 @@ def entity_rows(session: Session, entity_list: EntityList) -> list[EntityRow]:
     """Every entity of the list (oldest first) with its current version and creator, in a
     fixed number of queries."""
     entities = list(
-        session.scalars(select(Entity).where(Entity.list_id == entity_list.id).order_by(Entity.id))
+        session.scalars(
+            select(Entity)
+            .where(Entity.list_id == entity_list.id, Entity.deleted_at.is_(None))
+            .order_by(Entity.id)
+        )
     )
     return _rows(session, entities)
 

@@ -322,14 +322,14 @@ def upload_draft_attachment(project_id: int, form_id: str, name: str) -> Any:
 # --- submissions --------------------------------------------------------------------------------
 
 
-def _readable_form(project_id: int, form_id: str) -> Form:
+def readable_form(project_id: int, form_id: str) -> Form:
     """Raises: Problem 404 (no form) or 403 (a data collector, who sends but does not read)."""
     if current_role() not in READ_ROLES:
         raise errors.forbidden("data collectors send submissions but do not read them")
     return forms.get_form(db(), project_id, form_id)
 
 
-def _submission_json(submission: Submission) -> dict[str, Any]:
+def submission_body(submission: Submission) -> dict[str, Any]:
     current = service.current_versions(db(), [submission])[submission.id]
     return render.submission_json(submission, current)
 
@@ -337,7 +337,7 @@ def _submission_json(submission: Submission) -> dict[str, Any]:
 @blueprint.get(FORM + "/submissions")
 @requires(Role.VIEWER)
 def list_submissions(project_id: int, form_id: str) -> Any:
-    form = _readable_form(project_id, form_id)
+    form = readable_form(project_id, form_id)
     total = records.count_submissions(db(), form)
     submissions = records.list_submissions(db(), form, limit=max(total, 1))
     current = service.current_versions(db(), submissions)
@@ -347,14 +347,14 @@ def list_submissions(project_id: int, form_id: str) -> Any:
 @blueprint.get(SUBMISSION)
 @requires(Role.VIEWER)
 def get_submission(project_id: int, form_id: str, instance_id: str) -> Any:
-    form = _readable_form(project_id, form_id)
-    return jsonify(_submission_json(records.get_submission(db(), form, instance_id)))
+    form = readable_form(project_id, form_id)
+    return jsonify(submission_body(records.get_submission(db(), form, instance_id)))
 
 
 @blueprint.get(SUBMISSION + ".xml")
 @requires(Role.VIEWER)
 def get_submission_xml(project_id: int, form_id: str, instance_id: str) -> Response:
-    form = _readable_form(project_id, form_id)
+    form = readable_form(project_id, form_id)
     submission = records.get_submission(db(), form, instance_id)
     version = records.addressed_version(
         submission, records.versions_of(db(), submission), instance_id
@@ -379,7 +379,7 @@ def create_submission(project_id: int, form_id: str) -> Any:
     if result.outcome is Outcome.DUPLICATE:
         raise errors.central_duplicate_submission(result.version.instance_id)
     commit()
-    return jsonify(_submission_json(result.submission))
+    return jsonify(submission_body(result.submission))
 
 
 class _ReviewRequest(Schema):
@@ -397,13 +397,13 @@ def review(project_id: int, form_id: str, instance_id: str) -> Any:
     submission = records.get_submission(db(), form, instance_id)
     review_submission(db(), submission, state, current_user().id)
     commit()
-    return jsonify(_submission_json(submission))
+    return jsonify(submission_body(submission))
 
 
 @blueprint.get(SUBMISSION + "/attachments")
 @requires(Role.VIEWER)
 def list_submission_attachments(project_id: int, form_id: str, instance_id: str) -> Any:
-    form = _readable_form(project_id, form_id)
+    form = readable_form(project_id, form_id)
     submission = records.get_submission(db(), form, instance_id)
     version = records.addressed_version(
         submission, records.versions_of(db(), submission), instance_id
@@ -419,7 +419,7 @@ def list_submission_attachments(project_id: int, form_id: str, instance_id: str)
 @blueprint.get(SUBMISSION + "/attachments/<name>")
 @requires(Role.VIEWER)
 def get_submission_attachment(project_id: int, form_id: str, instance_id: str, name: str) -> Any:
-    form = _readable_form(project_id, form_id)
+    form = readable_form(project_id, form_id)
     submission = records.get_submission(db(), form, instance_id)
     version = records.addressed_version(
         submission, records.versions_of(db(), submission), instance_id

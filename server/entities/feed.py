@@ -11,6 +11,23 @@ from server.entities.models import Entity, EntityConflict, EntityList, EntityVer
 from server.feed.service import ChangeKind, record_change
 
 
+def entity_deleted(session: Session, entity_list: EntityList, entity: Entity) -> None:
+    """The entity left the list: laptops drop it (``deleted``), as devices do on their next
+    download of the list."""
+    record_change(
+        session,
+        entity_list.project_id,
+        ChangeKind.ENTITY_VERSION,
+        f"{entity_list.name}/{entity.uuid}",
+        {
+            "list": entity_list.name,
+            "uuid": entity.uuid,
+            "version": entity.current_version,
+            "deleted": True,
+        },
+    )
+
+
 def entity_version_recorded(
     session: Session,
     entity_list: EntityList,

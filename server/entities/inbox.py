@@ -196,6 +196,11 @@ def _process_locked(
         inbox.processed_at = utcnow()
         return
 
+    if entity is not None and entity.deleted_at is not None:
+        # Deleted through Central's API: the update is kept here, with the reason, for a
+        # person to read; it does not bring the record back.
+        reject(inbox, f"the entity was deleted on {entity.deleted_at:%Y-%m-%d %H:%M} UTC")
+        return
     if entity is None:
         if payload.create or force:
             create_entity(session, entity_list, inbox, payload, forced=force and not payload.create)

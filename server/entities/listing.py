@@ -52,6 +52,7 @@ def iter_csv(factory: sessionmaker[Session], list_id: int) -> Iterator[bytes]:
             rows = session.execute(
                 select(Entity.id, Entity.uuid, Entity.label, Entity.current_version, Entity.values)
                 .where(Entity.list_id == list_id, Entity.id > last_id)
+                .where(Entity.deleted_at.is_(None))
                 .order_by(Entity.id)
                 .limit(PAGE)
             ).all()
@@ -87,7 +88,8 @@ def _copy_rows(
     else:
         source = sql.SQL("entities e")
     query = sql.SQL(
-        "COPY (SELECT {} FROM {} WHERE e.list_id = {} ORDER BY e.id) TO STDOUT (FORMAT CSV)"
+        "COPY (SELECT {} FROM {} WHERE e.list_id = {} AND e.deleted_at IS NULL ORDER BY e.id) "
+        "TO STDOUT (FORMAT CSV)"
     ).format(sql.SQL(", ").join(columns), source, sql.Literal(list_id))
     with factory() as session:
         raw = session.connection().connection.driver_connection
@@ -104,15 +106,17 @@ def _copy_rows(
 
 
 def entity_list_fingerprint(session: Session, entity_list: EntityList) -> str:
-    """Changes whenever any entity of the list changes: every change adds a version."""
-    count, total, last = session.execute(
+    """Changes whenever any entity of the list changes: every change adds a version, and a
+    deletion changes the count of deleted entities."""
+    count, total, last, deleted = session.execute(
         select(
             func.count(Entity.id),
             func.coalesce(func.sum(Entity.current_version), 0),
             func.coalesce(func.max(Entity.id), 0),
+            func.count(Entity.deleted_at),
         ).where(Entity.list_id == entity_list.id)
     ).one()
-    raw = f"{entity_list.id}:{count}:{total}:{last}:{','.join(entity_list.properties)}"
+    raw = f"{entity_list.id}:{count}:{total}:{last}:{deleted}:{','.join(entity_list.properties)}"
     return hashlib.md5(raw.encode(), usedforsecurity=False).hexdigest()
 
 

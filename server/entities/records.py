@@ -57,7 +57,7 @@ def lists(session: Session, project_id: int) -> list[ListSummary]:
             func.count(Entity.id),
             func.count(Entity.id).filter(Entity.conflict == "hard"),
         )
-        .outerjoin(Entity, Entity.list_id == EntityList.id)
+        .outerjoin(Entity, (Entity.list_id == EntityList.id) & Entity.deleted_at.is_(None))
         .where(EntityList.project_id == project_id)
         .group_by(EntityList.id)
         .order_by(EntityList.name)
@@ -66,9 +66,11 @@ def lists(session: Session, project_id: int) -> list[ListSummary]:
 
 
 def get_entity(session: Session, entity_list: EntityList, uuid: str) -> Entity:
-    """Raises: Problem 404 when the list has no such entity."""
+    """Raises: Problem 404 when the list has no such entity (or it was deleted)."""
     row = session.scalars(
-        select(Entity).where(Entity.list_id == entity_list.id, Entity.uuid == uuid)
+        select(Entity).where(
+            Entity.list_id == entity_list.id, Entity.uuid == uuid, Entity.deleted_at.is_(None)
+        )
     ).first()
     if row is None:
         raise errors.not_found("Entity", f"no entity {uuid!r} in list {entity_list.name!r}")
@@ -83,7 +85,7 @@ def entities(
     limit: int = 1000,
     offset: int = 0,
 ) -> list[Entity]:
-    stmt = select(Entity).where(Entity.list_id == entity_list.id)
+    stmt = select(Entity).where(Entity.list_id == entity_list.id, Entity.deleted_at.is_(None))
     if conflict:
         stmt = stmt.where(Entity.conflict == conflict)
     return list(session.scalars(stmt.order_by(Entity.id).limit(limit).offset(offset)))

@@ -1,9 +1,10 @@
 """What coordinators and data verifiers do to shared records: resolve conflicts, reopen a
-closed area on purpose, and edit through the API with a base version (reading them is
-:mod:`server.entities.records`).
+closed area on purpose, create, edit with a base version and delete through the API (reading
+them is :mod:`server.entities.records`).
 
-A resolution, a reopen and an API edit are updates like any other: a new immutable version,
-merged by the same policies, in the audit log, and in the entity list devices download next.
+A resolution, a reopen, an API creation and an API edit are updates like any other: a new
+immutable version, merged by the same policies, in the audit log, and in the entity list
+devices download next. A deletion keeps every version; the entity leaves the lists.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from server import errors
 from server.audit import service as audit
-from server.entities import merge
+from server.db import utcnow
+from server.entities import feed, merge
 from server.entities.apply import Applied, apply_update
 from server.entities.codec import LABEL
 from server.entities.models import (
@@ -23,7 +25,7 @@ from server.entities.models import (
     EntityList,
 )
 from server.entities.records import get_conflict, get_list
-from server.entities.store import list_policy, lock_entity, versions_of
+from server.entities.store import find_entity, list_policy, lock_entity, versions_of
 
 
 def set_approval_required(
@@ -55,6 +57,23 @@ def set_approval_required(
     return entity_list
 
 
+def check_values(session: Session, entity_list: EntityList, values: dict[str, str]) -> None:
+    """Refuse values a person sends that the list's policy cannot hold (a device's are kept as
+    INVALID conflicts instead, since nobody is there to correct them).
+
+    Raises:
+        Problem: 400 ``request.invalid_input`` naming the property.
+    """
+    policy = list_policy(session, entity_list)
+    for name, value in values.items():
+        prop = policy.policy_for(name)
+        if prop is None:
+            raise errors.invalid_input({name: [f"list {entity_list.name!r} has no such property"]})
+        problem = prop.problem(value)
+        if problem:
+            raise errors.invalid_input({name: [problem]})
+
+
 def _decide(
     session: Session,
     entity_list: EntityList,
@@ -74,14 +93,7 @@ def _decide(
         base_ids = frozenset(v.update_id for v in existing)
     else:
         base_ids = frozenset(v.update_id for v in existing if v.version <= base_version)
-    policy = list_policy(session, entity_list)
-    for name, value in values.items():
-        prop = policy.policy_for(name)
-        if prop is None:
-            raise errors.invalid_input({name: [f"list {entity_list.name!r} has no such property"]})
-        problem = prop.problem(value)
-        if problem:
-            raise errors.invalid_input({name: [problem]})
+    check_values(session, entity_list, values)
     try:
         update = merge.EntityUpdate(
             update_id=f"{kind.value}:{uuid_module.uuid4()}",
@@ -234,3 +246,69 @@ def edit(
         values=sent,
     )
     return applied
+
+
+def create(
+    session: Session,
+    entity_list: EntityList,
+    *,
+    uuid: str,
+    label: str,
+    values: dict[str, str],
+    user_id: int,
+    source: str = "",
+) -> Applied:
+    """Create an entity through the API: its first version, merged like a device's creation.
+
+    Raises:
+        Problem: 409 ``entity.exists`` when the list has the uuid already (deleted or not); 400
+            for a property the list does not have or a value its policy refuses.
+    """
+    lock_entity(session, entity_list.project_id, entity_list.name, uuid)
+    if find_entity(session, entity_list, uuid) is not None:
+        raise errors.entity_exists(entity_list.name, uuid)
+    check_values(session, entity_list, values)
+    entity = Entity(list_id=entity_list.id, uuid=uuid, current_version=0, values={}, label="")
+    session.add(entity)
+    session.flush()
+    update = merge.EntityUpdate(
+        update_id=f"create:{uuid_module.uuid4()}",
+        kind=merge.UpdateKind.CREATE,
+        base_ids=frozenset(),
+        values={**values, LABEL: label},
+        source=f"user {user_id}" + (f" ({source})" if source else ""),
+    )
+    applied = apply_update(
+        session, entity_list, entity, [], update, base_version=None, forced=False, user_id=user_id
+    )
+    audit.record(
+        session,
+        "entity.create",
+        project_id=entity_list.project_id,
+        user_id=user_id,
+        target_type="entity",
+        target_id=f"{entity_list.name}/{uuid}",
+        source=source,
+    )
+    return applied
+
+
+def delete(session: Session, entity_list: EntityList, entity: Entity, *, user_id: int) -> None:
+    """Delete an entity: it leaves the list devices download, the listings and OData; its
+    versions and conflicts stay, and a device's later update of it is kept in the inbox,
+    refused with the reason."""
+    lock_entity(session, entity_list.project_id, entity_list.name, entity.uuid)
+    session.refresh(entity)
+    if entity.deleted_at is not None:
+        return
+    entity.deleted_at = utcnow()
+    feed.entity_deleted(session, entity_list, entity)
+    audit.record(
+        session,
+        "entity.delete",
+        project_id=entity_list.project_id,
+        user_id=user_id,
+        target_type="entity",
+        target_id=f"{entity_list.name}/{entity.uuid}",
+        version=entity.current_version,
+    )

@@ -73,6 +73,7 @@ def _entities(factory: sessionmaker[Session], list_id: int) -> Iterator[Entity]:
                 session.scalars(
                     select(Entity)
                     .where(Entity.list_id == list_id, Entity.id > last_id)
+                    .where(Entity.deleted_at.is_(None))
                     .order_by(Entity.id)
                     .limit(PAGE)
                 )

@@ -333,6 +333,23 @@ def _fill_attachments(
     return added
 
 
+def attach_files(
+    session: Session,
+    project_id: int,
+    version: SubmissionVersion,
+    attachments: Sequence[IncomingAttachment],
+) -> list[str]:
+    """Attach files that arrived on their own (Central's ``POST …/attachments/<name>``) to the
+    names the version expects and that are still empty; the names filled.
+
+    Raises:
+        Problem: 400 for a name that is a path or holds control characters.
+    """
+    for attachment in attachments:
+        check_attachment_name(attachment.name)
+    return _fill_attachments(session, project_id, version, {a.name: a for a in attachments})
+
+
 def _missing(session: Session, version: SubmissionVersion) -> list[str]:
     return list(
         session.scalars(
