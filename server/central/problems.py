@@ -40,6 +40,7 @@ _BY_CODE: dict[str, float] = {
     errors.CENTRAL_EDIT_NOT_DEPRECATING: 400.19,
     errors.SUBMISSION_EDIT_STALE: 409.9,
     errors.FORM_CLOSED: 409.2,
+    errors.CENTRAL_ATTACHMENT_DIFFERS: 409.1,
 }
 # Otherwise by status: Central's most common code of that status.
 _BY_STATUS: dict[int, float] = {
