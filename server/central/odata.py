@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -270,6 +271,71 @@ def known_paths(tree: list[Node]) -> set[str]:
 
     walk(tree, "")
     return paths
+
+
+def repeat_paths(tree: list[Node], table: str) -> set[str]:
+    """Every property ``$select`` may name on a repeat's table: its own fields (groups as
+    ``group/field``), ``__id`` and the parent's key."""
+    parents, node = repeat_tables(tree)[table]
+    parent_key = (
+        "__" + "-".join([SUBMISSIONS, *parents[-1].split(".")]) + "-id"
+        if parents
+        else f"__{SUBMISSIONS}-id"
+    )
+    paths = {"__id", parent_key}
+
+    def walk(nodes: list[Node], trail: str) -> None:
+        for child in nodes:
+            here = f"{trail}/{child.name}" if trail else child.name
+            if child.field.type == "repeat":
+                paths.add(f"{child.name}@odata.navigationLink")
+                continue
+            paths.add(here)
+            if child.field.type == "structure":
+                walk(child.children, here)
+
+    walk(node.children, "")
+    return paths
+
+
+# The kind of value each field type is filtered as (server.exports.filters); geo values are not.
+_FILTER_KINDS = {"int": "int", "decimal": "number", "date": "date", "dateTime": "datetime"}
+
+
+def filter_fields(tree: list[Node]) -> dict[str, str]:
+    """The form's fields ``$filter`` may name, by path (outside repeats), with their kind."""
+    out: dict[str, str] = {}
+
+    def walk(nodes: list[Node], trail: str) -> None:
+        for node in nodes:
+            here = f"{trail}/{node.name}" if trail else node.name
+            if node.field.type == "structure":
+                walk(node.children, here)
+            elif node.field.type != "repeat" and node.field.type not in GEO_TYPES:
+                out[here] = _FILTER_KINDS.get(node.field.type, "text")
+
+    walk(tree, "")
+    return out
+
+
+def filter_value(kind: str, value: Any) -> Any:
+    """A row's value as ``$filter`` compares it: dates and date-times parsed, else as typed."""
+    if value is None or not isinstance(value, str) or kind not in ("date", "datetime"):
+        return value
+    try:
+        if kind == "date":
+            return date.fromisoformat(value[:10])
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def path_value(row: dict[str, Any], path: str) -> Any:
+    value: Any = row
+    for part in path.split("/"):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 _SYSTEM_FIELDS = (

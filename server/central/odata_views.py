@@ -23,6 +23,7 @@ from server.accounts.models import Role
 from server.accounts.permissions import current_role, requires
 from server.central import odata, service
 from server.central.render import timestamp
+from server.exports.filters import FIELDS as SYSTEM_FILTER_FIELDS
 from server.exports.filters import FilterError, Node, matches, parse_filter
 from server.forms import service as forms
 from server.forms.models import Form
@@ -84,28 +85,39 @@ def table_rows(project_id: int, form_id: str, table: str) -> Any:
     expand = args.get("$expand")
     if expand not in (None, "*"):
         raise errors.central_odata_query("only $expand=* (every repeat) is supported")
-    submissions = _filtered(service.odata_submissions(db(), form), args.get("$filter"))
-    submissions = _ordered(submissions, args.get("$orderby"))
+    submissions = _ordered(service.odata_submissions(db(), form), args.get("$orderby"))
     prefix = f"{odata.SUBMISSIONS}('"
 
-    def context(s: service.ODataSubmission) -> odata.Context:
+    def context(s: service.ODataSubmission, *, expanded: bool) -> odata.Context:
         return odata.Context(
             instance_id=s.instance_id,
             navigation_base=f"{prefix}{quote(s.instance_id, safe='')}')",
-            expand=expand == "*",
+            expand=expanded,
             wkt=wkt,
         )
 
+    # A submission's row, as the filter reads it and as Submissions shows it (one build each).
+    rows_of = {
+        s.id: odata.submission_object(
+            tree, s.xml, _system(s), context(s, expanded=expand == "*" and table == "Submissions")
+        )
+        for s in submissions
+    }
+    submissions = _filtered(tree, submissions, rows_of, args.get("$filter"))
     rows: list[dict[str, Any]]
     if table == odata.SUBMISSIONS:
-        rows = [odata.submission_object(tree, s.xml, _system(s), context(s)) for s in submissions]
-        selected = _select(tree, args.get("$select"))
-        if selected is not None:
-            rows = [odata.select(row, selected) for row in rows]
+        rows = [rows_of[s.id] for s in submissions]
+        known = odata.known_paths(tree)
     else:
-        if args.get("$select"):
-            raise errors.central_odata_query("$select is supported on the Submissions table")
-        rows = [r for s in submissions for r in odata.repeat_rows(tree, table, s.xml, context(s))]
+        rows = [
+            r
+            for s in submissions
+            for r in odata.repeat_rows(tree, table, s.xml, context(s, expanded=False))
+        ]
+        known = odata.repeat_paths(tree, table)
+    selected = _select(known, args.get("$select"))
+    if selected is not None:
+        rows = [odata.select(row, selected) for row in rows]
     return jsonify(page_rows(rows, _service_url(project_id, form_id), table))
 
 
@@ -147,27 +159,33 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 
 def _filtered(
-    submissions: list[service.ODataSubmission], text: str | None
+    tree: list[odata.Node],
+    submissions: list[service.ODataSubmission],
+    rows: dict[int, dict[str, Any]],
+    text: str | None,
 ) -> list[service.ODataSubmission]:
+    """``$filter`` on ``__system`` and the form's fields outside repeats, with ``year()``,
+    ``month()`` and ``day()``; a repeat's table keeps the rows of the submissions it passes."""
     if not text:
         return submissions
+    own = odata.filter_fields(tree)
     try:
-        node: Node = parse_filter(text)
+        node: Node = parse_filter(text, {**SYSTEM_FILTER_FIELDS, **own}, functions=True)
     except FilterError as exc:
         raise errors.central_odata_query(f"$filter: {exc}") from None
-    return [
-        s
-        for s in submissions
-        if matches(
-            node,
-            {
-                "__system/submissionDate": _utc(s.created_at),
-                "__system/updatedAt": _utc(s.updated_at),
-                "__system/reviewState": s.review_state,
-                "__system/submitterId": s.submitter_id,
-            },
-        )
-    ]
+    kept = []
+    for s in submissions:
+        values: dict[str, Any] = {
+            "__system/submissionDate": _utc(s.created_at),
+            "__system/updatedAt": _utc(s.updated_at),
+            "__system/reviewState": s.review_state,
+            "__system/submitterId": s.submitter_id,
+        }
+        for path, kind in own.items():
+            values[path] = odata.filter_value(kind, odata.path_value(rows[s.id], path))
+        if matches(node, values):
+            kept.append(s)
+    return kept
 
 
 def _ordered(
@@ -194,11 +212,10 @@ def _ordered(
     return sorted(submissions, key=key, reverse=parts[1:] == ["desc"])
 
 
-def _select(tree: list[odata.Node], text: str | None) -> list[str] | None:
+def _select(known: set[str], text: str | None) -> list[str] | None:
     if not text:
         return None
     paths = [p.strip() for p in text.split(",") if p.strip()]
-    known = odata.known_paths(tree)
     unknown = [p for p in paths if p not in known]
     if unknown:
         raise errors.central_odata_query(f"$select names unknown properties: {', '.join(unknown)}")

@@ -3,7 +3,9 @@ submission metadata, e.g. ``__system/submissionDate ge 2026-01-01 and
 __system/reviewState eq 'approved'``.
 
 Parsed into a small tree here (pure); :mod:`server.exports.service` turns the tree into SQL and
-:func:`matches` evaluates it on a record (the offline export).
+:func:`matches` evaluates it on a record (the offline export). Central's OData feed passes
+more ``fields`` (the form's own, by path) and allows ``year()``, ``month()`` and ``day()``;
+the export's SQL never sees those, because its parse allows neither.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ FIELDS = {
 }
 REVIEW_STATES = ("hasIssues", "edited", "approved", "rejected")
 OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge")
+# The kinds a field may have: "datetime", "date", "int", "number", "text", "review_state".
+FUNCTIONS = ("year", "month", "day")
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -40,9 +44,10 @@ class FilterError(ValueError):
 
 @dataclass(frozen=True)
 class Comparison:
-    field: str  # a key of FIELDS
+    field: str  # a key of FIELDS (or of the fields the parse was given)
     op: str  # one of OPERATORS
-    value: Any  # datetime (UTC), int, str, or None
+    value: Any  # datetime (UTC), date, int, float, str, or None
+    function: str | None = None  # one of FUNCTIONS, applied to the field's value
 
 
 @dataclass(frozen=True)
@@ -82,8 +87,11 @@ def _tokens(text: str) -> list[_Token]:
     return out
 
 
-def parse_filter(text: str) -> Node:
-    """Parse a ``$filter`` expression.
+def parse_filter(
+    text: str, fields: dict[str, str] | None = None, *, functions: bool = False
+) -> Node:
+    """Parse a ``$filter`` expression over ``fields`` (name → kind; the export's metadata
+    fields by default), with ``year()``, ``month()`` and ``day()`` when ``functions``.
 
     Raises:
         FilterError: with a message naming the offending part.
@@ -91,7 +99,7 @@ def parse_filter(text: str) -> Node:
     tokens = _tokens(text)
     if not tokens:
         raise FilterError("the filter is empty")
-    parser = _Parser(tokens)
+    parser = _Parser(tokens, FIELDS if fields is None else fields, functions)
     node = parser.expression()
     if parser.pos < len(tokens):
         token = tokens[parser.pos]
@@ -100,9 +108,11 @@ def parse_filter(text: str) -> Node:
 
 
 class _Parser:
-    def __init__(self, tokens: list[_Token]) -> None:
+    def __init__(self, tokens: list[_Token], fields: dict[str, str], functions: bool) -> None:
         self.tokens = tokens
         self.pos = 0
+        self.fields = fields
+        self.functions = functions
 
     def peek(self) -> _Token | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -148,34 +158,62 @@ class _Parser:
 
     def comparison(self) -> Node:
         name = self.take()
-        if name.kind != "word" or name.text not in FIELDS:
-            known = ", ".join(FIELDS)
+        function = None
+        following = self.peek()
+        if (
+            self.functions
+            and name.kind == "word"
+            and name.text in FUNCTIONS
+            and following is not None
+            and following.text == "("
+        ):
+            function = name.text
+            self.take()
+            name = self.take()
+            closing = self.take()
+            if closing.text != ")":
+                raise FilterError(f"expected ')' at character {closing.at + 1}")
+        if name.kind != "word" or name.text not in self.fields:
+            known = ", ".join(self.fields)
             raise FilterError(
-                f"{name.text!r} at character {name.at + 1} is not a field the export can be "
+                f"{name.text!r} at character {name.at + 1} is not a field that can be "
                 f"filtered on ({known})"
             )
+        if function and self.fields[name.text] not in ("datetime", "date"):
+            raise FilterError(f"{function}() takes a date or date-time field, not {name.text}")
         op = self.take()
         if op.kind != "word" or op.text not in OPERATORS:
             raise FilterError(
                 f"expected an operator ({', '.join(OPERATORS)}) after {name.text}, "
                 f"got {op.text!r} at character {op.at + 1}"
             )
-        value = _literal(name.text, op.text, self.take())
-        return Comparison(name.text, op.text, value)
+        kind = "int" if function else self.fields[name.text]
+        value = _literal(name.text, kind, op.text, self.take())
+        return Comparison(name.text, op.text, value, function)
 
 
-def _literal(field: str, op: str, token: _Token) -> Any:
-    kind = FIELDS[field]
+def _literal(field: str, kind: str, op: str, token: _Token) -> Any:
     where = f"at character {token.at + 1}"
     if token.kind == "word" and token.text == "null":
         if op not in ("eq", "ne"):
             raise FilterError(f"null can only be compared with eq or ne ({where})")
-        if kind == "datetime":
+        if kind == "datetime" and field.startswith("__system/"):
             raise FilterError(f"{field} is never null ({where})")
         return None
     if kind == "datetime":
         text = token.text[1:-1] if token.kind == "string" else token.text
         return _moment(text, field, where)
+    if kind == "date":
+        text = token.text[1:-1] if token.kind == "string" else token.text
+        return _moment(text, field, where).date()
+    if kind == "number":
+        if token.kind != "number":
+            raise FilterError(f"{field} is compared with a number, not {token.text} ({where})")
+        return float(token.text)
+    if kind == "text":
+        if token.kind != "string":
+            raise FilterError(f"{field} is compared with a quoted value, e.g. 'x' ({where})")
+        return token.text[1:-1].replace("''", "'")
     if kind == "int":
         if token.kind != "number" or "." in token.text:
             raise FilterError(
@@ -216,15 +254,22 @@ def matches(node: Node, values: dict[str, Any]) -> bool:
     if isinstance(node, Not):
         return not matches(node.operand, values)
     value = values.get(node.field)
+    if node.function is not None and value is not None:
+        value = getattr(value, node.function)
     if node.value is None or value is None:
         same = value is None and node.value is None
         return same if node.op == "eq" else (not same if node.op == "ne" else False)
-    compare = {
-        "eq": value == node.value,
-        "ne": value != node.value,
-        "lt": value < node.value,
-        "le": value <= node.value,
-        "gt": value > node.value,
-        "ge": value >= node.value,
-    }
+    try:
+        compare = {
+            "eq": value == node.value,
+            "ne": value != node.value,
+            "lt": value < node.value,
+            "le": value <= node.value,
+            "gt": value > node.value,
+            "ge": value >= node.value,
+        }
+    except TypeError:
+        # A value stored as text where the form says number (an old version's answer): it
+        # is neither smaller nor larger, and only "ne" holds.
+        return node.op == "ne"
     return bool(compare[node.op])

@@ -261,3 +261,65 @@ def test_service_document_and_metadata(central: Central, survey: Client) -> None
     }
     sets = [s.get("Name") for s in root.iter(f"{EDM}EntitySet")]
     assert sets == ["Submissions", "Submissions.household", "Submissions.household.member"]
+
+
+def test_filter_on_form_fields_and_date_functions(survey: Client) -> None:
+    def ids(expression: str) -> list[str]:
+        rows = survey.submissions.get_table(form_id="site_survey", filter=expression)["value"]
+        return [r["__id"] for r in rows]
+
+    assert ids("devices_found gt 2") == [THIRD, FIRST]
+    assert ids("devices_found ge 3 and details/area_m2 lt 100") == [THIRD]
+    assert ids("site_name eq 'River bank' or details/area_m2 gt 200.25") == [SECOND, FIRST]
+    assert ids("not (site_name eq 'School')") == [SECOND, FIRST]
+    assert ids("details/area_m2 eq null") == [SECOND]
+    assert ids("details/cleared_on ge 2026-11-30") == [THIRD, SECOND, FIRST]
+    assert ids("year(details/cleared_on) eq 2026 and month(details/cleared_on) eq 11") == [
+        THIRD,
+        SECOND,
+        FIRST,
+    ]
+    assert ids("day(details/cleared_on) ne 30") == []
+    assert ids("year(__system/submissionDate) lt 2000") == []
+    assert ids("year(__system/submissionDate) ge 2000 and devices_found eq 0") == [SECOND]
+    # A repeat's table keeps the rows of the submissions that pass.
+    houses = survey.submissions.get_table(
+        form_id="site_survey", table_name="Submissions.household", filter="devices_found gt 5"
+    )["value"]
+    assert [h["head_name"] for h in houses] == ["Jean", "Ana"]
+    for wrong in ("household/head_name eq 'Jean'", "year(site_name) eq 1", "devices_found gt 'x'"):
+        with pytest.raises(PyODKError) as raised:
+            ids(wrong)
+        assert raised.value.args[1].json()["code"] == 400.8, wrong
+
+
+def test_select_on_a_repeat_table(survey: Client) -> None:
+    houses = survey.submissions.get_table(
+        form_id="site_survey", table_name="Submissions.household", select="head_name,__id"
+    )["value"]
+    assert [set(h) for h in houses] == [{"head_name", "__id"}] * 3
+    assert [h["head_name"] for h in houses] == ["Jean", "Ana", "Amina"]
+    members = survey.submissions.get_table(
+        form_id="site_survey",
+        table_name="Submissions.household.member",
+        select="age,__Submissions-household-id",
+    )["value"]
+    assert [m["age"] for m in members] == [61, 34, 9]
+    assert all(set(m) == {"age", "__Submissions-household-id"} for m in members)
+    with pytest.raises(PyODKError) as raised:
+        survey.submissions.get_table(
+            form_id="site_survey", table_name="Submissions.household", select="site_name"
+        )
+    assert raised.value.args[1].json()["code"] == 400.8
+
+
+def test_paging_through_every_page(survey: Client) -> None:
+    page = survey.submissions.get_table(form_id="site_survey", top=1, count=True)
+    seen = [r["__id"] for r in page["value"]]
+    pages = 1
+    while "@odata.nextLink" in page:
+        page = survey.get(page["@odata.nextLink"]).json()
+        assert page["@odata.count"] == 3
+        seen += [r["__id"] for r in page["value"]]
+        pages += 1
+    assert (pages, seen) == (3, [THIRD, SECOND, FIRST])
