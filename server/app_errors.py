@@ -32,7 +32,7 @@ def is_central_request() -> bool:
     return (
         request.path.startswith("/v1/")
         and not request.headers.get("X-OpenRosa-Version")
-        and request.headers.get("Authorization", "").lower().startswith("bearer ")
+        and request.headers.get("Authorization", "").lower().startswith(("bearer ", "basic "))
     )
 
 

@@ -15,6 +15,7 @@ from server import errors
 from server.accounts.models import Role
 from server.accounts.permissions import requires
 from server.central import service
+from server.central.auth import basic_caller
 from server.central.odata_views import page_rows
 from server.central.render import timestamp
 from server.entities import records
@@ -24,6 +25,7 @@ from server.web import db
 
 # Named in server.central.problems.BLUEPRINTS, so refusals are rendered in Central's shape.
 blueprint = Blueprint("central_entities", __name__, url_prefix="/v1/projects/<int:project_id>")
+blueprint.before_request(basic_caller)  # HTTP Basic, as Central accepts
 
 DATASET = "/datasets/<name>"
 

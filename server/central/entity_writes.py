@@ -21,6 +21,7 @@ from server.accounts.identity import current_user
 from server.accounts.models import Role
 from server.accounts.permissions import requires
 from server.central import service
+from server.central.auth import basic_caller
 from server.central.entity_views import DATASET, entity_json
 from server.entities import records, review
 from server.entities.models import Entity, EntityList
@@ -28,6 +29,7 @@ from server.web import commit, db
 
 # Named in server.central.problems.BLUEPRINTS, so refusals are rendered in Central's shape.
 blueprint = Blueprint("central_entity_writes", __name__, url_prefix="/v1/projects/<int:project_id>")
+blueprint.before_request(basic_caller)  # HTTP Basic, as Central accepts
 
 # The most entities one bulk request creates (Central has no published limit; this bounds one
 # transaction).

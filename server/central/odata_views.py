@@ -22,6 +22,7 @@ from server import errors, http
 from server.accounts.models import Role
 from server.accounts.permissions import current_role, requires
 from server.central import odata, service
+from server.central.auth import basic_caller
 from server.central.render import timestamp
 from server.exports.filters import FIELDS as SYSTEM_FILTER_FIELDS
 from server.exports.filters import FilterError, Node, matches, parse_filter
@@ -32,6 +33,7 @@ from server.urls import base_url
 from server.web import db
 
 blueprint = Blueprint("central_odata", __name__, url_prefix="/v1")
+blueprint.before_request(basic_caller)  # HTTP Basic, as Central accepts
 
 SERVICE = "/projects/<int:project_id>/forms/<form_id>.svc"
 ORDERABLE = {"__system/submissionDate": "created_at", "__system/updatedAt": "updated_at"}

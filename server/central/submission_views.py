@@ -17,6 +17,7 @@ from server.accounts.identity import current_user
 from server.accounts.models import Role, User
 from server.accounts.permissions import requires
 from server.central import render
+from server.central.auth import basic_caller
 from server.central.views import FORM, SUBMISSION, readable_form, submission_body
 from server.forms import service as forms
 from server.intake.service import submission_arrives
@@ -29,6 +30,7 @@ from server.web import commit, db, runtime
 
 # Named in server.central.problems.BLUEPRINTS, so refusals are rendered in Central's shape.
 blueprint = Blueprint("central_submissions", __name__, url_prefix="/v1")
+blueprint.before_request(basic_caller)  # HTTP Basic, as Central accepts
 
 
 def _extended() -> bool:
@@ -169,9 +171,11 @@ def list_form_attachments(project_id: int, form_id: str) -> Any:
 
 
 @blueprint.post(FORM + "/attachments/<name>")
+@blueprint.post(FORM + "/draft/attachments/<name>", endpoint="upload_draft_attachment")
 @requires(Role.ADMINISTRATOR)
 def upload_form_attachment(project_id: int, form_id: str, name: str) -> Any:
-    """The media file of the current version, as ``…/draft/attachments/<name>`` is."""
+    """A media file for the form: it goes to the published version, which is the draft here
+    (pyodk's ``forms.update(attachments=...)`` sends it to the draft's URL)."""
     form = forms.get_form(db(), project_id, form_id)
     settings = runtime().settings
     forms.attach_media(

@@ -21,6 +21,7 @@ from server.accounts.models import Role
 from server.accounts.permissions import current_role, requires
 from server.accounts.schemas import SessionRequest
 from server.central import render, service
+from server.central.auth import basic_caller
 from server.db import utcnow
 from server.exports.options import ExportFormat
 from server.exports.views import export_response
@@ -36,6 +37,7 @@ from server.web import commit, db, runtime
 
 # Named in server.central.problems.BLUEPRINTS, so its errors are rendered in Central's shape.
 blueprint = Blueprint("central", __name__, url_prefix="/v1")
+blueprint.before_request(basic_caller)  # HTTP Basic, as Central accepts
 
 FORM = "/projects/<int:project_id>/forms/<form_id>"
 SUBMISSION = FORM + "/submissions/<instance_id>"
@@ -298,24 +300,6 @@ def publish_draft(project_id: int, form_id: str) -> Any:
     wanted = request.args.get("version")
     if wanted is not None and wanted != form.current_version:
         raise errors.central_draft_version(form_id, wanted)
-    return jsonify({"success": True})
-
-
-@blueprint.post(FORM + "/draft/attachments/<name>")
-@requires(Role.ADMINISTRATOR)
-def upload_draft_attachment(project_id: int, form_id: str, name: str) -> Any:
-    """A media file for the form: it goes to the published version, which is the draft here."""
-    form = forms.get_form(db(), project_id, form_id)
-    settings = runtime().settings
-    forms.attach_media(
-        db(),
-        runtime().blobs,
-        form,
-        name,
-        http.body_bytes(settings.max_upload_bytes),
-        current_user().id,
-    )
-    commit()
     return jsonify({"success": True})
 
 

@@ -74,7 +74,9 @@ def _openrosa_request() -> None:
 
 
 def _central_rest_caller() -> bool:
-    return request.authorization is not None and request.authorization.type == "bearer"
+    """Central's REST clients: pyodk with a bearer token, ruODK, Power BI and Excel with Basic;
+    Collect always sends the OpenRosa header."""
+    return request.authorization is not None and request.authorization.type in ("bearer", "basic")
 
 
 @openrosa_blueprint.after_request

@@ -150,7 +150,7 @@ def test_form_versions_and_the_shared_xml_route(central: Central) -> None:
 
 def test_a_route_not_implemented_is_refused_in_centrals_shape(central: Central) -> None:
     headers = login(central)
-    comments = f"{central.url}/projects/{central.project.id}/forms/simple/submissions/x/comments"
+    comments = f"{central.url}/projects/{central.project.id}/forms/simple/submissions/x/audits"
     missing = requests.get(comments, headers=headers, timeout=10)
     assert central_error(missing) == (404, 404.1)
     # Collect, which sends the OpenRosa header, still gets OpenRosa's XML on the same prefix.
@@ -161,3 +161,40 @@ def test_a_route_not_implemented_is_refused_in_centrals_shape(central: Central) 
     )
     assert collect.status_code == 404
     assert collect.content.lstrip().startswith(b"<")
+
+
+def test_basic_authentication_as_ruodk_and_power_bi_send_it(
+    central: Central, factories: Factories
+) -> None:
+    basic = ("coordinator@example.org", DEFAULT_PASSWORD)
+    base = f"{central.url}/projects/{central.project.id}"
+    headers = login(central)
+    instance = f"uuid:{uuid.uuid4()}"
+    sent = requests.post(
+        f"{base}/forms/simple/submissions", data=simple_xml(instance), auth=basic, timeout=10
+    )
+    assert sent.status_code == 200
+    assert sent.json()["submitterId"] == central.user.id
+    projects = requests.get(f"{central.url}/projects", auth=basic, timeout=10)
+    assert [p["id"] for p in projects.json()] == [central.project.id]
+    table = requests.get(f"{base}/forms/simple.svc/Submissions", auth=basic, timeout=10)
+    assert [r["__id"] for r in table.json()["value"]] == [instance]
+    # The form's XML, a path Collect shares: Basic without the OpenRosa header is Central's.
+    xml = requests.get(f"{base}/forms/simple.xml", auth=basic, timeout=10)
+    assert xml.status_code == 200
+    assert xml.content.startswith(b"<?xml")
+    # The same answers as with a token.
+    assert requests.get(f"{central.url}/projects", headers=headers, timeout=10).json() == (
+        projects.json()
+    )
+    wrong = requests.get(
+        f"{central.url}/projects", auth=("coordinator@example.org", "wrong"), timeout=10
+    )
+    assert central_error(wrong) == (401, 401.2)
+    nobody = requests.get(f"{central.url}/projects", auth=("nobody@example.org", "x"), timeout=10)
+    assert central_error(nobody) == (401, 401.2)
+    collector = factories.user(central.project, Role.DATA_COLLECTOR, email="dc@example.org")
+    as_collector = requests.get(
+        f"{base}/forms/simple/submissions", auth=(collector.email, DEFAULT_PASSWORD), timeout=10
+    )
+    assert central_error(as_collector) == (403, 403.1)
