@@ -323,3 +323,74 @@ def test_paging_through_every_page(survey: Client) -> None:
         seen += [r["__id"] for r in page["value"]]
         pages += 1
     assert (pages, seen) == (3, [THIRD, SECOND, FIRST])
+
+
+def test_metadata_of_a_form_with_repeats_inside_groups(
+    central: Central, factories: Factories, pyodk_client: Client
+) -> None:
+    """Every field of a form whose repeat sits two groups down, with a group inside the
+    repeat, has its property and Central's type; the repeat is a navigation property of the
+    group that holds it, and its table's key names the submission."""
+    factories.publish_bytes(
+        central.project, "device_report.xml", (FIXTURES / "device_report.xml").read_bytes()
+    )
+    base = f"projects/{central.project.id}/forms/device_report.svc"
+    root = etree.fromstring(pyodk_client.get(f"{base}/$metadata").content)
+    types = {
+        t.get("Name"): {
+            "kind": etree.QName(t).localname,
+            "properties": {p.get("Name"): p.get("Type") for p in t.iter(f"{EDM}Property")},
+            "navigation": {
+                n.get("Name"): n.get("Type") for n in t.iter(f"{EDM}NavigationProperty")
+            },
+        }
+        for t in root.iter(f"{EDM}EntityType", f"{EDM}ComplexType")
+    }
+    ns = "org.opendatakit.submission"
+    assert types["Submissions"]["kind"] == "EntityType"
+    assert types["Submissions"]["properties"] == {
+        "__id": "Edm.String",
+        "started": "Edm.DateTimeOffset",
+        "task": f"{ns}.Submissions.task",
+        "area": "Edm.GeographyPolygon",
+        "meta": f"{ns}.Submissions.meta",
+        "__system": f"{ns}.metadata",
+    }
+    assert types["Submissions.task"] == {
+        "kind": "ComplexType",
+        "properties": {
+            "team": "Edm.String",
+            "method": "Edm.String",
+            "lane": f"{ns}.Submissions.task.lane",
+        },
+        "navigation": {},
+    }
+    assert types["Submissions.task.lane"] == {
+        "kind": "ComplexType",
+        "properties": {"lane_path": "Edm.GeographyLineString"},
+        "navigation": {"device": f"Collection({ns}.Submissions.task.lane.device)"},
+    }
+    assert types["Submissions.task.lane.device"] == {
+        "kind": "EntityType",
+        "properties": {
+            "__id": "Edm.String",
+            "__Submissions-id": "Edm.String",
+            "model": "Edm.String",
+            "found_at": "Edm.GeographyPoint",
+            "disposal": f"{ns}.Submissions.task.lane.device.disposal",
+            "photo": "Edm.String",
+        },
+        "navigation": {},
+    }
+    assert types["Submissions.task.lane.device.disposal"]["properties"] == {
+        "destroyed": "Edm.String",
+        "depth_cm": "Edm.Int64",
+    }
+    sets = {s.get("Name"): s.get("EntityType") for s in root.iter(f"{EDM}EntitySet")}
+    assert sets == {
+        "Submissions": f"{ns}.Submissions",
+        "Submissions.task.lane.device": f"{ns}.Submissions.task.lane.device",
+    }
+    # The service document names the same tables.
+    document = pyodk_client.get(base).json()
+    assert [t["name"] for t in document["value"]] == list(sets)

@@ -175,3 +175,31 @@ def test_form_attachments_are_listed_uploaded_and_in_the_manifest(
     assert f"md5:{md5}" in manifest.text
     unknown = admin_client.post(f"{base}/nothing.csv", data=b"x")
     assert unknown.json()["code"] == 404.1
+
+
+def test_forms_update_with_a_definition_and_its_media(
+    central: Central, factories: Factories, admin_client: Client, tmp_path: Path
+) -> None:
+    """pyodk's ``forms.update(definition=..., attachments=[...])``: the new version is
+    published and its media file uploaded, and Collect's manifest offers it."""
+    publish_fixture(factories, central.project, "hazard_registration")
+    publish_fixture(factories, central.project, "hazard_visit")
+    fixture = Path(__file__).resolve().parent.parent / "fixtures" / "hazard_visit.xml"
+    second = fixture.read_text(encoding="utf-8").replace(
+        'id="hazard_visit" version="1"', 'id="hazard_visit" version="2"'
+    )
+    villages = tmp_path / "villages.csv"
+    villages.write_bytes(b"name,label\nban_xai,Ban Xai\n")
+    admin_client.forms.update("hazard_visit", definition=second, attachments=[villages])
+    assert admin_client.forms.get("hazard_visit").version == "2"
+    listed = admin_client.get(
+        f"projects/{central.project.id}/forms/hazard_visit/attachments"
+    ).json()
+    assert {a["name"]: a["exists"] for a in listed} == {
+        "hazard_areas.csv": True,
+        "villages.csv": True,
+    }
+    media = admin_client.get(
+        f"projects/{central.project.id}/forms/hazard_visit/attachments/villages.csv"
+    )
+    assert media.content == villages.read_bytes()
