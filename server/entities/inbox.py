@@ -156,11 +156,13 @@ def process(
         entity_list = ensure_list(session, inbox.project_id, inbox.list_name)
     lock_entity(session, inbox.project_id, inbox.list_name, inbox.entity_uuid)
     _process_locked(session, entity_list, inbox, force=force)
-    _release_waiting(session, entity_list, inbox.entity_uuid)
+    release_waiting(session, entity_list, inbox.entity_uuid)
 
 
-def _release_waiting(session: Session, entity_list: EntityList, uuid: str) -> None:
-    # Held updates of this entity may now have their predecessor (or their entity).
+def release_waiting(session: Session, entity_list: EntityList, uuid: str) -> None:
+    """Apply the held updates of this entity that can be applied now: they may have their
+    predecessor, or their entity (created by a report, or through the API). The caller holds
+    the entity's lock."""
     for _round in range(1000):
         held = list(
             session.scalars(

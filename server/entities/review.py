@@ -19,6 +19,7 @@ from server.db import utcnow
 from server.entities import feed, merge
 from server.entities.apply import Applied, apply_update
 from server.entities.codec import LABEL
+from server.entities.inbox import release_waiting
 from server.entities.models import (
     ConflictStatus,
     Entity,
@@ -281,6 +282,9 @@ def create(
     applied = apply_update(
         session, entity_list, entity, [], update, base_version=None, forced=False, user_id=user_id
     )
+    # Device updates of this uuid that arrived before it existed can be merged now.
+    release_waiting(session, entity_list, uuid)
+    session.refresh(entity)
     audit.record(
         session,
         "entity.create",

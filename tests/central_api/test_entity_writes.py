@@ -259,3 +259,43 @@ def test_a_data_collector_cannot_write_entities(central: Central, factories: Fac
         with pytest.raises(PyODKError) as raised:
             client.entities.create(label="x", data={}, entity_list_name=LIST, uuid=WEST)
         assert raised.value.args[1].json()["code"] == 403.1
+
+
+def visit(instance: str, entity: str, village: str, base: int) -> str:
+    """A device's update of an area, as the register's XML carries it."""
+    return (
+        '<data id="area_register" version="1">'
+        f"<area_name>North field</area_name><status></status><village>{village}</village>"
+        f'<landowner></landowner><meta><entity dataset="{LIST}" id="{entity}" update="1" '
+        f'baseVersion="{base}"></entity><instanceID>uuid:{instance}</instanceID></meta></data>'
+    )
+
+
+def test_device_updates_wait_for_an_api_creation_and_never_revive_a_deletion(
+    central: Central, client: Client, factories: Factories
+) -> None:
+    from server.entities.models import EntityInbox
+
+    # A tablet's update of an area the server does not know yet is held ...
+    client.submissions.create(visit("v-1", NORTH, "Ban Phon", 1), form_id="area_register")
+    with factories.session() as session:
+        held = session.scalars(select(EntityInbox.status)).all()
+    assert list(held) == ["held"]
+    # ... and merged as soon as the API creates the area.
+    client.entities.create(
+        label="North field", data={"village": "Ban Na"}, entity_list_name=LIST, uuid=NORTH
+    )
+    north = client.get(entity_url(central, NORTH)).json()
+    assert north["currentVersion"]["version"] == 2
+    assert north["currentVersion"]["data"]["village"] == "Ban Phon"
+
+    client.entities.delete(NORTH, entity_list_name=LIST)
+    client.submissions.create(visit("v-2", NORTH, "Ban Xai", 2), form_id="area_register")
+    with factories.session() as session:
+        rows = session.scalars(select(EntityInbox).order_by(EntityInbox.id)).all()
+        entity = session.scalars(select(Entity).where(Entity.uuid == NORTH)).one()
+        assert [r.status for r in rows] == ["applied", "rejected"]
+        assert "deleted" in rows[1].reason
+        assert (entity.current_version, entity.values["village"]) == (2, "Ban Phon")
+        assert entity.deleted_at is not None
+    assert client.entities.list(entity_list_name=LIST) == []
