@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from server.db import utcnow
 from server.entities.blocks import EntityBlock
 from server.entities.codec import HubContext, InboxPayload
 from server.entities.models import Entity, EntityConflict, EntityInbox, EntityList, EntityVersion
@@ -107,10 +108,12 @@ def adopt_entity_list(
     ]
     entity_list = ensure_list(session, project_id, list_name, properties)
     adopted = kept = 0
+    seen: set[str] = set()
     for row in reader:
         uuid = row.get("name") or ""
         if not uuid:
             continue
+        seen.add(uuid)
         version = int(row.get("__version") or 0)
         label = row.get("label") or ""
         values = {p: row[p] for p in properties if row.get(p)}
@@ -174,5 +177,22 @@ def adopt_entity_list(
         entity.current_version = version
         entity.conflict = None
         adopted += 1
+    _drop_deleted_at_centre(session, entity_list, seen)
     session.flush()
     return AdoptReport(adopted, kept)
+
+
+def _drop_deleted_at_centre(session: Session, entity_list: EntityList, listed: set[str]) -> None:
+    """An entity the hub had from the centre that the centre's list no longer has was deleted
+    there: the hub deletes it too. One with reports of the hub's own the centre has not seen is
+    left alone (it may be new here)."""
+    for entity in session.scalars(
+        select(Entity).where(Entity.list_id == entity_list.id, Entity.deleted_at.is_(None))
+    ):
+        if entity.uuid in listed:
+            continue
+        versions = session.scalars(
+            select(EntityVersion.update).where(EntityVersion.entity_id == entity.id)
+        ).all()
+        if versions and all(v.get(ADOPTED) for v in versions):
+            entity.deleted_at = utcnow()

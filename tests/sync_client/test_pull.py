@@ -85,3 +85,34 @@ def test_a_cursor_the_server_cannot_serve_restarts_from_scratch(
         ("simple", 1)
     ]
     assert stored_cursor(store, project_id)[0] != "not-a-cursor-of-this-server"
+
+
+def test_an_entity_deleted_on_the_server_leaves_the_laptop(
+    store: Store, factories: Factories, live_server: object
+) -> None:
+    project = factories.project("Deletions")
+    register = Path(__file__).resolve().parent.parent / "central_api" / "fixtures"
+    factories.publish_bytes(
+        project, "area_register.xml", (register / "area_register.xml").read_bytes()
+    )
+    admin = factories.logged_in(project, "administrator")
+    client = Api(live_server.url, admin.token, RetryPolicy(max_retries=2))  # type: ignore[attr-defined]
+    entities = f"{live_server.url}/v1/projects/{project.id}/datasets/hazard_areas/entities"  # type: ignore[attr-defined]
+    uuid = "5d2b7c1e-0000-4000-8000-00000000beef"
+    created = requests.post(
+        entities,
+        json={"uuid": uuid, "label": "North field", "data": {}},
+        headers=admin.headers,
+        timeout=10,
+    )
+    assert created.status_code == 200
+    pull(store, client, project.id)
+    query = "SELECT uuid FROM entities WHERE project_id = ?"
+    assert [r[0] for r in store.conn.execute(query, (project.id,))] == [uuid]
+    assert (
+        requests.delete(f"{entities}/{uuid}", headers=admin.headers, timeout=10).status_code == 200
+    )
+    report = pull(store, client, project.id)
+    assert report.changes["entity_version"] == 1
+    assert list(store.conn.execute(query, (project.id,))) == []
+    client.session.close()
