@@ -98,12 +98,14 @@ def table_rows(project_id: int, form_id: str, table: str) -> Any:
             wkt=wkt,
         )
 
-    # A submission's row, as the filter reads it and as Submissions shows it (one build each).
+    # A submission's row, as the filter reads it and as Submissions shows it (one build each;
+    # none for a repeat's table without a filter).
+    needed = table == odata.SUBMISSIONS or bool(args.get("$filter"))
     rows_of = {
         s.id: odata.submission_object(
             tree, s.xml, _system(s), context(s, expanded=expand == "*" and table == "Submissions")
         )
-        for s in submissions
+        for s in (submissions if needed else [])
     }
     submissions = _filtered(tree, submissions, rows_of, args.get("$filter"))
     rows: list[dict[str, Any]]
