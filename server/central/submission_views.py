@@ -18,7 +18,13 @@ from server.accounts.models import Role, User
 from server.accounts.permissions import requires
 from server.central import render
 from server.central.auth import basic_caller
-from server.central.views import FORM, SUBMISSION, readable_form, submission_body
+from server.central.views import (
+    FORM,
+    SUBMISSION,
+    own_or_readable,
+    readable_form,
+    submission_body,
+)
 from server.forms import service as forms
 from server.intake.service import submission_arrives
 from server.projects import service as projects
@@ -124,6 +130,7 @@ def upload_submission_attachment(project_id: int, form_id: str, instance_id: str
     version = records.addressed_version(
         submission, records.versions_of(db(), submission), instance_id
     )
+    own_or_readable(version)
     row = records.received_file(db(), version, name)
     if row is None:
         raise errors.not_found("Attachment", f"the submission does not expect a file {name!r}")

@@ -30,7 +30,7 @@ from server.forms.models import Form
 from server.intake.service import review_submission, submission_arrives
 from server.projects import service as projects
 from server.submissions import records
-from server.submissions.models import ReviewState, Submission
+from server.submissions.models import ReviewState, Submission, SubmissionVersion
 from server.submissions.service import Outcome, Submitter
 from server.submissions.views import READ_ROLES
 from server.web import commit, db, runtime
@@ -384,14 +384,22 @@ def review(project_id: int, form_id: str, instance_id: str) -> Any:
     return jsonify(submission_body(submission))
 
 
+def own_or_readable(version: SubmissionVersion) -> None:
+    """Raises: Problem 403 for a data collector and a version somebody else sent (they may
+    see the file names of what they sent, to complete it, as pyodk does)."""
+    if current_role() not in READ_ROLES and version.submitter_user_id != current_user().id:
+        raise errors.forbidden("data collectors see and complete only what they sent")
+
+
 @blueprint.get(SUBMISSION + "/attachments")
-@requires(Role.VIEWER)
+@requires(Role.DATA_COLLECTOR)
 def list_submission_attachments(project_id: int, form_id: str, instance_id: str) -> Any:
-    form = readable_form(project_id, form_id)
+    form = forms.get_form(db(), project_id, form_id)
     submission = records.get_submission(db(), form, instance_id)
     version = records.addressed_version(
         submission, records.versions_of(db(), submission), instance_id
     )
+    own_or_readable(version)
     return jsonify(
         [
             {"name": a.name, "exists": a.blob_sha256 is not None}

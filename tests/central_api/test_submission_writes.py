@@ -203,3 +203,25 @@ def test_forms_update_with_a_definition_and_its_media(
         f"projects/{central.project.id}/forms/hazard_visit/attachments/villages.csv"
     )
     assert media.content == villages.read_bytes()
+
+
+def test_a_data_collector_sends_files_for_their_own_submissions_only(
+    central: Central, factories: Factories, pyodk_client: Client, tmp_path: Path
+) -> None:
+    theirs, others = new_id(), new_id()
+    pyodk_client.submissions.create(simple_xml(others, photo="a.jpg").decode(), "simple")
+    collector = factories.user(central.project, Role.DATA_COLLECTOR, email="dc@example.org")
+    photo = tmp_path / "b.jpg"
+    photo.write_bytes(b"\xff\xd8 a photo")
+    with central.client(collector.email) as as_collector:
+        as_collector.submissions.create(
+            simple_xml(theirs, photo="b.jpg").decode(), "simple", attachments=[photo]
+        )
+        base = f"projects/{central.project.id}/forms/simple/submissions"
+        refused = as_collector.post(f"{base}/{others}/attachments/a.jpg", data=b"x")
+    assert (refused.status_code, refused.json()["code"]) == (403, 403.1)
+    files = pyodk_client.get(f"{base}/{others}/attachments").json()
+    assert files == [{"name": "a.jpg", "exists": False}]
+    assert pyodk_client.get(f"{base}/{theirs}/attachments").json() == [
+        {"name": "b.jpg", "exists": True}
+    ]
