@@ -109,6 +109,8 @@ def conflicts(
         .join(Entity, Entity.id == EntityConflict.entity_id)
         .join(EntityList, EntityList.id == Entity.list_id)
         .where(EntityList.project_id == project_id)
+        # A deleted entity's conflicts leave the review queue with it.
+        .where(Entity.deleted_at.is_(None))
     )
     if list_name:
         stmt = stmt.where(EntityList.name == list_name)
@@ -129,6 +131,7 @@ def get_conflict(session: Session, project_id: int, conflict_id: int) -> Conflic
         .join(Entity, Entity.id == EntityConflict.entity_id)
         .join(EntityList, EntityList.id == Entity.list_id)
         .where(EntityList.project_id == project_id, EntityConflict.id == conflict_id)
+        .where(Entity.deleted_at.is_(None))
     ).first()
     if row is None:
         raise errors.not_found("Conflict", f"no conflict {conflict_id} in this project")

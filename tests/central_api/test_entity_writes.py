@@ -193,6 +193,12 @@ def test_a_stale_base_is_409_15_and_merged_into_the_conflict_queue(
     # Both competing values are kept in the conflict, for a reviewer to choose.
     kept = str(open_conflicts[0].details)
     assert "Ban Phon" in kept and "Ban Xai" in kept
+    queue = f"{central.server.url}/api/v1/projects/{central.project.id}/conflicts"
+    headers = factories.login(central.user).headers
+    assert len(requests.get(queue, headers=headers, timeout=10).json()) == 1
+    # Deleting the entity takes its conflicts out of the review queue.
+    client.entities.delete(NORTH, entity_list_name=LIST)
+    assert requests.get(queue, headers=headers, timeout=10).json() == []
 
 
 def test_force_never_moves_a_cleared_area_back(central: Central, client: Client) -> None:
