@@ -31,6 +31,7 @@ _BY_CODE: dict[str, float] = {
     errors.SUBMISSION_INSTANCE_CONFLICT: 409.3,
     errors.CENTRAL_DUPLICATE_SUBMISSION: 409.3,
     errors.FORM_VERSION_CONFLICT: 409.3,
+    errors.ENCRYPTION_WRONG_PASSPHRASE: 400.12,  # Central's "could not perform decryption"
 }
 # Otherwise by status: Central's most common code of that status.
 _BY_STATUS: dict[int, float] = {
