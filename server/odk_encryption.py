@@ -22,10 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.decrepit.ciphers.modes import CFB  # ODK's mode, kept apart as legacy
 from cryptography.hazmat.primitives import hashes, padding, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.padding import MGF1, OAEP
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from lxml import etree
@@ -234,7 +235,7 @@ def decrypt_file(symmetric_key: bytes, iv: bytes, data: bytes) -> bytes:
     """
     if len(symmetric_key) != 32:
         raise Undecryptable("the symmetric key is not 256 bits")
-    decryptor = Cipher(algorithms.AES(symmetric_key), modes.CFB(iv)).decryptor()
+    decryptor = Cipher(algorithms.AES(symmetric_key), CFB(iv)).decryptor()
     padded = decryptor.update(data) + decryptor.finalize()
     unpadder = padding.PKCS7(128).unpadder()
     try:

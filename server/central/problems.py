@@ -13,7 +13,7 @@ from server import errors
 from server.errors import Problem
 
 # The blueprints that serve Central's routes; the error handler renders their refusals here.
-BLUEPRINTS = frozenset({"central", "central_odata", "central_entities"})
+BLUEPRINTS = frozenset({"central", "central_odata", "central_entities", "central_keys"})
 
 # Central's codes for the refusals its clients tell apart (central-backend lib/util/problem.js).
 _BY_CODE: dict[str, float] = {

@@ -22,6 +22,11 @@ def project_key(session: Session, project_id: int) -> ProjectKey | None:
     return session.scalars(select(ProjectKey).where(ProjectKey.project_id == project_id)).first()
 
 
+def key_id_of(session: Session, project_id: int) -> int | None:
+    """Central's ``keyId`` of a project: its managed key, if it has one."""
+    return session.scalar(select(ProjectKey.id).where(ProjectKey.project_id == project_id))
+
+
 def create_key(
     session: Session,
     project: Project,
