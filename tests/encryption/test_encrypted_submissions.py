@@ -309,7 +309,7 @@ def test_encryption_must_match_the_form_version(
     device: Device,
     encrypted: tuple[Project, ProjectKey],
 ) -> None:
-    project, key = encrypted
+    _project, key = encrypted
     base = f"{live_server.url}{device.base_path}"
     plain = instance_xml(
         "survivor_intake", f"1[encrypted:{key.id}]", new_instance_id(), pii_name=NAME
