@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.audit import service as audit
@@ -32,7 +32,16 @@ class DecryptedBatch:
 
 
 def pending_count(session: Session, project_id: int) -> int:
-    return len(_pending(session, project_id))
+    """How many encrypted versions of the project wait for the passphrase."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(SubmissionVersion)
+            .join(Submission, Submission.id == SubmissionVersion.submission_id)
+            .where(Submission.project_id == project_id, SubmissionVersion.entities_pending)
+        )
+        or 0
+    )
 
 
 def apply_encrypted_entities(
