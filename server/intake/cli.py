@@ -61,7 +61,8 @@ def encrypt(
             click.echo(f"project {project.id}: already encrypted with key {key.id}")
         results = publish_encrypted(session, state.runtime.blobs, project)
     for result in results:
-        click.echo(f"form {result.form.xml_form_id} version {result.version.version}: published")
+        status = "published" if result.created else "unchanged (it carries a key of its own)"
+        click.echo(f"form {result.form.xml_form_id} version {result.version.version}: {status}")
 
 
 @click.command(
