@@ -88,12 +88,14 @@ def _register_blueprints(app: Flask) -> None:
     from server.accounts.views import blueprint as accounts_api
     from server.central.entity_views import blueprint as central_entities
     from server.central.entity_writes import blueprint as central_entity_writes
+    from server.central.key_views import blueprint as central_keys
     from server.central.odata_views import blueprint as central_odata
     from server.central.submission_views import blueprint as central_submissions
     from server.central.views import blueprint as central_api
     from server.entities.views import blueprint as entities_api
     from server.exports.views import blueprint as exports_api
     from server.forms.views import blueprint as forms_api
+    from server.intake.encryption_views import blueprint as encrypted_entities
     from server.intake.views import blueprint as submission_review
     from server.openrosa.views import openrosa_blueprint
     from server.submissions.views import blueprint as submissions_api
@@ -105,6 +107,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(central_entities)  # /v1/projects/<id>/datasets: entity lists (read)
     app.register_blueprint(central_entity_writes)  # …/datasets/<name>/entities: create, update
     app.register_blueprint(central_submissions)  # comments, PUT edits, files: Central's writes
+    app.register_blueprint(central_keys)  # /v1/projects/<id>/key, decrypting CSV exports
+    app.register_blueprint(encrypted_entities)  # .../encrypted-submissions/entities (ADR 0016)
     app.register_blueprint(entities_api)  # /api/v1/projects/<id>/entity-lists, /conflicts
     app.register_blueprint(exports_api)  # .../submissions.csv.zip|csv|xlsx|geojson, entities.csv
     app.register_blueprint(forms_api)  # /api/v1/projects/<id>/forms

@@ -14,11 +14,19 @@ from pathlib import Path
 import click
 
 from server.accounts.cli import app_user, user
-from server.console import CliState, fail, handle_errors, pass_state
+from server.console import (
+    CliState,
+    fail,
+    handle_errors,
+    pass_state,
+    passphrase_stdin_option,
+    read_passphrase,
+)
 from server.entities.cli import entities
 from server.exports import cli as exports_cli
 from server.forms.cli import forms
 from server.gazetteer.cli import gazetteer
+from server.intake import cli as intake_cli
 from server.projects.cli import projects
 from server.runtime import make_runtime
 from server.settings import BUNDLED_FORMS_DIR, Settings
@@ -44,8 +52,9 @@ def main() -> None:
 
 
 @main.command(
-    help="Create or upgrade the database, create the default project and an "
-    "administrator (password printed once), and publish the bundled forms."
+    help="Create or upgrade the database, create the default project (its survivor forms "
+    "encrypted: the passphrase is generated and printed once unless --passphrase-stdin gives "
+    "it) and an administrator (password printed once), and publish the bundled forms."
 )
 @click.option(
     "--admin-email",
@@ -67,26 +76,48 @@ def main() -> None:
     help="Folder whose *.xlsx forms are published.",
 )
 @click.option("--no-forms", is_flag=True, help="Do not publish the bundled forms.")
+@passphrase_stdin_option
+@click.option(
+    "--no-encryption",
+    is_flag=True,
+    help="Create the first project without an encryption key (survivor forms in clear).",
+)
 @pass_state
 @handle_errors
 def init(
-    state: CliState, admin_email: str, project_name: str, forms_dir: Path, no_forms: bool
+    state: CliState,
+    admin_email: str,
+    project_name: str,
+    forms_dir: Path,
+    no_forms: bool,
+    passphrase_stdin: bool,
+    no_encryption: bool,
 ) -> None:
     from server.accounts import service as accounts
     from server.accounts.models import Role
-    from server.accounts.security import new_password
+    from server.accounts.security import new_passphrase, new_password
     from server.forms import service as forms_service
     from server.gazetteer import service as gazetteer_service
     from server.migrate import upgrade
+    from server.projects import keys
     from server.projects import service as projects_service
+    from server.projects.models import KeyScope
 
     upgrade(state.runtime.engine)
     click.echo(f"database ready ({state.settings.database_backend})")
+    passphrase = generated = None
     with state.transaction() as session:
         project = projects_service.first_project(session)
         if project is None:
             project = projects_service.create_project(session, project_name)
             click.echo(f"created project {project.id}: {project.name}")
+            # A new project encrypts its survivor forms from the tablet on (ADR 0016).
+            if not no_encryption:
+                passphrase = read_passphrase(True) if passphrase_stdin else None
+                if passphrase is None:
+                    passphrase = generated = new_passphrase()
+                key = keys.create_key(session, project, passphrase, scope=KeyScope.SURVIVOR_FORMS)
+                click.echo(f"survivor forms are encrypted with key {key.id}")
         password = None
         if not accounts.any_user_exists(session):
             password = new_password()
@@ -107,6 +138,11 @@ def init(
     if password:
         click.echo(f"administrator: {admin_email}")
         click.echo(f"password (shown once, store it now): {password}")
+    if generated:
+        click.echo(
+            "encryption passphrase for survivor data (shown once, store it now; without it "
+            f"nothing encrypted can be read): {generated}"
+        )
 
 
 @main.group(help="Database maintenance.")
@@ -183,7 +219,10 @@ def run(state: CliState, host: str, port: int, threads: int) -> None:
 
 main.add_command(user)  # fieldsync-server user create|list|revoke-sessions
 main.add_command(app_user)  # fieldsync-server app-user create|list|revoke
-main.add_command(projects)  # fieldsync-server projects list|create
+projects.add_command(intake_cli.encrypt)  # ODK managed encryption (ADR 0016)
+projects.add_command(intake_cli.decrypt_entities)
+main.add_command(projects)  # fieldsync-server projects list|create|encrypt|decrypt-entities
+main.add_command(projects, name="project")  # the same group: fieldsync-server project encrypt ID
 main.add_command(forms)  # fieldsync-server forms publish|list|state
 main.add_command(entities)  # fieldsync-server entities process-backlog|require-approval
 main.add_command(gazetteer)  # fieldsync-server gazetteer import|publish

@@ -121,3 +121,22 @@ def read_password() -> str:
             EXIT_USAGE,
         )
     return password
+
+
+def read_passphrase(from_stdin: bool, *, confirm: bool = False) -> str:
+    """An encryption passphrase: the first line of standard input (``--passphrase-stdin``, for
+    scripts), else typed at a hidden prompt. It is never echoed, logged or stored."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    value: str = click.prompt(
+        "Encryption passphrase", hide_input=True, confirmation_prompt=confirm, err=True
+    )
+    return value
+
+
+passphrase_stdin_option = click.option(
+    "--passphrase-stdin",
+    is_flag=True,
+    help="Read the encryption passphrase from the first line of standard input "
+    "instead of prompting for it.",
+)

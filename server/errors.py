@@ -972,6 +972,116 @@ def export_no_geometry(what: str, detail: str) -> Problem:
     return Problem(422, EXPORT_NO_GEOMETRY, f"{what} has nothing to place on a map", detail)
 
 
+# --- encryption: ODK managed encryption (docs/adr/0016-encryption.md) ------------------------
+
+ENCRYPTION_WRONG_PASSPHRASE = _define(
+    "encryption.wrong_passphrase",
+    400,
+    "The passphrase does not open the project's private key; nothing was decrypted or exported.",
+    "Give the passphrase set with `project encrypt` (its hint is in the project's key).",
+)
+ENCRYPTION_WEAK_PASSPHRASE = _define(
+    "encryption.weak_passphrase",
+    400,
+    "A project's encryption passphrase must be at least 10 characters.",
+    "Choose a longer passphrase and keep it somewhere safe: without it nothing can be read.",
+)
+ENCRYPTION_NOT_ENABLED = _define(
+    "encryption.not_enabled",
+    409,
+    "The project has no encryption key, so there is nothing to decrypt with a passphrase.",
+    "Export without a passphrase, or turn encryption on with `project encrypt`.",
+)
+ENCRYPTION_ALREADY_ENABLED = _define(
+    "encryption.already_enabled",
+    409,
+    "The project already has an encryption key; a project keeps one key.",
+    "Nothing to do: its forms are published with that key.",
+)
+ENCRYPTION_BAD_MANIFEST = _define(
+    "encryption.bad_manifest",
+    400,
+    "An encrypted submission's manifest lacks what ODK's encryption specification requires "
+    "(base64EncryptedKey, encryptedXmlFile, `.enc` file names); nothing was stored.",
+    "Send the manifest as ODK Collect or Enketo writes it.",
+)
+ENCRYPTION_FORM_MISMATCH = _define(
+    "encryption.form_mismatch",
+    400,
+    "A plain submission to an encrypted form version, or an encrypted one to a plain version; "
+    "nothing was stored (personal data is never kept in clear for an encrypted form).",
+    "Download the form's current version and fill it in again.",
+)
+ENCRYPTION_EXPORT_FORMAT = _define(
+    "encryption.export_format",
+    400,
+    "Encrypted submissions are decrypted only into the CSV exports (csv.zip, csv), which are "
+    "written in memory.",
+    "Ask for submissions.csv.zip or submissions.csv with the passphrase.",
+)
+
+
+def wrong_passphrase() -> Problem:
+    return Problem(
+        400,
+        ENCRYPTION_WRONG_PASSPHRASE,
+        "Wrong passphrase",
+        "the passphrase does not open this project's key; nothing was decrypted",
+    )
+
+
+def weak_passphrase(minimum: int) -> Problem:
+    return Problem(
+        400,
+        ENCRYPTION_WEAK_PASSPHRASE,
+        "The passphrase is too short",
+        f"an encryption passphrase needs at least {minimum} characters",
+    )
+
+
+def encryption_not_enabled(project_id: int) -> Problem:
+    return Problem(
+        409,
+        ENCRYPTION_NOT_ENABLED,
+        "The project is not encrypted",
+        f"project {project_id} has no encryption key",
+    )
+
+
+def encryption_already_enabled(project_id: int, key_id: int) -> Problem:
+    return Problem(
+        409,
+        ENCRYPTION_ALREADY_ENABLED,
+        "The project is encrypted already",
+        f"project {project_id} has key {key_id}",
+        keyId=key_id,
+    )
+
+
+def bad_manifest(detail: str) -> Problem:
+    return Problem(400, ENCRYPTION_BAD_MANIFEST, "The encrypted submission is incomplete", detail)
+
+
+def encryption_form_mismatch(form_id: str, version: str, form_encrypted: bool) -> Problem:
+    detail = (
+        f"form {form_id!r} version {version!r} is encrypted: a plain submission is not kept"
+        if form_encrypted
+        else f"form {form_id!r} version {version!r} is not encrypted"
+    )
+    return Problem(
+        400, ENCRYPTION_FORM_MISMATCH, "The submission's encryption does not match", detail
+    )
+
+
+def encryption_export_format(fmt: str) -> Problem:
+    return Problem(
+        400,
+        ENCRYPTION_EXPORT_FORMAT,
+        "This export cannot decrypt",
+        f"{fmt} exports are not decrypted; ask for csv.zip or csv",
+    )
+
+
 # --- ODK Central's REST API (/v1/, server/central/) ---------------------------------------------
 
 CENTRAL_FORM_MISMATCH = _define(

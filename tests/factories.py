@@ -14,13 +14,15 @@ from server.accounts.models import Role, User
 from server.db import transaction
 from server.forms import service as forms
 from server.forms.service import PublishResult
+from server.projects import keys
 from server.projects import service as projects
-from server.projects.models import Project
+from server.projects.models import KeyScope, Project, ProjectKey
 from server.settings import BUNDLED_FORMS_DIR
 
 _counter = itertools.count(1)
 
 DEFAULT_PASSWORD = "correct horse battery"
+ENCRYPTION_PASSPHRASE = "survivors are kept safe here"
 
 
 @dataclass
@@ -55,6 +57,20 @@ class Factories:
     def project(self, name: str | None = None) -> Project:
         with transaction(self.runtime.session_factory) as session:
             return projects.create_project(session, name or f"Project {next(_counter)}")
+
+    def encrypted_project(
+        self,
+        passphrase: str = ENCRYPTION_PASSPHRASE,
+        scope: KeyScope = KeyScope.ALL_FORMS,
+        name: str | None = None,
+    ) -> tuple[Project, ProjectKey]:
+        """A project with an encryption key (a small, quick one: 2048 bits, low scrypt cost)."""
+        with transaction(self.runtime.session_factory) as session:
+            project = projects.create_project(session, name or f"Project {next(_counter)}")
+            key = keys.create_key(
+                session, project, passphrase, scope=scope, bits=2048, scrypt_n=2**12
+            )
+            return project, key
 
     def user(
         self,

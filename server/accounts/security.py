@@ -38,5 +38,10 @@ def new_password() -> str:
     return secrets.token_urlsafe(12)
 
 
+def new_passphrase() -> str:
+    """A project encryption passphrase (144 random bits) for a key made without one."""
+    return secrets.token_urlsafe(18)
+
+
 def constant_time_equal(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())

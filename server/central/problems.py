@@ -14,7 +14,14 @@ from server.errors import Problem
 
 # The blueprints that serve Central's routes; the error handler renders their refusals here.
 BLUEPRINTS = frozenset(
-    {"central", "central_odata", "central_entities", "central_entity_writes", "central_submissions"}
+    {
+        "central",
+        "central_odata",
+        "central_entities",
+        "central_entity_writes",
+        "central_submissions",
+        "central_keys",
+    }
 )
 
 # Central's codes for the refusals its clients tell apart (central-backend lib/util/problem.js).
@@ -41,6 +48,7 @@ _BY_CODE: dict[str, float] = {
     errors.SUBMISSION_EDIT_STALE: 409.9,
     errors.FORM_CLOSED: 409.2,
     errors.CENTRAL_ATTACHMENT_DIFFERS: 409.1,
+    errors.ENCRYPTION_WRONG_PASSPHRASE: 400.12,  # Central's "could not perform decryption"
 }
 # Otherwise by status: Central's most common code of that status.
 _BY_STATUS: dict[int, float] = {

@@ -57,13 +57,13 @@ def app_user_json(app_user: AppUser, token: str | None = None) -> dict[str, Any]
     }
 
 
-def project_json(project: Project) -> dict[str, Any]:
+def project_json(project: Project, key_id: int | None = None) -> dict[str, Any]:
     return {
         "id": project.id,
         "name": project.name,
         "description": project.description or None,
         "archived": project.archived,
-        "keyId": None,
+        "keyId": key_id,  # the project's managed encryption key, if any
         "createdAt": timestamp(project.created_at),
         "updatedAt": None,
         "deletedAt": None,
@@ -82,7 +82,7 @@ def form_json(form: Form, version: FormVersion) -> dict[str, Any]:
         "hash": version.xml_md5,
         "sha256": version.xml_sha256,
         "state": form.state,
-        "keyId": None,
+        "keyId": version.key_id,  # the project key the version encrypts with (ADR 0016)
         "draftToken": None,
         "publishedBy": None,
         "createdAt": timestamp(form.created_at),

@@ -28,6 +28,7 @@ from server.exports.views import export_response
 from server.forms import service as forms
 from server.forms.models import Form
 from server.intake.service import review_submission, submission_arrives
+from server.projects import keys
 from server.projects import service as projects
 from server.submissions import records
 from server.submissions.models import ReviewState, Submission, SubmissionVersion
@@ -104,7 +105,7 @@ def list_projects() -> Any:
     with_forms = request.args.get("forms", "").lower() == "true"
     body = []
     for project in projects.list_projects(db(), ids):
-        item = render.project_json(project)
+        item = render.project_json(project, keys.key_id_of(db(), project.id))
         if with_forms or _extended():
             project_forms = _forms_json(project.id, extended=True)
             if _extended():
@@ -118,7 +119,9 @@ def list_projects() -> Any:
 @blueprint.get("/projects/<int:project_id>")
 @requires(Role.DATA_COLLECTOR)
 def get_project(project_id: int) -> Any:
-    item = render.project_json(projects.get_project(db(), project_id))
+    item = render.project_json(
+        projects.get_project(db(), project_id), keys.key_id_of(db(), project_id)
+    )
     if _extended():
         item["forms"] = len(forms.list_forms(db(), project_id))
     return jsonify(item)

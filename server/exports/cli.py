@@ -11,7 +11,14 @@ from pathlib import Path
 
 import click
 
-from server.console import CliState, fail, handle_errors, pass_state
+from server.console import (
+    CliState,
+    fail,
+    handle_errors,
+    pass_state,
+    passphrase_stdin_option,
+    read_passphrase,
+)
 from server.exports.cli_options import export_options, option_args, write_atomically
 from server.exports.options import ExportFormat, parse_options
 
@@ -20,12 +27,15 @@ from server.exports.options import ExportFormat, parse_options
     "export",
     help=(
         "Export FORM_ID's submissions in ODK Central's shape (csv.zip, csv), as XLSX or as "
-        "GeoJSON, to a file."
+        "GeoJSON, to a file. With --passphrase-stdin the project's encrypted submissions "
+        "are decrypted in memory into the CSV export (csv.zip or csv); a wrong passphrase "
+        "exports nothing."
     ),
 )
 @click.argument("form_id")
 @click.option("--project", "project_id", type=int, required=True, help="Project id.")
 @export_options
+@passphrase_stdin_option
 @pass_state
 @handle_errors
 def export(
@@ -41,6 +51,7 @@ def export(
     filter_text: str | None,
     version: str | None,
     field: str | None,
+    passphrase_stdin: bool,
 ) -> None:
     from server.exports import service
 
@@ -68,6 +79,7 @@ def export(
             options,
             role="administrator",
             secret=runtime.settings.secret_key,
+            passphrase=read_passphrase(True) if passphrase_stdin else None,
         )
     # The session is closed: each page of the export reads in a transaction of its own.
     with click.progressbar(

@@ -85,15 +85,22 @@ def csv_zip(
     attachments: Callable[[], Iterable[ExportAttachment]] | None = None,
     pseudonymise: Callable[[str], str] | None = None,
     progress: Callable[[int], None] | None = None,
+    *,
+    in_memory: bool = False,
 ) -> Iterator[bytes]:
-    """The zip of CSVs (and ``media/`` files when ``attachments`` is given), in chunks."""
+    """The zip of CSVs (and ``media/`` files when ``attachments`` is given), in chunks.
+
+    Repeat tables wait in temporary files until the root table is written; ``in_memory``
+    keeps them in memory instead (a decrypted export never writes clear text to disk)."""
     sink = _Sink()
     spools: dict[int, IO[bytes]] = {}
     lines = _LineWriter()
     try:
         with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for table in schema.tables[1:]:
-                spools[id(table)] = tempfile.TemporaryFile()  # noqa: SIM115 (closed below)
+                spools[id(table)] = (
+                    io.BytesIO() if in_memory else tempfile.TemporaryFile()  # noqa: SIM115
+                )
                 spools[id(table)].write(lines.encode(table.headers))
             # Sizes are unknown while streaming; zip64 keeps a root table over 2 GiB valid.
             with archive.open(f"{schema.form_id}.csv", "w", force_zip64=True) as entry:

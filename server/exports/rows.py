@@ -219,7 +219,7 @@ def submission_rows(
     root[meta + 2] = submission.submitter_name
     root[meta + 3] = submission.attachments_present
     root[meta + 4] = submission.attachments_expected
-    root[meta + 5] = None  # Status: only for encrypted submissions, which fieldsync has none of
+    root[meta + 5] = submission.status  # Status: why an encrypted submission stayed closed
     root[meta + 6] = submission.review_state
     root[meta + 7] = submission.device_id
     root[meta + 8] = submission.edits

@@ -22,6 +22,7 @@ from server.blobs.models import Blob
 from server.blobs.store import FileBlobStore
 from server.exports import csv as csv_writer
 from server.exports import filters
+from server.exports.opened import EncryptedOpener
 from server.exports.options import ExportFormat, ExportOptions
 from server.exports.rows import select_values_in
 from server.exports.source import CENTRAL_REVIEW_STATE, ExportAttachment, ExportSubmission
@@ -36,6 +37,8 @@ from server.exports.tables import (
 )
 from server.forms import service as forms
 from server.forms.models import Form, FormVersion
+from server.projects.keys import unlock_project_key
+from server.submissions import decrypt
 from server.submissions.models import Submission, SubmissionAttachment, SubmissionVersion
 
 PAGE = 500
@@ -60,6 +63,9 @@ class PreparedExport:
     submissions: Callable[[], Iterator[ExportSubmission]]
     attachments: Callable[[], Iterator[ExportAttachment]]
     pseudonymise: Callable[[str], str]
+    # Encrypted submissions are opened with the passphrase: nothing of the export may be
+    # written to disk on the way (the zip's repeat tables are spooled in memory).
+    decrypting: bool = False
 
     @property
     def filename(self) -> str:
@@ -117,13 +123,22 @@ def prepare(
     role: str,
     secret: str,
     policy: ColumnPolicy = keep_everything,
+    passphrase: str | None = None,
 ) -> PreparedExport:
-    """Everything an export needs, checked before the response starts.
+    """Everything an export needs, checked before the response starts. With ``passphrase``,
+    encrypted submissions are decrypted in memory as they are written (ADR 0016).
 
     Raises:
-        Problem: 404 ``form.not_found`` or ``export.version_not_found``.
+        Problem: 404 ``form.not_found`` or ``export.version_not_found``; with a passphrase,
+            400 ``encryption.export_format`` (not a CSV export), 409
+            ``encryption.not_enabled`` or 400 ``encryption.wrong_passphrase``.
     """
     form = forms.get_form(session, project_id, form_id)
+    private_key = None
+    if passphrase is not None:
+        if options.format not in (ExportFormat.CSV, ExportFormat.CSV_ZIP):
+            raise errors.encryption_export_format(options.format.value)
+        private_key = unlock_project_key(session, project_id, passphrase)
     fields = export_fields(session, form, options)
     query = _Query(form, options)
     select_values = None
@@ -145,17 +160,23 @@ def prepare(
 
         geometry_field(schema, options.geo_field)  # refuse a bad field= before streaming
     count, fingerprint = query.fingerprint(session)
+    opened = "decrypted" if private_key is not None else "closed"
     etag = hashlib.sha256(
-        "|".join([options.key(), role, fingerprint, str(len(schema.root.columns))]).encode()
+        "|".join([options.key(), role, fingerprint, str(len(schema.root.columns)), opened]).encode()
     ).hexdigest()[:32]
+    opener = EncryptedOpener(factory, blobs, private_key) if private_key is not None else None
 
     def submissions() -> Iterator[ExportSubmission]:
         for row in _pages(_own(factory), query.rows(), query.newest_first_after):
-            yield _submission(row)
+            yield _submission(row, opener)
 
     def attachments() -> Iterator[ExportAttachment]:
         for row in _pages(_own(factory), query.attachments(), _attachment_after):
-            yield ExportAttachment(name=row.name, size=row.size, open=_opener(blobs, row.sha256))
+            if not row.encrypted:  # an encrypted version's .enc files are useless as they are
+                yield ExportAttachment(row.name, row.size, _opener(blobs, row.sha256))
+        if opener is not None:
+            for row in _pages(_own(factory), query.encrypted(), query.oldest_first_after):
+                yield from opener.media(row)
 
     return PreparedExport(
         form=form,
@@ -166,6 +187,7 @@ def prepare(
         submissions=submissions,
         attachments=attachments,
         pseudonymise=pseudonymiser(secret),
+        decrypting=private_key is not None,
     )
 
 
@@ -223,7 +245,14 @@ def write(
         return csv_writer.root_csv(prepared.schema, subs, prepared.pseudonymise, progress)
     if fmt is ExportFormat.CSV_ZIP:
         media = prepared.attachments if prepared.options.attachments else None
-        return csv_writer.csv_zip(prepared.schema, subs, media, prepared.pseudonymise, progress)
+        return csv_writer.csv_zip(
+            prepared.schema,
+            subs,
+            media,
+            prepared.pseudonymise,
+            progress,
+            in_memory=prepared.decrypting,
+        )
     if fmt is ExportFormat.XLSX:
         from server.exports import xlsx
 
@@ -235,7 +264,17 @@ def write(
     )
 
 
-def _submission(row: Any) -> ExportSubmission:
+def _submission(row: Any, opener: EncryptedOpener | None = None) -> ExportSubmission:
+    xml, status = row.xml, None
+    if row.encrypted:
+        # Without the passphrase only the manifest is there: the fields stay empty.
+        status = decrypt.OpenStatus.NOT_DECRYPTED.value
+        if opener is not None:
+            opened = opener.open(row, media=False)
+            if opened.xml is not None:
+                xml, status = opened.xml, None
+            else:
+                status = opened.status.value if opened.status else status
     submitter_id = row.app_user_id if row.app_user_id is not None else row.user_id
     if row.app_user_id is not None:
         name = row.app_user_name
@@ -245,7 +284,7 @@ def _submission(row: Any) -> ExportSubmission:
         name = None
     return ExportSubmission(
         instance_id=row.root_instance_id,
-        xml=row.xml,
+        xml=xml,
         submission_date=row.created_at,
         submitter_id=submitter_id,
         submitter_name=name,
@@ -255,6 +294,7 @@ def _submission(row: Any) -> ExportSubmission:
         device_id=row.device_id or None,
         edits=max(int(row.versions or 1) - 1, 0),
         form_version=row.form_version,
+        status=status,
     )
 
 
@@ -346,6 +386,9 @@ class _Query:
                 Submission.created_at,
                 Submission.review_state,
                 current.xml,
+                current.id.label("version_id"),
+                current.encrypted,
+                current.instance_id.label("current_instance_id"),
                 FormVersion.version.label("form_version"),
                 first.device_id,
                 first.submitter_user_id.label("user_id"),
@@ -382,6 +425,7 @@ class _Query:
                 SubmissionAttachment.name,
                 Blob.sha256,
                 Blob.size,
+                self.current.encrypted,
             )
             .join(
                 SubmissionAttachment,
@@ -389,6 +433,20 @@ class _Query:
             )
             .join(Blob, Blob.sha256 == SubmissionAttachment.blob_sha256)
             .order_by(SubmissionAttachment.id)
+        )
+
+    def encrypted(self) -> Select[Any]:
+        """The encrypted current versions, oldest first, to open their media."""
+        current = self.current
+        return (
+            self._base(
+                Submission.id,
+                current.id.label("version_id"),
+                current.xml,
+                current.instance_id.label("current_instance_id"),
+            )
+            .where(current.encrypted)
+            .order_by(Submission.id)
         )
 
     def fingerprint(self, session: Session) -> tuple[int, str]:

@@ -47,6 +47,8 @@ class ExportSubmission:
     edits: int = 0
     form_version: str = ""
     attachments: tuple[ExportAttachment, ...] = ()
+    # Central's Status column: why an encrypted submission's fields are empty, else None.
+    status: str | None = None
 
 
 @dataclass

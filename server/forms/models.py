@@ -51,6 +51,10 @@ class FormVersion(Base):
     # What the form does to entity lists: {"dataset": "hazard_areas", "create": bool,
     # "update": bool, "properties": [...], "entities_version": "2024.1.0"} or {}.
     entity_spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The project key the version was published with (ODK managed encryption), or None.
+    key_id: Mapped[int | None] = mapped_column(
+        ForeignKey("project_keys.id", ondelete="SET NULL"), default=None
+    )
     published_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_by_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None

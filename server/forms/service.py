@@ -25,7 +25,9 @@ from server.errors import Problem
 from server.files import is_plain_file_name
 from server.forms import feed as sync_changes
 from server.forms.compile import CompiledForm, compile_upload
+from server.forms.encrypt import encrypted_if_due
 from server.forms.models import Form, FormAttachment, FormState, FormVersion
+from server.projects.keys import project_key
 from server.projects.models import Project
 
 
@@ -70,7 +72,7 @@ def publish_compiled(
     project: Project,
     compiled: CompiledForm,
     filename: str,
-    source_sha256: str,
+    source_sha256: str | None,
     actor_user_id: int | None,
 ) -> PublishResult:
     """Publish a form already compiled (the field hub mirrors the centre's XForms this way).
@@ -80,6 +82,8 @@ def publish_compiled(
     """
     if not compiled.version:
         raise errors.form_without_version(filename)
+    compiled, key_id, clear_warning = encrypted_if_due(project_key(session, project.id), compiled)
+    warnings = [*compiled.warnings, *([clear_warning] if clear_warning else [])]
     form = _get_or_create_form(session, project, compiled)
     xml_bytes = compiled.xml.encode("utf-8")
     sha256 = hashlib.sha256(xml_bytes).hexdigest()
@@ -91,7 +95,7 @@ def publish_compiled(
     if existing is not None:
         if existing.xml_sha256 != sha256:
             raise errors.form_version_exists(compiled.form_id, compiled.version)
-        return PublishResult(form, existing, created=False, warnings=compiled.warnings)
+        return PublishResult(form, existing, created=False, warnings=warnings)
 
     version = FormVersion(
         form_id=form.id,
@@ -103,6 +107,7 @@ def publish_compiled(
         source_filename=Path(filename).name,
         source_blob_sha256=source_sha256,
         entity_spec=compiled.entity_spec,
+        key_id=key_id,
         published_by_user_id=actor_user_id,
     )
     try:
@@ -130,9 +135,10 @@ def publish_compiled(
         target_type="form",
         target_id=compiled.form_id,
         version=compiled.version,
-        warnings=compiled.warnings,
+        warnings=warnings,
+        key_id=key_id,
     )
-    return PublishResult(form, version, created=True, warnings=compiled.warnings)
+    return PublishResult(form, version, created=True, warnings=warnings)
 
 
 def _get_or_create_form(session: Session, project: Project, compiled: CompiledForm) -> Form:

@@ -8,7 +8,9 @@ submission and whatever its entity block did to the shared records are stored.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from lxml import etree
 from sqlalchemy.orm import Session
 
 from server.entities import inbox as entity_inbox
@@ -37,8 +39,10 @@ def submission_arrives(
         Problem: as :func:`server.submissions.service.ingest`.
     """
     result = submissions.ingest(session, project, xml, attachments, submitter)
-    if result.outcome is not Outcome.DUPLICATE:
-        entity_inbox.receive(session, _received(project, result), hub_context)
+    # An encrypted submission's entity block is unread until the batch is decrypted with the
+    # passphrase (server.intake.encrypted, ADR 0016).
+    if result.outcome is not Outcome.DUPLICATE and not result.version.encrypted:
+        entity_inbox.receive(session, received_submission(project, result), hub_context)
     return result
 
 
@@ -55,19 +59,37 @@ def review_submission(
     entity_inbox.review_decided(session, submission.id, state.value)
 
 
-def _received(project: Project, result: IngestResult) -> entity_inbox.ReceivedSubmission:
-    version = result.version
+def received_submission(project: Project, result: IngestResult) -> entity_inbox.ReceivedSubmission:
+    return received_version(
+        project.id,
+        result.form.xml_form_id,
+        result.form_version.entity_spec,
+        result.submission,
+        result.version,
+        result.parsed.root,
+    )
+
+
+def received_version(
+    project_id: int,
+    form_id: str,
+    entity_spec: dict[str, Any] | None,
+    submission: Submission,
+    version: SubmissionVersion,
+    root: etree._Element,
+) -> entity_inbox.ReceivedSubmission:
+    """A stored version as the entity step reads it, ``root`` being its (clear) instance."""
     return entity_inbox.ReceivedSubmission(
-        project_id=project.id,
-        form_id=result.form.xml_form_id,
-        entity_spec=result.form_version.entity_spec or {},
-        submission_id=result.submission.id,
+        project_id=project_id,
+        form_id=form_id,
+        entity_spec=entity_spec or {},
+        submission_id=submission.id,
         submission_version_id=version.id,
         instance_id=version.instance_id,
         replaces_instance_id=version.deprecated_id,
-        approved=result.submission.review_state == ReviewState.APPROVED.value,
+        approved=submission.review_state == ReviewState.APPROVED.value,
         source=_source_of(version),
-        root=result.parsed.root,
+        root=root,
     )
 
 

@@ -12,7 +12,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db import Base, utcnow
@@ -75,6 +75,11 @@ class SubmissionVersion(Base):
     provenance: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     is_current: Mapped[bool] = mapped_column(default=True)
+    # ODK managed encryption (ADR 0016): ``xml`` is the manifest and the instance is the
+    # ``.enc`` attachments. Its entity block waits, unread, until someone with the passphrase
+    # decrypts the batch (``entities_pending``).
+    encrypted: Mapped[bool] = mapped_column(default=False, server_default=false())
+    entities_pending: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class SubmissionAttachment(Base):

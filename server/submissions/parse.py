@@ -9,6 +9,7 @@ from functools import lru_cache
 from lxml import etree
 
 from server import errors
+from server.forms.encrypt import carries_public_key
 from server.xmlsafe import child, child_text, local_name, parse
 
 
@@ -95,3 +96,10 @@ def referenced_files(root: etree._Element, paths: tuple[tuple[str, ...], ...]) -
             if text:
                 names.add(text)
     return names
+
+
+@lru_cache(maxsize=256)
+def version_encrypted(form_xml_sha256: str, form_xml: str) -> bool:
+    """Whether a form version asks devices to encrypt (its ``<submission>`` carries
+    ``base64RsaPublicKey``). Cached by the version's hash: forms are immutable."""
+    return carries_public_key(form_xml)

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server import errors
+from server import odk_encryption as odk
 from server.audit import service as audit
 from server.blobs import service as blob_service
 from server.blobs.store import StoredBlob
@@ -35,7 +36,13 @@ from server.submissions.models import (
     SubmissionAttachment,
     SubmissionVersion,
 )
-from server.submissions.parse import ParsedInstance, binary_paths, parse_instance, referenced_files
+from server.submissions.parse import (
+    ParsedInstance,
+    binary_paths,
+    parse_instance,
+    referenced_files,
+    version_encrypted,
+)
 from server.submissions.records import find_version
 
 _UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f]")
@@ -118,9 +125,13 @@ def ingest(
     if form_version is None:
         raise errors.form_version_not_found(parsed.form_id, parsed.version)
 
-    expected = sorted(
-        referenced_files(parsed.root, binary_paths(form_version.xml_sha256, form_version.xml))
-    )
+    manifest = _manifest(parsed, form_version)
+    if manifest is not None:
+        expected = sorted(manifest.files)
+    else:
+        expected = sorted(
+            referenced_files(parsed.root, binary_paths(form_version.xml_sha256, form_version.xml))
+        )
     sha256 = hashlib.sha256(xml).hexdigest()
     by_name = {a.name: a for a in attachments}
 
@@ -141,6 +152,7 @@ def ingest(
                     by_name,
                     expected,
                     submitter,
+                    encrypted=manifest is not None,
                 )
             return result
         except IntegrityError:
@@ -154,6 +166,27 @@ def ingest(
                     raise errors.submission_edit_stale(parsed.deprecated_id) from None
             continue
     raise errors.submission_busy()
+
+
+def _manifest(parsed: ParsedInstance, form_version: FormVersion) -> odk.Manifest | None:
+    """The manifest of an encrypted submission, None for a plain one.
+
+    Raises:
+        Problem: 400 ``encryption.bad_manifest``; 400 ``encryption.form_mismatch`` when the
+            submission's encryption is not the form version's.
+    """
+    manifest = None
+    if odk.is_manifest(parsed.root):
+        try:
+            manifest = odk.read_manifest(parsed.root, parsed.instance_id)
+        except odk.BadManifest as exc:
+            raise errors.bad_manifest(str(exc)) from None
+    form_encrypted = form_version.key_id is not None or version_encrypted(
+        form_version.xml_sha256, form_version.xml
+    )
+    if form_encrypted != (manifest is not None):
+        raise errors.encryption_form_mismatch(parsed.form_id, parsed.version, form_encrypted)
+    return manifest
 
 
 def _resend(
@@ -195,6 +228,8 @@ def _store_new(
     by_name: dict[str, IncomingAttachment],
     expected: list[str],
     submitter: Submitter,
+    *,
+    encrypted: bool = False,
 ) -> IngestResult:
     now = utcnow()
     provenance = [
@@ -252,6 +287,8 @@ def _store_new(
         provenance=provenance,
         received_at=now,
         is_current=True,
+        encrypted=encrypted,
+        entities_pending=encrypted and bool(form_version.entity_spec),
     )
     session.add(version)
     session.flush()

@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "console": 0,  # the CLI's plumbing: one-line failures, exit codes, the runtime it is given
     "public_url": 0,
     "files": 0,  # owner-only files and directories in the data directory
+    "odk_encryption": 0,  # ODK managed encryption over bytes: key pairs, opening submissions
     # 1: storage every domain package writes to
     "blobs": 1,
     "audit": 1,

@@ -17,6 +17,8 @@ REGISTERED = {
     "central_entities": "/v1/projects/<int:project_id>",
     "central_entity_writes": "/v1/projects/<int:project_id>",
     "central_submissions": "/v1",
+    "central_keys": "/v1/projects/<int:project_id>",
+    "encrypted_entities": "/api/v1/projects/<int:project_id>",
     "entities_api": "/api/v1/projects/<int:project_id>",
     "exports_api": "/api/v1/projects/<int:project_id>",
     "forms_api": "/api/v1/projects/<int:project_id>",
