@@ -79,6 +79,10 @@ def export_bundle(
             "the centre's key is not known yet: log in or sync once with a link "
             "(`fieldsync login URL`), which fetches and pins it"
         )
+    # What this laptop's hub received from tablets goes in too (as `fieldsync push` does).
+    from sync_client import hub
+
+    hub.before_push(store, home, project_id, config.hub_id)
     states = ("pending",) if to_peer is None else ("pending", "sent")
     marks = ",".join("?" * len(states))
     rows = store.conn.execute(

@@ -212,7 +212,12 @@ def sync_with_centre(api: Api, home: Path, project_id: int, label: str) -> str:
 
     public, made = init_keys(home)
     try:
-        api.json("POST", "/api/v1/bundle-keys", json_body={**public.to_json(), "label": label})
+        api.json(
+            "POST",
+            "/api/v1/bundle-keys",
+            json_body={**public.to_json(), "label": label},
+            ok=(200, 201),
+        )
         centre = api.json("GET", f"/api/v1/projects/{project_id}/bundle-key")
         members = api.json("GET", f"/api/v1/projects/{project_id}/bundle-keys")
     except ApiProblem as problem:
