@@ -56,6 +56,7 @@ def export_bundle(
     to_peer: PublicKeys | None = None,
     centre_state: bool = False,
     on_bytes: Any = None,
+    exclude: frozenset[str] = frozenset(),
 ) -> ExportReport:
     """Write a bundle for the centre (its pinned key) or for another laptop (``to_peer``).
 
@@ -91,6 +92,8 @@ def export_bundle(
         "AND (project_id = ? OR project_id IS NULL) ORDER BY id",
         (*states, since, project_id),
     ).fetchall()
+    # What the recipient just sent us, it holds already.
+    rows = [r for r in rows if r[2] not in exclude]
     files: dict[str, Any] = {}
     submissions: list[dict[str, Any]] = []
     resolutions: list[dict[str, Any]] = []
@@ -222,6 +225,7 @@ class ImportReport:
     hub: Counter[str] = field(default_factory=Counter)
     centre_rows: int = 0
     acknowledged: str | None = None
+    instance_ids: set[str] = field(default_factory=set)
 
 
 def _sender_key(home: Path, project_id: int, key_id: str) -> PublicKeys:
@@ -363,6 +367,7 @@ def _apply_peer(
                     store, conn, found, attachments, project_id, via, f"peer {carrier.get('hub_id', '')}"
                 )
             report.counts["submission"] += 1
+            report.instance_ids.add(found.instance_id)
             if outcome is AddOutcome.IMPORTED:
                 report.queued += 1
             else:

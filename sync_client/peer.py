@@ -80,7 +80,12 @@ def peer_blueprint(home: Path) -> Any:
                     report = bundles.import_bundle(store, home, config, path)
                     sender = bundles.envelope_sender(path)
                     answer = bundles.export_bundle(
-                        store, home, config, work / "answer.fsb", to_peer=keys.peer_key(home, sender)
+                        store,
+                        home,
+                        config,
+                        work / "answer.fsb",
+                        to_peer=keys.peer_key(home, sender),
+                        exclude=frozenset(report.instance_ids),
                     )
                 finally:
                     store.close()
