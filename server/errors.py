@@ -1078,6 +1078,7 @@ def central_assignment_role(role_id: int) -> Problem:
 def central_odata_query(detail: str) -> Problem:
     return Problem(400, CENTRAL_ODATA_QUERY, "The OData query cannot be answered", detail)
 
+
 # --- offline bundles and laptop keys (docs/offline-bundles.md, ADR 0020) ------------------------
 
 BUNDLE_DAMAGED = _define(
@@ -1172,7 +1173,10 @@ def bundle_damaged(detail: str) -> Problem:
 
 def bundle_truncated(detail: str) -> Problem:
     return Problem(
-        400, BUNDLE_TRUNCATED, "The bundle is cut short", f"bundle refused, it is cut short: {detail}"
+        400,
+        BUNDLE_TRUNCATED,
+        "The bundle is cut short",
+        f"bundle refused, it is cut short: {detail}",
     )
 
 

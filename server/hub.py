@@ -31,12 +31,12 @@ from server.errors import Problem
 from server.forms.compile import describe_xform
 from server.forms.models import Form, FormAttachment, FormState, FormVersion
 from server.forms.service import get_form, publish_compiled, set_state
+from server.intake.service import submission_arrives
 from server.migrate import upgrade
 from server.projects.models import Project
 from server.projects.service import create_project
 from server.runtime import make_runtime
 from server.settings import Settings, load_or_create_secret
-from server.intake.service import submission_arrives
 from server.submissions.models import SubmissionAttachment, SubmissionVersion
 from server.submissions.service import IncomingAttachment, Submitter
 from server.sync.service import hub_context
@@ -54,12 +54,12 @@ __all__ = [
     "close_runtime",
     "hub_project",
     "instance_ids_since",
-    "receive_forwarded",
     "list_devices",
     "mirror_form",
     "mirror_media",
     "open_runtime",
     "reading",
+    "receive_forwarded",
     "received_since",
     "revoke_device",
     "writing",

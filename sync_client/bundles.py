@@ -8,15 +8,18 @@ The file format, signing and encryption are :mod:`server.bundles.format` (docs/a
 
 from __future__ import annotations
 
+import io
 import json
-import sqlite3
 from collections import Counter
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sync_client import keys
+from sync_client.centre_state import adopt_centre_rows, centre_rows
 from sync_client.errors import UsageError
 from sync_client.home import Config
 from sync_client.store import Store, utcnow
@@ -26,8 +29,6 @@ if TYPE_CHECKING:
     from server.bundles.format import Opened
 
 DONE = frozenset({"stored", "duplicate", "edit", "resolved"})
-# What the centre's state is made of, per project, for a laptop in the field.
-CENTRE_TABLES = ("forms", "form_versions", "media", "entities", "conflicts", "review_states")
 
 
 @dataclass
@@ -103,7 +104,7 @@ def export_bundle(
             if to_peer is not None:
                 continue  # decided against the centre's conflicts: only the centre applies it
             name = f"resolutions/{item_id}.json"
-            files[name] = partial(_bytes_opener, body)
+            files[name] = partial(io.BytesIO, body)
             resolutions.append(
                 {"client_id": str(item_id), "conflict_id": conflict_id, "body": name}
             )
@@ -119,7 +120,7 @@ def export_bundle(
             store.verify_blob(attachment["sha256"])
             files[f"blobs/{attachment['sha256']}"] = partial(store.open_blob, attachment["sha256"])
         name = f"items/{item_id}.xml"
-        files[name] = partial(_bytes_opener, body)
+        files[name] = partial(io.BytesIO, body)
         submissions.append(
             {
                 "client_id": str(item_id),
@@ -131,7 +132,7 @@ def export_bundle(
                 "via": json.loads(via or "[]"),
             }
         )
-    state = _centre_state(store, project_id, files) if centre_state else None
+    state = centre_rows(store, project_id, files) if centre_state else None
     upto = max([since, *(int(r[0]) for r in rows)])
     body = {
         "since": since,
@@ -143,7 +144,9 @@ def export_bundle(
     contents = fmt.Contents(kind=fmt.OUTBOX, project_id=project_id, body=body, files=files)
     info = {"hub_id": config.hub_id, "email": config.email}
     try:
-        written = fmt.write_bundle(out, contents, sender, recipient, sender_info=info, on_bytes=on_bytes)
+        written = fmt.write_bundle(
+            out, contents, sender, recipient, sender_info=info, on_bytes=on_bytes
+        )
     except OSError as exc:
         from sync_client.store import store_os_error
 
@@ -178,36 +181,6 @@ def export_bundle(
         state is not None,
         upto,
     )
-
-
-def _bytes_opener(data: bytes) -> Any:
-    import io
-
-    return io.BytesIO(data)
-
-
-def _centre_state(store: Store, project_id: int, files: dict[str, Any]) -> dict[str, Any]:
-    """The pulled copy of the centre's project: its rows, and the media files they name."""
-    state: dict[str, Any] = {}
-    for table in CENTRE_TABLES:
-        cursor = store.conn.execute(
-            f"SELECT * FROM {table} WHERE project_id = ?",  # noqa: S608
-            (project_id,),
-        )
-        columns = [c[0] for c in cursor.description]
-        rows = []
-        for row in cursor.fetchall():
-            record = dict(zip(columns, row, strict=True))
-            if table == "form_versions" and record.get("xml") is not None:
-                name = f"forms/{record['form_id']}-{record['version']}.xml"
-                files[name] = partial(_bytes_opener, bytes(record["xml"]))
-                record["xml"] = name
-            if table == "media":
-                store.verify_blob(str(record["sha256"]))
-                files[f"blobs/{record['sha256']}"] = partial(store.open_blob, record["sha256"])
-            rows.append(record)
-        state[table] = rows
-    return state
 
 
 # --- import ------------------------------------------------------------------------------------
@@ -267,7 +240,11 @@ def import_bundle(store: Store, home: Path, config: Config, path: Path) -> Impor
         envelope = opened.envelope
         manifest = opened.manifest
         who = (manifest.get("sender") or {}).get("hub_id") or envelope.sender
-        report = ImportReport(envelope.bundle_id, envelope.kind, "the centre" if envelope.kind == fmt.RECEIPT else str(who))
+        report = ImportReport(
+            envelope.bundle_id,
+            envelope.kind,
+            "the centre" if envelope.kind == fmt.RECEIPT else str(who),
+        )
         seen = store.conn.execute(
             "SELECT 1 FROM bundles_in WHERE bundle_id = ?", (envelope.bundle_id,)
         ).fetchone()
@@ -280,7 +257,13 @@ def import_bundle(store: Store, home: Path, config: Config, path: Path) -> Impor
             conn.execute(
                 "INSERT INTO bundles_in (bundle_id, sender, kind, items, imported_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (bundle_id) DO NOTHING",
-                (envelope.bundle_id, envelope.sender, envelope.kind, sum(report.counts.values()), utcnow()),
+                (
+                    envelope.bundle_id,
+                    envelope.sender,
+                    envelope.kind,
+                    sum(report.counts.values()),
+                    utcnow(),
+                ),
             )
     finally:
         opened.close()
@@ -364,7 +347,13 @@ def _apply_peer(
             )
             with store.transaction() as conn:
                 outcome = add_submission(
-                    store, conn, found, attachments, project_id, via, f"peer {carrier.get('hub_id', '')}"
+                    store,
+                    conn,
+                    found,
+                    attachments,
+                    project_id,
+                    via,
+                    f"peer {carrier.get('hub_id', '')}",
                 )
             report.counts["submission"] += 1
             report.instance_ids.add(found.instance_id)
@@ -381,60 +370,21 @@ def _apply_peer(
             server_hub.close_runtime(runtime)
     state = manifest.get("centre_state")
     if isinstance(state, dict):
-        report.centre_rows = _adopt_centre_state(store, opened, project_id, state)
+        report.centre_rows = adopt_centre_rows(store, opened, project_id, state)
         hub.after_pull(store, home, project_id, config.project_name)
 
 
-def _into_hub(runtime: Any, xml: bytes, item: dict[str, Any], opened: Opened, via: list[Any]) -> str:
+def _into_hub(
+    runtime: Any, xml: bytes, item: dict[str, Any], opened: Opened, via: list[Any]
+) -> str:
     from server import hub as server_hub
 
-    files = [
+    files: list[tuple[str, Callable[[], AbstractContextManager[BinaryIO]]]] = [
         (str(a["name"]), partial(opened.open, f"blobs/{a['sha256']}"))
         for a in item.get("attachments") or []
     ]
     with server_hub.writing(runtime) as session:
         return server_hub.receive_forwarded(session, runtime, xml, files, via)
-
-
-def _adopt_centre_state(
-    store: Store, opened: Opened, project_id: int, state: dict[str, Any]
-) -> int:
-    """Take the centre's rows another laptop pulled; an entity only when it is newer."""
-    count = 0
-    blobs = {}
-    for record in state.get("media") or []:
-        sha = str(record["sha256"])
-        with opened.open(f"blobs/{sha}") as stream:
-            blobs[sha] = store.put_blob_stream(stream)
-    with store.transaction() as conn:
-        for ref in blobs.values():
-            store.register_blob(conn, ref)
-        for table in CENTRE_TABLES:
-            for record in state.get(table) or []:
-                if not isinstance(record, dict) or record.get("project_id") != project_id:
-                    continue
-                if table == "form_versions" and record.get("xml"):
-                    record = {**record, "xml": opened.read(str(record["xml"]))}
-                if table == "entities":
-                    local = conn.execute(
-                        "SELECT version FROM entities WHERE project_id = ? AND list_name = ? "
-                        "AND uuid = ?",
-                        (project_id, record.get("list_name"), record.get("uuid")),
-                    ).fetchone()
-                    if local is not None and int(local[0]) >= int(record.get("version") or 0):
-                        continue
-                _upsert(conn, table, record)
-                count += 1
-    return count
-
-
-def _upsert(conn: sqlite3.Connection, table: str, record: dict[str, Any]) -> None:
-    columns = [str(c) for c in record if str(c).isidentifier()]
-    marks = ",".join("?" * len(columns))
-    conn.execute(
-        f"INSERT OR REPLACE INTO {table} ({','.join(columns)}) VALUES ({marks})",  # noqa: S608
-        [record[c] for c in columns],
-    )
 
 
 def unacknowledged(store: Store) -> list[tuple[str, str, int, str]]:

@@ -17,8 +17,8 @@ import click
 from sync_client.commands.bundle import bundle_group
 from sync_client.commands.conflicts import conflicts_group
 from sync_client.commands.importing import import_command
-from sync_client.commands.login import login
 from sync_client.commands.keys import keys_group
+from sync_client.commands.login import login
 from sync_client.commands.outbox import outbox_group
 from sync_client.commands.peer import peer_group
 from sync_client.commands.status import status

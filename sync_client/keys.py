@@ -25,7 +25,7 @@ KEYS_DIR = "keys"
 SIGN_FILE = "laptop-sign.pem"
 ENC_FILE = "laptop-enc.pem"
 PEERS_FILE = "peers.json"
-PASSPHRASE_ENV = "FIELDSYNC_KEY_PASSPHRASE"
+PASSPHRASE_ENV = "FIELDSYNC_KEY_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 EXIT_BUNDLE = 9
 
 

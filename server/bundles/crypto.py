@@ -14,7 +14,7 @@ import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -172,7 +172,7 @@ def _nonce(index: int, last: bool) -> bytes:
     return index.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
 
 
-def encrypt_stream(key: bytes, source: BinaryIO, out: BinaryIO, aad: bytes) -> int:
+def encrypt_stream(key: bytes, source: IO[bytes], out: IO[bytes], aad: bytes) -> int:
     """Encrypt ``source`` into ``out`` segment by segment; returns the bytes written."""
     cipher = AESGCM(key)
     written = 0
@@ -190,7 +190,7 @@ def encrypt_stream(key: bytes, source: BinaryIO, out: BinaryIO, aad: bytes) -> i
         index += 1
 
 
-def decrypt_stream(key: bytes, source: BinaryIO, aad: bytes) -> Iterator[bytes]:
+def decrypt_stream(key: bytes, source: IO[bytes], aad: bytes) -> Iterator[bytes]:
     """The plaintext of ``source``, segment by segment.
 
     Raises:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 from server import errors
 from server.bundles import crypto
@@ -69,7 +69,9 @@ def _signed_digest(prefix_sha256: bytes) -> bytes:
 
 
 def _aad(bundle_id: str, kind: str, project_id: int, sender: str, recipient: str) -> bytes:
-    return json.dumps([FORMAT, FORMAT_VERSION, bundle_id, kind, project_id, sender, recipient]).encode()
+    return json.dumps(
+        [FORMAT, FORMAT_VERSION, bundle_id, kind, project_id, sender, recipient]
+    ).encode()
 
 
 def write_bundle(
@@ -211,9 +213,9 @@ class Opened:
             return archive.read(name)
 
     @contextlib.contextmanager
-    def open(self, name: str) -> Iterator[IO[bytes]]:
+    def open(self, name: str) -> Iterator[BinaryIO]:
         with zipfile.ZipFile(self._inner) as archive, archive.open(name) as fh:
-            yield fh
+            yield cast(BinaryIO, fh)
 
     def close(self) -> None:
         shutil.rmtree(self._work, ignore_errors=True)

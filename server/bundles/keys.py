@@ -44,9 +44,7 @@ class KeyView:
 
 
 def _view(row: LaptopKey, email: str) -> KeyView:
-    return KeyView(
-        row.key_id, email, row.label, row.created_at, row.revoked_at, row.revoked_reason
-    )
+    return KeyView(row.key_id, email, row.label, row.created_at, row.revoked_at, row.revoked_reason)
 
 
 def register(session: Session, user: User, public: PublicKeys, label: str) -> tuple[KeyView, bool]:

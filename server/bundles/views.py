@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, request
+
 from server import http
 from server.accounts.identity import current_user, login_required
 from server.accounts.models import Role

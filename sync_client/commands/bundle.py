@@ -32,19 +32,30 @@ def bundle_group() -> None:
     ),
 )
 @click.option(
-    "--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
     help="The bundle file to write (e.g. /media/usb/camp3.fsb).",
 )
 @click.option(
-    "--since", "since", type=click.IntRange(0), default=0, show_default=True,
+    "--since",
+    "since",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
     help="Only outbox items after this one (the 'up to' a previous export printed).",
 )
 @click.option(
-    "--to", "to", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+    "--to",
+    "to",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
     help="Another laptop's public key file (its `fieldsync keys show --json`).",
 )
 @click.option(
-    "--centre-state", is_flag=True,
+    "--centre-state",
+    is_flag=True,
     help="Also carry the centre's forms, media and entity lists (for a laptop in the field).",
 )
 def export_command(out: Path, since: int, to: Path | None, centre_state: bool) -> None:
@@ -122,4 +133,3 @@ def summary_line(report: bundles.ImportReport) -> str:
         + (f"; hub: {hub}" if hub else "")
         + (f"; {plural(report.centre_rows, 'centre record')} taken" if report.centre_rows else "")
     )
-

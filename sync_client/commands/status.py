@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from sync_client import bundles
+from sync_client import bundles, outbox_review
 from sync_client import conflicts as conflicts_mod
-from sync_client import outbox_review
 from sync_client.commands.common import human_bytes, opened_store, plural
 from sync_client.errors import StoreError
 from sync_client.home import fieldsync_home, load_config

@@ -109,8 +109,15 @@ def test_a_bundle_carried_to_the_centre_and_its_receipt_carried_back(
     laptop.start()
     team = laptop.add_device("team 1 tablet")
     reports = [
-        clearance(field, known, 1, status="in_clearance", cleared_area_m2="3000",
-                  remaining_area_m2="9000", date="2026-11-21"),
+        clearance(
+            field,
+            known,
+            1,
+            status="in_clearance",
+            cleared_area_m2="3000",
+            remaining_area_m2="9000",
+            date="2026-11-21",
+        ),
         _plain(field, "eore_session"),
         _plain(field, "eore_session"),
     ]
@@ -177,7 +184,9 @@ def test_a_bundle_carried_to_the_centre_and_its_receipt_carried_back(
     assert field.entity(known).values["cleared_area_m2"] == "3000"
 
     # Imported again (a second clerk, the same stick), and through the API: nothing changes.
-    code, output = server_cli(app, "bundle", "import", str(bundle), "--receipt", str(stick / "again.fsb"))
+    code, output = server_cli(
+        app, "bundle", "import", str(bundle), "--receipt", str(stick / "again.fsb")
+    )
     assert code == 0 and "imported before: nothing applied again" in output, output
     coordinator = field.factories.logged_in(field.project, Role.COORDINATOR)
     uploaded = requests.post(
@@ -242,7 +251,9 @@ def test_bad_bundles_are_refused_with_one_line_and_nothing_applied(
     assert wrong.json()["code"] == "bundle.wrong_project"
 
     # Not a bundle at all.
-    junk = requests.post(url, data=b"PK\x03\x04" + b"x" * 100, headers=coordinator.headers, timeout=30)
+    junk = requests.post(
+        url, data=b"PK\x03\x04" + b"x" * 100, headers=coordinator.headers, timeout=30
+    )
     assert junk.status_code == 400 and junk.json()["code"] == "bundle.truncated"
 
     # The laptop's key revoked at the centre (a lost laptop): refused, naming the key.
@@ -265,6 +276,8 @@ def test_bad_bundles_are_refused_with_one_line_and_nothing_applied(
     )
     (stranger / "config.json").write_bytes((laptop.home / "config.json").read_bytes())
     assert fieldsync(stranger, "bundle", "export", "--out", str(tmp_path / "s.fsb")).returncode == 0
-    unknown = requests.post(url, data=(tmp_path / "s.fsb").read_bytes(), headers=coordinator.headers, timeout=30)
+    unknown = requests.post(
+        url, data=(tmp_path / "s.fsb").read_bytes(), headers=coordinator.headers, timeout=30
+    )
     assert unknown.status_code == 403 and unknown.json()["code"] == "bundle.unknown_key"
     assert centre_counts(field) == before

@@ -47,7 +47,9 @@ def pair() -> tuple[KeyPair, KeyPair]:
 def test_a_bundle_round_trips_and_hides_its_content(tmp_path: Path, pair) -> None:
     sender, recipient = pair
     out = tmp_path / "camp.fsb"
-    written = fmt.write_bundle(out, _contents(), sender, recipient.public, sender_info={"hub_id": "A"})
+    written = fmt.write_bundle(
+        out, _contents(), sender, recipient.public, sender_info={"hub_id": "A"}
+    )
     assert written.path == out and out.stat().st_size == written.size
     raw = out.read_bytes()
     assert b"eore_session" not in raw and b"photo" not in raw
@@ -69,8 +71,11 @@ def test_a_changed_byte_anywhere_is_refused(tmp_path: Path, pair) -> None:
     good = out.read_bytes()
     # Every byte of the envelope, the zip structure and the signature, and a spread of the
     # payload's.
-    positions = sorted(set(range(0, 1200)) | set(range(len(good) - 400, len(good)))
-                       | set(range(1200, len(good) - 400, 97)))
+    positions = sorted(
+        set(range(0, 1200))
+        | set(range(len(good) - 400, len(good)))
+        | set(range(1200, len(good) - 400, 97))
+    )
     for position in positions:
         bad = bytearray(good)
         bad[position] ^= 0x01
@@ -92,9 +97,7 @@ def test_cut_short_at_any_length_is_refused_as_truncated(tmp_path: Path, pair) -
         assert refused.value.code == "bundle.truncated", length
 
 
-def test_other_project_other_recipient_other_signer_and_newer_format(
-    tmp_path: Path, pair
-) -> None:
+def test_other_project_other_recipient_other_signer_and_newer_format(tmp_path: Path, pair) -> None:
     sender, recipient = pair
     out = tmp_path / "camp.fsb"
     fmt.write_bundle(out, _contents(), sender, recipient.public)

@@ -29,7 +29,13 @@ State = tuple[dict[str, dict[str, Any]], set[tuple[Any, ...]]]
 
 def _login(home: Path, url: str, email: str, project_id: int) -> None:
     done = fieldsync(
-        home, "login", url, "--email", email, "--project", str(project_id),
+        home,
+        "login",
+        url,
+        "--email",
+        email,
+        "--project",
+        str(project_id),
         stdin=DEFAULT_PASSWORD + "\n",
     )
     assert done.returncode == 0, done.stderr
@@ -58,9 +64,7 @@ def _state(session: Any, project_id: int | None = None) -> State:
     for entity, list_name in session.execute(query):
         records[f"{list_name}/{entity.uuid}"] = dict(entity.values)
         by_id[entity.id] = entity.uuid
-    for conflict in session.scalars(
-        select(EntityConflict).where(EntityConflict.status == "open")
-    ):
+    for conflict in session.scalars(select(EntityConflict).where(EntityConflict.status == "open")):
         if conflict.entity_id not in by_id:
             continue
         competing = sorted(
@@ -117,14 +121,28 @@ def test_two_hubs_sync_laptop_to_laptop_then_the_centre_agrees(
 
     # From here on neither laptop reaches the centre. Both teams work on the same area.
     north_reports = [
-        clearance(field, known, 1, status="in_clearance", cleared_area_m2="2000",
-                  remaining_area_m2="10000", date="2026-11-21"),
+        clearance(
+            field,
+            known,
+            1,
+            status="in_clearance",
+            cleared_area_m2="2000",
+            remaining_area_m2="10000",
+            date="2026-11-21",
+        ),
         new_area(field, str(uuid.uuid4()), ha_code="HA-0301", admin_area="Ban Na"),
         _plain(field, "eore_session"),
     ]
     south_reports = [
-        clearance(field, known, 1, status="in_clearance", cleared_area_m2="3500",
-                  remaining_area_m2="8500", date="2026-11-22"),
+        clearance(
+            field,
+            known,
+            1,
+            status="in_clearance",
+            cleared_area_m2="3500",
+            remaining_area_m2="8500",
+            date="2026-11-22",
+        ),
         _plain(field, "eore_session"),
     ]
     for report in north_reports:
@@ -211,3 +229,54 @@ def test_a_laptop_whose_key_nobody_knows_is_refused_on_both_sides(
     assert refused.returncode == 9
     assert "the other laptop refused this laptop's bundle" in refused.stderr
     assert "does not know" in refused.stderr
+
+
+def test_a_bundle_carries_the_centres_forms_and_lists_to_a_laptop_in_the_field(
+    field: Field, live_server: LiveServer, laptops: tuple[Hub, Hub], tmp_path: Path
+) -> None:
+    import json
+
+    town, _south = laptops
+    known = str(uuid.uuid4())
+    field.receive(new_area(field, known, ha_code="HA-0777"))
+    assert fieldsync(town.home, "pull").returncode == 0
+    # A laptop already in the field, that never pulled: it trusts the town laptop by hand.
+    remote = Hub(tmp_path / "remote")
+    remote.home.mkdir()
+    (remote.home / "config.json").write_text(
+        json.dumps(
+            {
+                "server_url": live_server.url,
+                "project_id": field.project.id,
+                "project_name": field.project.name,
+                "hub_id": "remote-laptop",
+            }
+        )
+    )
+    assert fieldsync(remote.home, "keys", "init").returncode == 0
+    remote_key, town_key = tmp_path / "remote.pub", tmp_path / "town.pub"
+    remote_key.write_text(fieldsync(remote.home, "keys", "show", "--json").stdout)
+    town_key.write_text(fieldsync(town.home, "keys", "show", "--json").stdout)
+    assert fieldsync(remote.home, "keys", "trust", str(town_key)).returncode == 0
+
+    bundle = tmp_path / "to-the-field.fsb"
+    exported = fieldsync(
+        town.home, "bundle", "export", "--to", str(remote_key), "--centre-state", "--out",
+        str(bundle),
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert "with the centre's forms and lists" in exported.stdout
+    # Not for anyone else: the other coordinator's laptop cannot open it.
+    other = fieldsync(_south.home, "bundle", "import", str(bundle))
+    assert other.returncode == 9 and "not for this one" in other.stderr, other.stderr
+
+    imported = fieldsync(remote.home, "bundle", "import", str(bundle))
+    assert imported.returncode == 0, imported.stderr
+    assert "centre records taken" in imported.stdout
+    remote.start()
+    try:
+        tablet = remote.add_device("remote tablet")
+        assert {"hazard_report", "clearance_report"} <= tablet.form_ids()
+        assert tablet.hazard_areas()[known]["ha_code"] == "HA-0777"
+    finally:
+        remote.stop()
