@@ -261,7 +261,13 @@ def test_a_bundle_carries_the_centres_forms_and_lists_to_a_laptop_in_the_field(
 
     bundle = tmp_path / "to-the-field.fsb"
     exported = fieldsync(
-        town.home, "bundle", "export", "--to", str(remote_key), "--centre-state", "--out",
+        town.home,
+        "bundle",
+        "export",
+        "--to",
+        str(remote_key),
+        "--centre-state",
+        "--out",
         str(bundle),
     )
     assert exported.returncode == 0, exported.stderr
