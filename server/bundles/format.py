@@ -102,7 +102,12 @@ def write_bundle(
         with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as archive:
             for name, opener in contents.files.items():
                 digest = hashlib.sha256()
-                with opener() as source, archive.open(name, "w", force_zip64=True) as target:
+                entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+                # Photos and other attachments are compressed already: stored, not deflated.
+                entry.compress_type = (
+                    zipfile.ZIP_STORED if name.startswith("blobs/") else zipfile.ZIP_DEFLATED
+                )
+                with opener() as source, archive.open(entry, "w", force_zip64=True) as target:
                     while chunk := source.read(_HASH_CHUNK):
                         digest.update(chunk)
                         target.write(chunk)
