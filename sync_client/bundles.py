@@ -249,10 +249,15 @@ def import_bundle(store: Store, home: Path, config: Config, path: Path) -> Impor
             "SELECT 1 FROM bundles_in WHERE bundle_id = ?", (envelope.bundle_id,)
         ).fetchone()
         report.again = seen is not None
-        if envelope.kind == fmt.RECEIPT:
-            _apply_receipt(store, manifest, report)
-        else:
-            _apply_peer(store, home, config, opened, report)
+        try:
+            if envelope.kind == fmt.RECEIPT:
+                _apply_receipt(store, manifest, report)
+            else:
+                _apply_peer(store, home, config, opened, report)
+        except (KeyError, TypeError, ValueError) as exc:
+            # Signed, but not what this fieldsync makes: what was queued so far stays (each item
+            # is whole and idempotent), the rest is refused.
+            raise keys.BundleError(f"bundle refused: its manifest is malformed ({exc})") from None
         with store.transaction() as conn:
             conn.execute(
                 "INSERT INTO bundles_in (bundle_id, sender, kind, items, imported_at) "
@@ -334,7 +339,12 @@ def _apply_peer(
             attachments = []
             for attachment in item.get("attachments") or []:
                 with opened.open(f"blobs/{attachment['sha256']}") as stream:
-                    attachments.append((str(attachment["name"]), store.put_blob_stream(stream)))
+                    ref = store.put_blob_stream(stream)
+                if ref.sha256 != attachment["sha256"]:
+                    raise keys.BundleError(
+                        f"bundle refused: blobs/{attachment['sha256']} does not have that SHA-256"
+                    )
+                attachments.append((str(attachment["name"]), ref))
             found = FoundInstance(
                 display=f"bundle {opened.envelope.bundle_id} item {item.get('client_id')}",
                 xml=xml,

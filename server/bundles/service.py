@@ -137,7 +137,10 @@ def _apply(
     for name in opened.manifest["files"]:
         if name.startswith("blobs/"):
             with opened.open(name) as stream:
-                stored[name[len("blobs/") :]] = blobs.put_stream(stream)
+                blob = blobs.put_stream(stream)
+            if blob.sha256 != name[len("blobs/") :]:
+                raise errors.bundle_hash_mismatch(name)
+            stored[blob.sha256] = blob
     hop = {
         "hop": "bundle",
         "id": envelope.bundle_id,

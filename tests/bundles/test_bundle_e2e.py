@@ -200,6 +200,15 @@ def test_a_bundle_carried_to_the_centre_and_its_receipt_carried_back(
     with field.factories.session() as session:
         assert session.scalar(select(func.count()).select_from(ImportedBundle)) == 1
 
+    # No receipt yet, so the next bundle carries the same items: an overlapping bundle,
+    # recognised item by item.
+    overlapping = stick / "camp3-later.fsb"
+    assert fieldsync(laptop.home, "bundle", "export", "--out", str(overlapping)).returncode == 0
+    code, output = server_cli(app, "bundle", "import", str(overlapping))
+    assert code == 0 and "4 duplicate" in output, output
+    assert centre_counts(field) == (count, attachments, ids)
+    assert field.entity(known).current_version == 2
+
     # The receipt travels back: the outbox is empty, the bundle acknowledged.
     tampered_receipt = stick / "bad-receipt.fsb"
     raw = bytearray(receipt.read_bytes())
@@ -213,6 +222,11 @@ def test_a_bundle_carried_to_the_centre_and_its_receipt_carried_back(
     status = fieldsync(laptop.home, "status")
     assert "pending:     0 submissions" in status.stdout
     assert "sent:        4 submissions" in status.stdout
+    # The second bundle's receipt has not come back (its items are delivered all the same).
+    assert "bundles:     1 bundle exported for the centre and not yet acknowledged" in status.stdout
+    later = fieldsync(laptop.home, "bundle", "import", str(stick / "camp3-later.receipt.fsb"))
+    assert later.returncode == 0 and "4 items delivered" in later.stdout, later.stderr
+    status = fieldsync(laptop.home, "status")
     assert "bundles:     0 bundles exported" in status.stdout
     # A later sync with a link sends nothing again.
     synced = fieldsync(laptop.home, "sync")
