@@ -86,6 +86,7 @@ def _register_blueprints(app: Flask) -> None:
     """The whole URL map, one blueprint per line: read this to know every route's home."""
     from server.accounts.project_views import blueprint as projects_api
     from server.accounts.views import blueprint as accounts_api
+    from server.bundles.views import blueprint as bundles_api
     from server.central.entity_views import blueprint as central_entities
     from server.central.entity_writes import blueprint as central_entity_writes
     from server.central.key_views import blueprint as central_keys
@@ -102,6 +103,7 @@ def _register_blueprints(app: Flask) -> None:
     from server.sync.views import blueprint as sync_api
 
     app.register_blueprint(accounts_api)  # /api/v1/sessions, /users, project roles, app users
+    app.register_blueprint(bundles_api)  # /api/v1/bundle-keys, .../bundle-key, .../bundles
     app.register_blueprint(central_api)  # /v1/...: ODK Central's REST API (pyodk, Power BI)
     app.register_blueprint(central_odata)  # /v1/.../forms/<id>.svc: Central's OData feed
     app.register_blueprint(central_entities)  # /v1/projects/<id>/datasets: entity lists (read)

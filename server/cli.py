@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from server.accounts.cli import app_user, user
+from server.bundles.cli import bundle_group, keys_group
 from server.console import (
     CliState,
     fail,
@@ -228,6 +229,8 @@ main.add_command(entities)  # fieldsync-server entities process-backlog|require-
 main.add_command(gazetteer)  # fieldsync-server gazetteer import|publish
 main.add_command(exports_cli.export)  # fieldsync-server export FORM_ID --format ... --out FILE
 main.add_command(blobs)  # fieldsync-server blobs sweep
+main.add_command(keys_group)  # fieldsync-server keys list|revoke: laptops' bundle keys
+main.add_command(bundle_group)  # fieldsync-server bundle import FILE.fsb
 
 if __name__ == "__main__":
     main()

@@ -1290,5 +1290,193 @@ def central_attachment_differs(name: str) -> Problem:
     )
 
 
+# --- offline bundles and laptop keys (docs/offline-bundles.md, ADR 0020) ------------------------
+
+BUNDLE_DAMAGED = _define(
+    "bundle.damaged",
+    400,
+    "The file is not a fieldsync bundle, or its content cannot be read or decrypted; nothing "
+    "was applied.",
+    "Export the bundle again from the laptop that made it.",
+)
+BUNDLE_TRUNCATED = _define(
+    "bundle.truncated",
+    400,
+    "The bundle is cut short (a copy that did not finish); nothing was applied.",
+    "Copy the file again from the laptop that made it (check the USB stick's free space).",
+)
+BUNDLE_UNSUPPORTED_VERSION = _define(
+    "bundle.unsupported_version",
+    400,
+    "The bundle was made by a newer fieldsync, in a format version this server cannot read; "
+    "`supported` gives the newest it reads. Nothing was applied.",
+    "Upgrade this server, or export the bundle again with the version the server runs.",
+)
+BUNDLE_UNKNOWN_KEY = _define(
+    "bundle.unknown_key",
+    403,
+    "The bundle is signed by a key this server does not know; nothing was applied.",
+    "The coordinator logs in once with a link (`fieldsync login`), which registers the laptop's "
+    "key, then exports the bundle again.",
+)
+BUNDLE_KEY_REVOKED = _define(
+    "bundle.key_revoked",
+    403,
+    "The bundle is signed by a key that was revoked (a lost or retired laptop); nothing was "
+    "applied.",
+    "Do not trust the bundle. A laptop still in service makes a new key (`fieldsync keys init "
+    "--new`) and logs in to register it.",
+)
+BUNDLE_BAD_SIGNATURE = _define(
+    "bundle.bad_signature",
+    400,
+    "The bundle's signature does not match its content: it was changed after it was made. "
+    "Nothing was applied.",
+    "Do not trust the file; export the bundle again from the laptop that made it.",
+)
+BUNDLE_HASH_MISMATCH = _define(
+    "bundle.hash_mismatch",
+    400,
+    "A file inside the bundle does not have the SHA-256 its manifest gives; nothing was applied.",
+    "Export the bundle again from the laptop that made it.",
+)
+BUNDLE_WRONG_PROJECT = _define(
+    "bundle.wrong_project",
+    422,
+    "The bundle is for another project than the one it was sent to; nothing was applied.",
+    "Import it into the project it names (`project_id`).",
+)
+BUNDLE_WRONG_RECIPIENT = _define(
+    "bundle.wrong_recipient",
+    422,
+    "The bundle is encrypted for another recipient's key; this server cannot read it.",
+    "Export it again for this project's key (the laptop fetches it with `fieldsync login`).",
+)
+BUNDLE_SENDER_NOT_ALLOWED = _define(
+    "bundle.sender_not_allowed",
+    403,
+    "The key's owner may not send data to this project (no role, a viewer, or disabled).",
+    "An administrator grants the coordinator a role in the project; then import it again.",
+)
+KEY_INVALID = _define(
+    "key.invalid",
+    400,
+    "The public keys sent are not an Ed25519 and an X25519 key of 32 bytes matching `key_id`.",
+    "Send the keys `fieldsync keys init` made, unchanged.",
+)
+KEY_TAKEN = _define(
+    "key.taken",
+    409,
+    "This key is registered to another user.",
+    "Each laptop makes its own key; run `fieldsync keys init --new` on this one.",
+)
+KEY_NOT_FOUND = _define(
+    "key.not_found",
+    404,
+    "No laptop key with this id is registered (or you may not see it).",
+    "List the keys with `GET /api/v1/bundle-keys` or `fieldsync-server keys list`.",
+)
+
+
+def bundle_damaged(detail: str) -> Problem:
+    return Problem(400, BUNDLE_DAMAGED, "The bundle cannot be read", f"bundle refused: {detail}")
+
+
+def bundle_truncated(detail: str) -> Problem:
+    return Problem(
+        400,
+        BUNDLE_TRUNCATED,
+        "The bundle is cut short",
+        f"bundle refused, it is cut short: {detail}",
+    )
+
+
+def bundle_unsupported_version(version: object, supported: int) -> Problem:
+    return Problem(
+        400,
+        BUNDLE_UNSUPPORTED_VERSION,
+        "The bundle's format is newer than this fieldsync",
+        f"bundle refused: it is format version {version!r}, made by a newer fieldsync; this one "
+        f"reads up to version {supported}: upgrade",
+        supported=supported,
+    )
+
+
+def bundle_unknown_key(key_id: str) -> Problem:
+    return Problem(
+        403,
+        BUNDLE_UNKNOWN_KEY,
+        "The bundle's key is unknown",
+        f"bundle refused: it is signed by key {key_id}, which is not registered here",
+        key_id=key_id,
+    )
+
+
+def bundle_key_revoked(key_id: str, when: str) -> Problem:
+    return Problem(
+        403,
+        BUNDLE_KEY_REVOKED,
+        "The bundle's key was revoked",
+        f"bundle refused: key {key_id} was revoked on {when}; its bundles are no longer trusted",
+        key_id=key_id,
+    )
+
+
+def bundle_bad_signature(detail: str) -> Problem:
+    return Problem(
+        400, BUNDLE_BAD_SIGNATURE, "The bundle's signature is wrong", f"bundle refused: {detail}"
+    )
+
+
+def bundle_hash_mismatch(name: str) -> Problem:
+    return Problem(
+        400,
+        BUNDLE_HASH_MISMATCH,
+        "A file in the bundle has the wrong hash",
+        f"bundle refused: {name} does not have the SHA-256 the manifest gives",
+        file=name,
+    )
+
+
+def bundle_wrong_project(bundle_project: int, expected: int) -> Problem:
+    return Problem(
+        422,
+        BUNDLE_WRONG_PROJECT,
+        "The bundle is for another project",
+        f"bundle refused: it is for project {bundle_project}, not project {expected}",
+        project_id=bundle_project,
+    )
+
+
+def bundle_wrong_recipient(key_id: str) -> Problem:
+    return Problem(
+        422,
+        BUNDLE_WRONG_RECIPIENT,
+        "The bundle is for another recipient",
+        f"bundle refused: it is encrypted for key {key_id}, not for this one",
+    )
+
+
+def bundle_sender_not_allowed(who: str, project_id: int) -> Problem:
+    return Problem(
+        403,
+        BUNDLE_SENDER_NOT_ALLOWED,
+        "The sender may not send to this project",
+        f"bundle refused: {who} may not send data to project {project_id}",
+    )
+
+
+def key_invalid(detail: str) -> Problem:
+    return Problem(400, KEY_INVALID, "The public keys are not valid", detail)
+
+
+def key_taken(key_id: str) -> Problem:
+    return Problem(409, KEY_TAKEN, "The key belongs to another user", f"key {key_id} is taken")
+
+
+def key_not_found(key_id: str) -> Problem:
+    return Problem(404, KEY_NOT_FOUND, "No such key", f"no laptop key {key_id} is registered")
+
+
 if __name__ == "__main__":
     print(catalogue_markdown(), end="")

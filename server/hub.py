@@ -31,12 +31,15 @@ from server.errors import Problem
 from server.forms.compile import describe_xform
 from server.forms.models import Form, FormAttachment, FormState, FormVersion
 from server.forms.service import get_form, publish_compiled, set_state
+from server.intake.service import submission_arrives
 from server.migrate import upgrade
 from server.projects.models import Project
 from server.projects.service import create_project
 from server.runtime import make_runtime
 from server.settings import Settings, load_or_create_secret
 from server.submissions.models import SubmissionAttachment, SubmissionVersion
+from server.submissions.service import IncomingAttachment, Submitter
+from server.sync.service import hub_context
 from server.web import Runtime
 
 __all__ = [
@@ -56,6 +59,7 @@ __all__ = [
     "mirror_media",
     "open_runtime",
     "reading",
+    "receive_forwarded",
     "received_since",
     "revoke_device",
     "writing",
@@ -307,3 +311,44 @@ def mirror_media(
     blob_service.register(session, stored)
     attachment.blob_sha256 = stored.sha256
     return True
+
+
+# --- what another laptop carried here (peer sync) ------------------------------------------
+
+
+def receive_forwarded(
+    session: Session,
+    runtime: Runtime,
+    xml: bytes,
+    files: list[tuple[str, Callable[[], AbstractContextManager[BinaryIO]]]],
+    via: list[dict[str, object]],
+) -> str:
+    """Store and merge a report another laptop's hub received, as the centre would when it is
+    pushed: its provenance ``via`` and what its tablet had seen (the last hub hop's context).
+    Returns ``stored``, ``duplicate``, ``edit`` or the refusal's code; never raises a Problem."""
+    project = hub_project(session)
+    attachments = []
+    for name, opener in files:
+        with opener() as stream:
+            stored = runtime.blobs.put_stream(stream)
+        blob = blob_service.register(session, stored, _content_type(name), project_id=project.id)
+        attachments.append(IncomingAttachment(name, stored, blob.content_type))
+    try:
+        with session.begin_nested():
+            result = submission_arrives(
+                session,
+                project,
+                xml,
+                attachments,
+                Submitter(user_id=None, via=tuple(via)),
+                hub_context(via),
+            )
+    except Problem as problem:
+        return problem.code
+    return result.outcome.value
+
+
+def _content_type(name: str) -> str:
+    import mimetypes
+
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"

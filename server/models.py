@@ -10,6 +10,7 @@ from server.accounts.models import (
 )
 from server.audit.models import AuditEntry
 from server.blobs.models import Blob
+from server.bundles.models import BundleResolution, ImportedBundle, LaptopKey, ProjectKey
 from server.db import Base
 from server.entities.models import (
     Entity,
@@ -37,6 +38,7 @@ __all__ = [
     "Base",
     "Blob",
     "BlobUpload",
+    "BundleResolution",
     "DigestNonce",
     "Entity",
     "EntityConflict",
@@ -48,8 +50,11 @@ __all__ = [
     "FormVersion",
     "GazetteerArea",
     "IdempotencyKey",
+    "ImportedBundle",
+    "LaptopKey",
     "LoginAttempts",
     "Project",
+    "ProjectKey",
     "ProjectRole",
     "Submission",
     "SubmissionAttachment",

@@ -14,10 +14,13 @@ from typing import Any
 
 import click
 
+from sync_client.commands.bundle import bundle_group
 from sync_client.commands.conflicts import conflicts_group
 from sync_client.commands.importing import import_command
+from sync_client.commands.keys import keys_group
 from sync_client.commands.login import login
 from sync_client.commands.outbox import outbox_group
+from sync_client.commands.peer import peer_group
 from sync_client.commands.status import status
 from sync_client.commands.transfer import pull_command, push_command, sync_command
 from sync_client.errors import EXIT_INTERNAL, FieldsyncError
@@ -66,7 +69,7 @@ def fail(ctx: click.Context, message: str, code: int) -> None:
         "Sync a coordinator's laptop with a fieldsync server over slow, flaky links.\n\n"
         "Data lives in FIELDSYNC_HOME (default: a per-user data folder). Exit codes: "
         "2 usage, 3 offline, 4 login refused, 5 server error, 6 items refused (conflict or "
-        "rejected), 7 local store problem, 8 import skipped files."
+        "rejected), 7 local store problem, 8 import skipped files, 9 bundle refused."
     ),
 )
 @click.version_option(package_name="fieldsync")
@@ -85,6 +88,9 @@ main.add_command(conflicts_group)
 main.add_command(outbox_group)
 main.add_command(hub_group)
 main.add_command(export_command)
+main.add_command(keys_group)
+main.add_command(bundle_group)
+main.add_command(peer_group)
 
 if __name__ == "__main__":
     main(prog_name="fieldsync")

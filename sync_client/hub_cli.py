@@ -17,6 +17,7 @@ from sync_client import hub, hub_events
 from sync_client.errors import FieldsyncError, UsageError
 from sync_client.home import Config, fieldsync_home, load_config
 from sync_client.lan import is_loopback, lan_addresses, loopback_advice, url_is_loopback
+from sync_client.peer import peer_blueprint
 
 log = logging.getLogger("fieldsync.hub")
 
@@ -109,6 +110,8 @@ def serve(home: Path, config: hub.HubConfig, sync_every: int, summary_every: int
     app = create_app(settings)
     activity = hub_events.Activity()
     hub_events.install(app, activity, _echo)
+    # Other coordinators' laptops exchange bundles with this one (`fieldsync peer sync`).
+    app.register_blueprint(peer_blueprint(home))
     if sync_every > 0:
         worker = threading.Thread(target=_sync_loop, args=(home, sync_every), daemon=True)
         worker.start()

@@ -22,7 +22,7 @@ from typing import BinaryIO
 from sync_client.errors import StoreError
 
 STORE_NAME = "store.sqlite3"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SQLITE_HEADER = b"SQLite format 3\x00"
 CHUNK = 256 * 1024
 
@@ -163,6 +163,35 @@ CREATE TABLE outbox_discarded (
     discarded_at TEXT NOT NULL
 );
 CREATE INDEX outbox_discarded_instance ON outbox_discarded (instance_id);
+"""
+
+
+# Version 3: bundles carried by hand (docs/offline-bundles.md): what was exported, which outbox
+# items each carried, whether the centre's receipt came back, and what was imported.
+SCHEMA_3 = """
+CREATE TABLE bundles_out (
+    bundle_id TEXT PRIMARY KEY,
+    recipient TEXT NOT NULL,      -- the recipient's key id
+    to_centre INTEGER NOT NULL,
+    project_id INTEGER,
+    path TEXT NOT NULL,
+    items INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    exported_at TEXT NOT NULL,
+    acknowledged_at TEXT
+);
+CREATE TABLE bundle_items (
+    bundle_id TEXT NOT NULL REFERENCES bundles_out(bundle_id),
+    outbox_id INTEGER NOT NULL,
+    PRIMARY KEY (bundle_id, outbox_id)
+);
+CREATE TABLE bundles_in (
+    bundle_id TEXT PRIMARY KEY,
+    sender TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    items INTEGER NOT NULL,
+    imported_at TEXT NOT NULL
+);
 """
 
 
@@ -406,7 +435,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
     try:
         # Another process may have migrated while we waited for the lock: read it again.
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        steps = [SCHEMA, SCHEMA_2][version:]
+        steps = [SCHEMA, SCHEMA_2, SCHEMA_3][version:]
         for script in steps:
             for statement in script.split(";"):
                 if statement.strip():

@@ -108,7 +108,9 @@ def receive(
         reject(inbox, "; ".join(block.problems))
         return
     if hub.is_hub(session):
-        exported = hub.export_context(session, entity_list, inbox, block)
+        # A report another laptop carried here (peer sync) already says, in the centre's
+        # terms, what its tablet had seen; its baseVersion counts the other hub's versions.
+        exported = hub_context or hub.export_context(session, entity_list, inbox, block)
         inbox.payload = replace(payload, on_hub=True, export_context=exported).to_json()
     if entity_list.approval_required and not received.approved:
         inbox.status = InboxStatus.AWAITING_APPROVAL.value

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from sync_client import outbox_review
+from sync_client import keys, outbox_review
 from sync_client.commands.common import NetOptions, make_api, network_options, opened_store
 from sync_client.errors import AuthError, UsageError
 from sync_client.home import Config, fieldsync_home, load_config, save_config
@@ -116,6 +116,9 @@ def login(url: str, email: str | None, project_id: int | None, net: NetOptions) 
         f"logged in to {url} as {email}; project {new.project_id} ({new.project_name}); "
         f"login saved in {path}"
     )
+    # The laptop's bundle key is registered now, while there is a link, and the centre's key
+    # for the project is pinned (docs/offline-bundles.md).
+    click.echo(keys.sync_with_centre(api, home, new.project_id or 0, new.hub_id))
     if config.server_url and config.server_url != url:
         with opened_store(home) as store:
             waiting = outbox_review.summary(store).by_state.get("pending", 0)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
+from sync_client import bundles, outbox_review
 from sync_client import conflicts as conflicts_mod
-from sync_client import outbox_review
 from sync_client.commands.common import human_bytes, opened_store, plural
 from sync_client.errors import StoreError
 from sync_client.home import fieldsync_home, load_config
@@ -28,6 +28,7 @@ def status() -> None:
         }
         open_kinds = conflicts_mod.local_open_kinds(store, pid)
         refused = [i for i in outbox_review.items(store) if i.state in ("conflict", "rejected")]
+        waiting_receipts = bundles.unacknowledged(store)
     if config.logged_in:
         click.echo(
             f"server:      {config.server_url} as {config.email}, project {pid} "
@@ -57,6 +58,13 @@ def status() -> None:
         + (f", {soft} soft (informational)" if soft else "")
         + " (as of the last pull; `fieldsync conflicts` asks the server)"
     )
+    click.echo(
+        f"bundles:     {plural(len(waiting_receipts), 'bundle')} exported for the centre "
+        "and not yet acknowledged"
+        + (f" ({sum(b[2] for b in waiting_receipts)} items)" if waiting_receipts else "")
+    )
+    for bundle_id, path, items, when in waiting_receipts:
+        click.echo(f"  {bundle_id}  {when}  {plural(items, 'item')}  {path}")
     in_conflict = sum(1 for i in refused if i.state == "conflict")
     click.echo(f"refused:     {in_conflict} in conflict, {len(refused) - in_conflict} rejected")
     for item in refused:

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sync_client import hub, outbox, outbox_review
+from sync_client import hub, keys, outbox, outbox_review
 from sync_client.commands.common import (
     NetOptions,
     human_bytes,
@@ -16,7 +16,7 @@ from sync_client.commands.common import (
     opened_store,
     plural,
 )
-from sync_client.errors import ConflictError
+from sync_client.errors import ConflictError, FieldsyncError
 from sync_client.home import Config, fieldsync_home, load_config
 from sync_client.outbox import Refusal
 from sync_client.progress import transfer
@@ -125,6 +125,14 @@ def _do_pull(store: Store, config: Config, net: NetOptions) -> PullReport:
         )
     for warning in report.warnings:
         click.echo(f"  warning: {warning}")
+    # Keys: this laptop's registered (a first sync after `keys init`), the centre's checked,
+    # the project's other laptops and revocations refreshed for peer bundles.
+    try:
+        keys_line = keys.sync_with_centre(api, fieldsync_home(), config.project_id, config.hub_id)
+    except FieldsyncError as exc:
+        keys_line = f"  warning: bundle keys not refreshed ({exc})"
+    if "(new)" in keys_line or "warning" in keys_line:
+        click.echo(keys_line)
     mirrored = hub.after_pull(store, fieldsync_home(), config.project_id, config.project_name)
     if mirrored.forms or mirrored.media or mirrored.entities_adopted:
         click.echo(

@@ -53,6 +53,7 @@ LAYERS: dict[str, int] = {
     "openrosa": 7,
     "sync": 7,
     "central": 7,  # ODK Central's REST API (pyodk, ruODK, Power BI)
+    "bundles": 7,  # offline bundles: laptop keys, signed and encrypted files, their import
     "app_errors": 7,
     # 8: assembling a whole server
     "models": 8,

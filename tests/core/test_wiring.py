@@ -12,6 +12,7 @@ import server
 
 REGISTERED = {
     "accounts_api": "/api/v1",
+    "bundles_api": "/api/v1",
     "central": "/v1",
     "central_odata": "/v1",
     "central_entities": "/v1/projects/<int:project_id>",

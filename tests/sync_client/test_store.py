@@ -211,9 +211,11 @@ def test_a_version_1_store_gains_the_discard_log_and_keeps_its_outbox(
         conn.commit()
     store = open_store(home)
     try:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 3
         assert states(store) == {"uuid:old": "pending"}
         assert outbox_review.discarded(store) == []
+        # Version 3's tables: the bundles exported, not yet acknowledged, none so far.
+        assert store.conn.execute("SELECT COUNT(*) FROM bundles_out").fetchone()[0] == 0
     finally:
         store.close()
 
