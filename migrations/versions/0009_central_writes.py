@@ -2,7 +2,7 @@
 ``DELETE …/entities/<uuid>`` (kept, with the time they were deleted).
 
 Revision ID: 0009_central_writes
-Revises: 0006_blob_scope
+Revises: 0008_encryption
 Create Date: 2026-12-01
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_central_writes"
-down_revision = "0006_blob_scope"
+down_revision = "0008_encryption"
 branch_labels = None
 depends_on = None
 
