@@ -1,7 +1,7 @@
 """Central's entity routes, reading: entity lists (``datasets``), their entities, an entity's
-versions, and the OData feed of a list. Writing entities through Central's API is not
-offered yet (docs/central-api.md): updates reach the shared records through submissions and
-the sync API, where the merge and the conflict queue see them.
+versions, and the OData feed of a list. Writing is :mod:`server.central.entity_writes`; both
+render entities with :func:`entity_json` and :func:`version_json`, the one place an entity's
+``data`` is shaped for Central's clients (:func:`entity_data`).
 """
 
 from __future__ import annotations
@@ -39,6 +39,14 @@ def _list_json(entity_list: EntityList) -> dict[str, Any]:
     }
 
 
+def entity_data(entity: Entity, version: EntityVersion | None) -> dict[str, str]:
+    """An entity's properties as a version left them (the current state without a version):
+    what every Central route shows of them."""
+    if version is None:
+        return dict(entity.values)
+    return dict(version.result.get("values", entity.values))
+
+
 def version_json(
     entity: Entity, version: EntityVersion | None, creator: int, *, data: bool
 ) -> dict[str, Any]:
@@ -54,7 +62,7 @@ def version_json(
         "conflictingProperties": None,
     }
     if data:
-        body["data"] = dict(result.get("values", entity.values))
+        body["data"] = entity_data(entity, version)
     return body
 
 
@@ -140,8 +148,9 @@ def odata_entities(project_id: int, name: str) -> Any:
     rows = []
     for r in service.entity_rows(db(), entity_list):
         row: dict[str, Any] = {"__id": r.entity.uuid, "label": r.entity.label}
+        values = entity_data(r.entity, None)
         for prop in entity_list.properties:
-            row[prop] = r.entity.values.get(prop) or None
+            row[prop] = values.get(prop) or None
         row["__system"] = {
             "createdAt": timestamp(r.entity.created_at),
             "creatorId": str(r.creator_id),

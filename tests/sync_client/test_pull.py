@@ -3,6 +3,7 @@ cursor the server cannot serve makes the client start again from scratch."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,13 +107,24 @@ def test_an_entity_deleted_on_the_server_leaves_the_laptop(
         timeout=10,
     )
     assert created.status_code == 200
-    pull(store, client, project.id)
     query = "SELECT uuid FROM entities WHERE project_id = ?"
-    assert [r[0] for r in store.conn.execute(query, (project.id,))] == [uuid]
+
+    def local() -> list[str]:
+        return [r[0] for r in store.conn.execute(query, (project.id,))]
+
+    # On PostgreSQL the feed hands a change out once every older transaction of the cluster
+    # has ended, so a busy database may need a few pulls.
+    def pull_until(expected: list[str]) -> None:
+        for _attempt in range(100):
+            pull(store, client, project.id)
+            if local() == expected:
+                return
+            time.sleep(0.1)
+        assert local() == expected
+
+    pull_until([uuid])
     assert (
         requests.delete(f"{entities}/{uuid}", headers=admin.headers, timeout=10).status_code == 200
     )
-    report = pull(store, client, project.id)
-    assert report.changes["entity_version"] == 1
-    assert list(store.conn.execute(query, (project.id,))) == []
+    pull_until([])
     client.session.close()
