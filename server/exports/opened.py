@@ -39,5 +39,16 @@ class EncryptedOpener:
             yield ExportAttachment(name, len(data), _in_memory(data))
 
 
+def instance_of(row: Any, opener: EncryptedOpener | None) -> tuple[str | bytes, str | None]:
+    """An encrypted row's instance and Central's ``Status``: the clear instance once opened;
+    otherwise the manifest (its fields stay empty) and why it stayed closed."""
+    if opener is None:
+        return row.xml, decrypt.OpenStatus.NOT_DECRYPTED.value
+    opened = opener.open(row, media=False)
+    if opened.xml is not None:
+        return opened.xml, None
+    return row.xml, (opened.status or decrypt.OpenStatus.NOT_DECRYPTED).value
+
+
 def _in_memory(data: bytes) -> Callable[[], Any]:
     return lambda: io.BytesIO(data)

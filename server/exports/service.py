@@ -22,7 +22,7 @@ from server.blobs.models import Blob
 from server.blobs.store import FileBlobStore
 from server.exports import csv as csv_writer
 from server.exports import filters
-from server.exports.opened import EncryptedOpener
+from server.exports.opened import EncryptedOpener, instance_of
 from server.exports.options import ExportFormat, ExportOptions
 from server.exports.rows import select_values_in
 from server.exports.source import CENTRAL_REVIEW_STATE, ExportAttachment, ExportSubmission
@@ -38,7 +38,6 @@ from server.exports.tables import (
 from server.forms import service as forms
 from server.forms.models import Form, FormVersion
 from server.projects.keys import unlock_project_key
-from server.submissions import decrypt
 from server.submissions.models import Submission, SubmissionAttachment, SubmissionVersion
 
 PAGE = 500
@@ -265,16 +264,7 @@ def write(
 
 
 def _submission(row: Any, opener: EncryptedOpener | None = None) -> ExportSubmission:
-    xml, status = row.xml, None
-    if row.encrypted:
-        # Without the passphrase only the manifest is there: the fields stay empty.
-        status = decrypt.OpenStatus.NOT_DECRYPTED.value
-        if opener is not None:
-            opened = opener.open(row, media=False)
-            if opened.xml is not None:
-                xml, status = opened.xml, None
-            else:
-                status = opened.status.value if opened.status else status
+    xml, status = instance_of(row, opener) if row.encrypted else (row.xml, None)
     submitter_id = row.app_user_id if row.app_user_id is not None else row.user_id
     if row.app_user_id is not None:
         name = row.app_user_name
