@@ -89,6 +89,7 @@ def _register_blueprints(app: Flask) -> None:
     from server.central.entity_views import blueprint as central_entities
     from server.central.odata_views import blueprint as central_odata
     from server.central.views import blueprint as central_api
+    from server.donors.views import blueprint as donors_api
     from server.entities.views import blueprint as entities_api
     from server.exports.views import blueprint as exports_api
     from server.forms.views import blueprint as forms_api
@@ -101,6 +102,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(central_api)  # /v1/...: ODK Central's REST API (pyodk, Power BI)
     app.register_blueprint(central_odata)  # /v1/.../forms/<id>.svc: Central's OData feed
     app.register_blueprint(central_entities)  # /v1/projects/<id>/datasets: entity lists (read)
+    app.register_blueprint(donors_api)  # /api/v1/projects/<id>/donors, /reports/donors/<id>
     app.register_blueprint(entities_api)  # /api/v1/projects/<id>/entity-lists, /conflicts
     app.register_blueprint(exports_api)  # .../submissions.csv.zip|csv|xlsx|geojson, entities.csv
     app.register_blueprint(forms_api)  # /api/v1/projects/<id>/forms

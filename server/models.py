@@ -11,6 +11,13 @@ from server.accounts.models import (
 from server.audit.models import AuditEntry
 from server.blobs.models import Blob
 from server.db import Base
+from server.donors.models import (
+    Donor,
+    DonorUser,
+    FundingAgreement,
+    FundingTransaction,
+    ParticipatingOrg,
+)
 from server.entities.models import (
     Entity,
     EntityConflict,
@@ -33,6 +40,8 @@ __all__ = [
     "Blob",
     "BlobUpload",
     "DigestNonce",
+    "Donor",
+    "DonorUser",
     "Entity",
     "EntityConflict",
     "EntityInbox",
@@ -41,9 +50,12 @@ __all__ = [
     "Form",
     "FormAttachment",
     "FormVersion",
+    "FundingAgreement",
+    "FundingTransaction",
     "GazetteerArea",
     "IdempotencyKey",
     "LoginAttempts",
+    "ParticipatingOrg",
     "Project",
     "ProjectRole",
     "Submission",
