@@ -223,7 +223,9 @@ def transaction_add(
         project = chosen_project(session, project_id)
         found = service.find_agreement(session, project.id, agreement_ref)
         row = service.add_transaction(session, found, data, project_id=project.id)
-        click.echo(f"transaction {row.id}: {data['type']} {row.value} {row.currency} on {row.transaction_date}")
+        click.echo(
+            f"transaction {row.id}: {data['type']} {row.value} {row.currency} on {row.transaction_date}"
+        )
 
 
 @transaction.command("list", help="AGREEMENT's transactions: id, type, date, value, currency.")

@@ -28,7 +28,10 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 INDICATORS = (
     ("Land released (m²): cancelled, reduced and cleared", lambda o: round(o.released_m2, 2)),
     ("Explosive ordnance devices destroyed", lambda o: sum(o.destroyed.values())),
-    ("People reached by explosive ordnance risk education", lambda o: sum(o.beneficiaries.values())),
+    (
+        "People reached by explosive ordnance risk education",
+        lambda o: sum(o.beneficiaries.values()),
+    ),
 )
 
 
@@ -42,9 +45,7 @@ def activities_xml(
 ) -> bytes:
     """``<iati-activities version="2.03">`` with one activity per agreement, UTF-8 encoded."""
     today = today or utcnow().date()
-    root = etree.Element(
-        "iati-activities", version="2.03", **{"generated-datetime": _now()}
-    )
+    root = etree.Element("iati-activities", version="2.03", **{"generated-datetime": _now()})
     computed = compute_outputs(session, project_id, [scope_of(a) for a in agreements])
     for agreement, (outputs, records) in zip(agreements, computed, strict=True):
         root.append(
@@ -85,16 +86,16 @@ def _activity(
     _narrative(_sub(activity, "title"), agreement.title)
     _narrative(_sub(activity, "description", type="1"), agreement.description or agreement.title)
     for name, ref, role, org_type in _participants(donor, orgs):
-        _narrative(_sub(activity, "participating-org", ref=ref, type=org_type, role=str(role)), name)
+        _narrative(
+            _sub(activity, "participating-org", ref=ref, type=org_type, role=str(role)), name
+        )
     _sub(activity, "activity-status", code=str(int(_status(agreement, today))))
     for kind, moment in _dates(agreement, records, today):
         _sub(activity, "activity-date", type=str(int(kind)), **{"iso-date": moment.isoformat()})
     country = _country(agreement)
     if country:
         _sub(activity, "recipient-country", code=country, percentage="100")
-    sector = _sub(
-        activity, "sector", code=codes.SECTOR_CODE, vocabulary=codes.SECTOR_VOCABULARY
-    )
+    sector = _sub(activity, "sector", code=codes.SECTOR_CODE, vocabulary=codes.SECTOR_VOCABULARY)
     _narrative(sector, codes.SECTOR_NAME)
     for row in transactions:
         _transaction(activity, row)
@@ -102,9 +103,7 @@ def _activity(
     return activity
 
 
-def _participants(
-    donor: Donor, orgs: list[ParticipatingOrg]
-) -> list[tuple[str, str, int, str]]:
+def _participants(donor: Donor, orgs: list[ParticipatingOrg]) -> list[tuple[str, str, int, str]]:
     """The agreement's organisations; the donor is a funding organisation unless listed."""
     listed = [(o.name, o.iati_org_ref, o.role, o.org_type) for o in orgs]
     donor_funds = any(
@@ -152,7 +151,9 @@ def _transaction(activity: etree._Element, row: FundingTransaction) -> None:
     element = _sub(activity, "transaction")
     _sub(element, "transaction-type", code=str(row.transaction_type))
     _sub(element, "transaction-date", **{"iso-date": row.transaction_date.isoformat()})
-    value = _sub(element, "value", currency=row.currency, **{"value-date": row.value_date.isoformat()})
+    value = _sub(
+        element, "value", currency=row.currency, **{"value-date": row.value_date.isoformat()}
+    )
     value.text = f"{row.value:.2f}"
     if row.description:
         _narrative(_sub(element, "description"), row.description)

@@ -141,9 +141,9 @@ def _funding(
         lambda: {t.name.lower(): Decimal(0) for t in TransactionType}
     )
     for row in service.transactions_of(session, [a.id for a in agreements], year):
-        sums[(row.agreement_id, row.currency)][TransactionType(row.transaction_type).name.lower()] += (
-            row.value
-        )
+        sums[(row.agreement_id, row.currency)][
+            TransactionType(row.transaction_type).name.lower()
+        ] += row.value
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for (agreement_id, currency), cell in sorted(sums.items()):
         out[agreement_id].append({"currency": currency, **{k: money(v) for k, v in cell.items()}})
@@ -158,7 +158,8 @@ def _funding_total(per_agreement: dict[int, list[dict[str, Any]]]) -> list[dict[
                 if key != "currency":
                     sums[row["currency"]][key] += value
     return [
-        {"currency": c, **{k: round(v, 2) for k, v in cell.items()}} for c, cell in sorted(sums.items())
+        {"currency": c, **{k: round(v, 2) for k, v in cell.items()}}
+        for c, cell in sorted(sums.items())
     ]
 
 

@@ -76,7 +76,9 @@ def update_donor(
     return donor
 
 
-def list_donors(session: Session, project_id: int, only: Iterable[int] | None = None) -> list[Donor]:
+def list_donors(
+    session: Session, project_id: int, only: Iterable[int] | None = None
+) -> list[Donor]:
     """The project's donors by name; ``only`` keeps those ids (a donor user's own)."""
     stmt = select(Donor).where(Donor.project_id == project_id)
     if only is not None:
@@ -207,7 +209,9 @@ def _checked_agreement(
     known = _known_pcodes(session, donor.project_id)
     unknown_pcodes = [p for p in fields.get("admin_areas", []) if p not in known]
     if unknown_pcodes:
-        problems["admin_areas"] = [f"{p!r} is not in the project's gazetteer" for p in unknown_pcodes]
+        problems["admin_areas"] = [
+            f"{p!r} is not in the project's gazetteer" for p in unknown_pcodes
+        ]
     fields["activities"] = _unique(fields.get("activities", []))
     fields["admin_areas"] = _unique(fields.get("admin_areas", []))
     if problems:
