@@ -224,7 +224,8 @@ def transaction_add(
         found = service.find_agreement(session, project.id, agreement_ref)
         row = service.add_transaction(session, found, data, project_id=project.id)
         click.echo(
-            f"transaction {row.id}: {data['type']} {row.value} {row.currency} on {row.transaction_date}"
+            f"transaction {row.id}: {data['type']} {row.value} {row.currency}"
+            f" on {row.transaction_date}"
         )
 
 

@@ -40,6 +40,7 @@ def agreement_json(agreement: FundingAgreement, orgs: list[ParticipatingOrg]) ->
         "donor_id": agreement.donor_id,
         **agreement_fields(agreement, orgs),
         "amount": money(agreement.amount),
+        "participating_orgs": [org_json(o) for o in orgs],
         "created_at": agreement.created_at.isoformat(),
         "updated_at": agreement.updated_at.isoformat(),
     }

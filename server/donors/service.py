@@ -236,10 +236,14 @@ def _hazard_area_ids(
             code = (values or {}).get("ha_code")
             if code:
                 by_code[code] = uuid
-    found, unknown = [], []
+    found: list[str] = []
+    unknown: list[str] = []
     for value in wanted:
-        uuid = by_uuid.get(value) or by_code.get(value)
-        (found if uuid else unknown).append(uuid or value)
+        known = by_uuid.get(value) or by_code.get(value)
+        if known:
+            found.append(known)
+        else:
+            unknown.append(value)
     return _unique(found), unknown
 
 

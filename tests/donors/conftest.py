@@ -5,20 +5,21 @@ sync routes) and a data verifier's decision (``review_submission``); donors, agr
 transactions through the JSON API. The expected figures in the tests are worked out by hand
 from the table below.
 
-| report | hazard area (province/district) | task | date | released m² (cancelled/reduced/cleared) | destroyed | approved |
-|---|---|---|---|---|---|---|
-| hz1 hazard_report | HA-0001 (LA09/LA0901) | NTS-01 | 2026-01-05 | | | yes |
-| hz2 hazard_report | HA-0002 (LA09/LA0902) | NTS-01 | 2026-01-06 | | | yes |
-| hz3 hazard_report | HA-0003 (LA13/LA1301) | NTS-02 | 2026-01-07 | | | yes |
-| c1 clearance_report | HA-0001 | T-01 | 2026-03-10 | 100 / 200+50 / 1000 | 3 cmr blu_26 in situ; 1 blu_61 held (EO-TAG00001) | yes |
-| c2 clearance_report | HA-0002 | T-02 | 2026-05-20 | 0 / 0 / 2000 | 2 uxo projectile_105 in situ | yes |
-| c3 clearance_report | HA-0003 | T-03 | 2026-06-15 | 0 / 300 / 5000 | | yes |
-| c4 clearance_report | HA-0001 | T-01 | 2025-12-20 | 0 / 0 / 999 | | yes (outside the periods) |
-| c5 clearance_report | HA-0003 | T-03 | 2026-06-20 | 0 / 0 / 777 | 9 uxo in situ | no (received only) |
-| k1 completion_report | HA-0001 | T-01 | 2026-07-01 | 250 / 0 / 500 | | yes |
-| d1 eod_report (later destruction) | EO-TAG00001, found in c1 | T-01 | 2026-04-02 | | 1 cmr blu_61 | yes |
-| e1 eore_session | LA09/LA0901 | | 2026-02-01 | 22 people: girls 0-9 5, boys 0-9 4, women 18-45 10, men 46+ 3 | | yes |
-| e2 eore_session | LA13/LA1301 | | 2026-08-01 | 15 people: girls 10-17 7, boys 10-17 8 | | yes |
+Released m² are cancelled / reduced (with + without an asset) / cleared.
+
+- hz1, hz2, hz3 hazard_report: HA-0001 (LA09/LA0901), HA-0002 (LA09/LA0902), HA-0003
+  (LA13/LA1301); tasks NTS-01, NTS-01, NTS-02; 2026-01-05/06/07; approved.
+- c1 clearance_report, HA-0001, T-01, 2026-03-10: 100 / 200+50 / 1000; 3 cmr blu_26 destroyed
+  in situ, 1 cmr blu_61 held for later destruction (EO-TAG00001); approved.
+- c2 clearance_report, HA-0002, T-02, 2026-05-20: 0 / 0 / 2000; 2 uxo projectile_105 in situ.
+- c3 clearance_report, HA-0003, T-03, 2026-06-15: 0 / 300 / 5000; approved.
+- c4 clearance_report, HA-0001, T-01, 2025-12-20: 0 / 0 / 999; approved, outside the periods.
+- c5 clearance_report, HA-0003, T-03, 2026-06-20: 0 / 0 / 777, 9 uxo in situ; NOT approved.
+- k1 completion_report, HA-0001, T-01, 2026-07-01: 250 / 0 / 500; approved.
+- d1 eod_report (later destruction), T-01, 2026-04-02: EO-TAG00001 (found by c1), 1 cmr blu_61.
+- e1 eore_session, LA09/LA0901, 2026-02-01: 22 people (girls 0-9 5, boys 0-9 4,
+  women 18-45 10, men 46+ 3).
+- e2 eore_session, LA13/LA1301, 2026-08-01: 15 people (girls 10-17 7, boys 10-17 8).
 """
 
 from __future__ import annotations
