@@ -22,7 +22,7 @@ from server.entities import store as entity_store
 from server.entities.models import Entity
 from server.forms.models import Form
 from server.submissions.models import ReviewState, Submission, SubmissionVersion
-from server.xmlsafe import local_name, parse
+from server.xmlsafe import parse
 
 LAND_FORMS = ("hazard_report", "clearance_report", "completion_report")
 REPORT_FORMS = (*LAND_FORMS, "eod_report", "eore_session")
@@ -210,9 +210,16 @@ def load_records(
     if approved_only:
         stmt = stmt.where(Submission.review_state == ReviewState.APPROVED.value)
     places = _hazard_area_places(session, project_id)
+    # Stored submissions were checked by xmlsafe on arrival; read them without entities or DTDs.
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     records: list[FieldRecord] = []
     for form_id, instance_id, xml in session.execute(stmt):
-        records.extend(read_report(form_id, instance_id, parse(xml.encode("utf-8")), places))
+        data = xml.encode("utf-8")
+        try:
+            root = etree.fromstring(data, parser=parser)
+        except etree.XMLSyntaxError:
+            root = parse(data, "a stored submission")  # raises the precise refusal
+        records.extend(read_report(form_id, instance_id, root, places))
     return _place_later_destructions(records)
 
 
@@ -237,8 +244,8 @@ def read_report(
     places: dict[str, tuple[str, ...]],
 ) -> list[FieldRecord]:
     """The records one report contributes (pure: the XML and the hazard areas' P-codes)."""
-    fields = _top_level_values(root)
-    hazard_area = (fields.get("hazard_area") or _entity_id(root)) if form_id in LAND_FORMS else ""
+    fields, repeats, entity_id = _read(root)
+    hazard_area = (fields.get("hazard_area") or entity_id) if form_id in LAND_FORMS else ""
     own_place = tuple(fields[f"admin{n}"] for n in (1, 2, 3) if fields.get(f"admin{n}"))
     record = FieldRecord(
         key=instance_id,
@@ -261,7 +268,7 @@ def read_report(
         record.eore_session = True
         for name, sex, band in EORE_CELLS:
             record.beneficiaries[(sex, band)] += int(_number(fields.get(name)))
-    for item in _repeat_items(root, "devices"):
+    for item in repeats.get("devices", []):
         if item.get("disposal") == DESTROYED_IN_SITU:
             key = (item.get("device_category", ""), item.get("device_model", ""))
             record.destroyed[key] += int(_number(item.get("quantity"), default=1))
@@ -269,7 +276,7 @@ def read_report(
             record.holding_refs += (item["holding_ref"],)
     records = [record]
     destroyed_on = _date(fields.get("destruction_date")) or record.on
-    for index, item in enumerate(_repeat_items(root, "destroyed_items")):
+    for index, item in enumerate(repeats.get("destroyed_items", [])):
         later = FieldRecord(
             key=f"{instance_id}#{item.get('destroyed_item_id') or index}",
             form_id=form_id,
@@ -298,44 +305,39 @@ def _place_later_destructions(records: list[FieldRecord]) -> list[FieldRecord]:
     return records
 
 
-def _top_level_values(root: etree._Element) -> dict[str, str]:
-    """Leaf values by name outside repeats (groups flattened: names are unique in a form)."""
+_REPEATS = frozenset(
+    {"devices", "destroyed_items", "evidence_points", "casualties", "referrals", "new_referrals"}
+)
+
+
+def _read(root: etree._Element) -> tuple[dict[str, str], dict[str, list[dict[str, str]]], str]:
+    """In one walk: leaf values by name outside repeats (groups flattened: names are unique in a
+    form), each repeat's items as name -> value, and the entity block's id."""
     values: dict[str, str] = {}
-    for element in root.iter(etree.Element):
-        name = local_name(element)
-        if len(element) or name in values or _inside_repeat(element, root):
-            continue
-        values[name] = (element.text or "").strip()
-    return values
-
-
-_REPEATS = ("devices", "destroyed_items", "evidence_points", "casualties", "referrals")
-
-
-def _inside_repeat(element: etree._Element, root: etree._Element) -> bool:
-    parent = element.getparent()
-    while parent is not None and parent is not root:
-        if local_name(parent) in _REPEATS:
-            return True
-        parent = parent.getparent()
-    return False
-
-
-def _repeat_items(root: etree._Element, name: str) -> list[dict[str, str]]:
-    items = []
-    for element in root.iter(etree.Element):
-        if local_name(element) == name and len(element):
-            items.append(
-                {local_name(c): (c.text or "").strip() for c in element.iter(etree.Element)}
-            )
-    return items
-
-
-def _entity_id(root: etree._Element) -> str:
-    for element in root.iter(etree.Element):
-        if local_name(element) == "entity":
-            return str(element.get("id") or "")
-    return ""
+    repeats: dict[str, list[dict[str, str]]] = {}
+    entity_id = ""
+    stack: list[tuple[etree._Element, dict[str, str] | None]] = [(root, None)]
+    while stack:
+        element, item = stack.pop()
+        for child in element:
+            tag = child.tag
+            if not isinstance(tag, str):
+                continue
+            name = tag.rsplit("}", 1)[-1]
+            if len(child):
+                if name == "entity":
+                    entity_id = str(child.get("id") or "")
+                if name in _REPEATS and item is None:
+                    fresh: dict[str, str] = {}
+                    repeats.setdefault(name, []).append(fresh)
+                    stack.append((child, fresh))
+                else:
+                    stack.append((child, item))
+                continue
+            target = values if item is None else item
+            if name not in target:
+                target[name] = (child.text or "").strip()
+    return values, repeats, entity_id
 
 
 def _date(value: str | None) -> date | None:
