@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from server import errors
 from server.accounts import service as accounts
 from server.accounts.models import ROLE_RANK, Role, User
-from server.donors import service
+from server.donors import members, service
 from server.donors.models import Donor
 from server.projects.service import get_project
 
@@ -48,7 +48,7 @@ class DonorAccess:
 
 def donor_access(session: Session, user: User, project_id: int) -> DonorAccess:
     """Raises: Problem 404 for a project the user has no role and no donor in."""
-    linked = service.linked_donor_ids(session, user, project_id)
+    linked = members.linked_donor_ids(session, user, project_id)
     if linked:
         return DonorAccess(project_id, frozenset(linked), False)
     role = accounts.role_in(session, user, project_id)

@@ -72,12 +72,12 @@ def donors_list(state: CliState, project_id: int | None) -> None:
 @handle_errors
 def donors_link_user(state: CliState, donor_ref: str, email: str, project_id: int | None) -> None:
     from server.accounts import service as accounts
-    from server.donors import service
+    from server.donors import members, service
 
     with state.transaction() as session:
         project = chosen_project(session, project_id)
         donor = service.find_donor(session, project.id, donor_ref)
-        service.link_user(session, donor, accounts.get_user_by_email(session, email))
+        members.link_user(session, donor, accounts.get_user_by_email(session, email))
     click.echo(f"{email} now reads donor {donor.id} ({donor.name}) only")
 
 
@@ -89,12 +89,12 @@ def donors_link_user(state: CliState, donor_ref: str, email: str, project_id: in
 @handle_errors
 def donors_unlink_user(state: CliState, donor_ref: str, email: str, project_id: int | None) -> None:
     from server.accounts import service as accounts
-    from server.donors import service
+    from server.donors import members, service
 
     with state.transaction() as session:
         project = chosen_project(session, project_id)
         donor = service.find_donor(session, project.id, donor_ref)
-        service.unlink_user(session, donor, accounts.get_user_by_email(session, email).id)
+        members.unlink_user(session, donor, accounts.get_user_by_email(session, email).id)
     click.echo(f"{email} no longer linked to donor {donor.id}")
 
 

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from server import errors
 from server.accounts import service as accounts
 from server.accounts.identity import current_user
-from server.donors import iati, report, service
+from server.donors import iati, members, report, service
 from server.donors.access import DonorAccess, donor_access
 from server.donors.models import Donor, FundingAgreement
 from server.donors.render import (
@@ -165,7 +165,7 @@ def update_transaction(project_id: int, donor_id: int, agreement_id: int, tx_id:
 @blueprint.get("/donors/<int:donor_id>/users")
 def list_donor_users(project_id: int, donor_id: int) -> Any:
     _, donor = _managed_donor(project_id, donor_id)
-    users = service.donor_users(db(), donor)
+    users = members.donor_users(db(), donor)
     return jsonify([{"id": u.id, "email": u.email, "display_name": u.display_name} for u in users])
 
 
@@ -176,7 +176,7 @@ def link_donor_user(project_id: int, donor_id: int) -> Any:
     user = accounts.find_user_by_email(db(), data["email"])
     if user is None:
         raise errors.invalid_input({"email": ["no user with this email"]})
-    service.link_user(db(), donor, user, actor_user_id=current_user().id)
+    members.link_user(db(), donor, user, actor_user_id=current_user().id)
     commit()
     return jsonify({"donor_id": donor.id, "user_id": user.id, "email": user.email}), 201
 
@@ -184,7 +184,7 @@ def link_donor_user(project_id: int, donor_id: int) -> Any:
 @blueprint.delete("/donors/<int:donor_id>/users/<int:user_id>")
 def unlink_donor_user(project_id: int, donor_id: int, user_id: int) -> Any:
     _, donor = _managed_donor(project_id, donor_id)
-    service.unlink_user(db(), donor, user_id, actor_user_id=current_user().id)
+    members.unlink_user(db(), donor, user_id, actor_user_id=current_user().id)
     commit()
     return "", 204
 

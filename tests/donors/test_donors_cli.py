@@ -112,3 +112,18 @@ def test_every_donors_command_has_help(app: Flask) -> None:
         result = _run(app, *command, "--help")
         assert result.exit_code == 0
         assert "Usage: main" in result.output or "Usage:" in result.output
+
+
+def test_link_user_keeps_a_user_to_one_donor(coalition: Coalition, app: Flask) -> None:
+    c = coalition
+    user = c.factories.user()
+    project = ["--project", str(c.project.id)]
+    linked = _run(app, "donors", "link-user", "XM-DAC-41114", user.email, *project)
+    assert linked.exit_code == 0, linked.output
+    who = c.factories.login(user)
+    listed = c.client.get(f"{c.base}/donors", headers=who.headers).get_json()
+    assert [d["iati_org_ref"] for d in listed] == ["XM-DAC-41114"]
+    other = c.client.get(f"{c.base}/reports/donors/{c.donors['A']}", headers=who.headers)
+    assert other.status_code == 404
+    assert _run(app, "donors", "unlink-user", "XM-DAC-41114", user.email, *project).exit_code == 0
+    assert c.client.get(f"{c.base}/donors", headers=who.headers).status_code == 404
