@@ -8,6 +8,7 @@ arithmetic (:func:`in_scope`, :func:`total`) are plain functions over plain data
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -154,6 +155,8 @@ def compute_outputs(
 
     A report counts once per scope however many of the scope's criteria it meets.
     """
+    if not scopes:
+        return []
     records = load_records(session, project_id, approved_only=approved_only)
     results = []
     for scope in scopes:
@@ -348,7 +351,10 @@ def _date(value: str | None) -> date | None:
 
 
 def _number(value: str | None, default: float = 0.0) -> float:
+    """A figure of a report; what is not a finite number (blank, text, NaN) counts as the
+    default."""
     try:
-        return float(value) if value not in (None, "") else default
+        number = float(value) if value not in (None, "") else default
     except ValueError:
         return default
+    return number if math.isfinite(number) else default
