@@ -93,6 +93,7 @@ def _register_blueprints(app: Flask) -> None:
     from server.central.odata_views import blueprint as central_odata
     from server.central.submission_views import blueprint as central_submissions
     from server.central.views import blueprint as central_api
+    from server.donors.views import blueprint as donors_api
     from server.entities.views import blueprint as entities_api
     from server.exports.views import blueprint as exports_api
     from server.forms.views import blueprint as forms_api
@@ -111,6 +112,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(central_submissions)  # comments, PUT edits, files: Central's writes
     app.register_blueprint(central_keys)  # /v1/projects/<id>/key, decrypting CSV exports
     app.register_blueprint(encrypted_entities)  # .../encrypted-submissions/entities (ADR 0016)
+    app.register_blueprint(donors_api)  # /api/v1/projects/<id>/donors, /reports/donors/<id>
     app.register_blueprint(entities_api)  # /api/v1/projects/<id>/entity-lists, /conflicts
     app.register_blueprint(exports_api)  # .../submissions.csv.zip|csv|xlsx|geojson, entities.csv
     app.register_blueprint(forms_api)  # /api/v1/projects/<id>/forms

@@ -23,6 +23,7 @@ from server.console import (
     passphrase_stdin_option,
     read_passphrase,
 )
+from server.donors.cli import donors
 from server.entities.cli import entities
 from server.exports import cli as exports_cli
 from server.forms.cli import forms
@@ -231,6 +232,7 @@ main.add_command(exports_cli.export)  # fieldsync-server export FORM_ID --format
 main.add_command(blobs)  # fieldsync-server blobs sweep
 main.add_command(keys_group)  # fieldsync-server keys list|revoke: laptops' bundle keys
 main.add_command(bundle_group)  # fieldsync-server bundle import FILE.fsb
+main.add_command(donors)  # fieldsync-server donors add|list|agreement|transaction|iati|report
 
 if __name__ == "__main__":
     main()

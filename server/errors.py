@@ -1478,5 +1478,57 @@ def key_not_found(key_id: str) -> Problem:
     return Problem(404, KEY_NOT_FOUND, "No such key", f"no laptop key {key_id} is registered")
 
 
+# --- donor accountability (docs/donors.md, ADR 0018) -------------------------------------------
+
+DONOR_EXISTS = _define(
+    "donor.exists",
+    409,
+    "The project already has a donor with this IATI organisation identifier.",
+    "Use the existing donor (`GET …/donors`), or correct the identifier.",
+)
+AGREEMENT_EXISTS = _define(
+    "donor.agreement_exists",
+    409,
+    "The donor already has a funding agreement with this IATI activity identifier.",
+    "Change the existing agreement (`PATCH`), or give the new one its own identifier.",
+)
+DONOR_READ_ONLY = _define(
+    "donor.read_only",
+    403,
+    "A user who speaks for a donor reads that donor's agreements and report; changes are made "
+    "by the project's coordinators.",
+    "Ask a coordinator of the project to make the change.",
+)
+
+
+def donor_exists(iati_org_ref: str) -> Problem:
+    return Problem(
+        409,
+        DONOR_EXISTS,
+        "The donor exists",
+        f"a donor with the IATI organisation identifier {iati_org_ref!r} is already recorded",
+        field="iati_org_ref",
+    )
+
+
+def agreement_exists(iati_identifier: str) -> Problem:
+    return Problem(
+        409,
+        AGREEMENT_EXISTS,
+        "The funding agreement exists",
+        f"the donor already has an agreement with the IATI identifier {iati_identifier!r}",
+        field="iati_identifier",
+    )
+
+
+def donor_read_only() -> Problem:
+    return Problem(
+        403,
+        DONOR_READ_ONLY,
+        "Donor users only read",
+        "a donor's users read its agreements and report; a coordinator makes changes",
+    )
+
+
 if __name__ == "__main__":
     print(catalogue_markdown(), end="")

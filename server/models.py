@@ -12,6 +12,13 @@ from server.audit.models import AuditEntry
 from server.blobs.models import Blob
 from server.bundles.models import BundleResolution, ImportedBundle, LaptopKey, ProjectKey
 from server.db import Base
+from server.donors.models import (
+    Donor,
+    DonorUser,
+    FundingAgreement,
+    FundingTransaction,
+    ParticipatingOrg,
+)
 from server.entities.models import (
     Entity,
     EntityConflict,
@@ -40,6 +47,8 @@ __all__ = [
     "BlobUpload",
     "BundleResolution",
     "DigestNonce",
+    "Donor",
+    "DonorUser",
     "Entity",
     "EntityConflict",
     "EntityInbox",
@@ -48,11 +57,14 @@ __all__ = [
     "Form",
     "FormAttachment",
     "FormVersion",
+    "FundingAgreement",
+    "FundingTransaction",
     "GazetteerArea",
     "IdempotencyKey",
     "ImportedBundle",
     "LaptopKey",
     "LoginAttempts",
+    "ParticipatingOrg",
     "Project",
     "ProjectKey",
     "ProjectRole",

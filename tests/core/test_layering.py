@@ -49,6 +49,7 @@ LAYERS: dict[str, int] = {
     # 6: use cases that combine submissions and entities, and what reads them all
     "intake": 6,
     "exports": 6,
+    "donors": 6,  # donor accountability: agreements, transactions, the donor report, IATI XML
     # 7: protocols
     "openrosa": 7,
     "sync": 7,

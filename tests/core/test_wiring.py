@@ -20,6 +20,7 @@ REGISTERED = {
     "central_submissions": "/v1",
     "central_keys": "/v1/projects/<int:project_id>",
     "encrypted_entities": "/api/v1/projects/<int:project_id>",
+    "donors_api": "/api/v1/projects/<int:project_id>",
     "entities_api": "/api/v1/projects/<int:project_id>",
     "exports_api": "/api/v1/projects/<int:project_id>",
     "forms_api": "/api/v1/projects/<int:project_id>",

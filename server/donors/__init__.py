@@ -1,0 +1,1 @@
+"""Donor accountability: donors, funding agreements, IATI transactions and the donor report."""

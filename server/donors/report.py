@@ -1,0 +1,210 @@
+"""The donor report (outputs of what a donor funded) and Form I of the Article 7 report.
+
+Both read the agreements and transactions of :mod:`server.donors.models`; the outputs come from
+:func:`server.donors.outputs.compute_outputs`, the one place they are computed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.db import utcnow
+from server.donors import service
+from server.donors.codes import TransactionType
+from server.donors.models import Donor, FundingAgreement, FundingTransaction
+from server.donors.outputs import Scope, compute_outputs, total
+from server.donors.render import money
+
+
+def form_i_funding(session: Session, project_id: int, year: int) -> list[dict[str, Any]]:
+    """Form I (national resources and international cooperation): funds by donor and currency.
+
+    One row per donor and currency with transactions dated in ``year`` (1 January to
+    31 December): ``committed`` sums the commitments (IATI type 2), ``disbursed`` the
+    disbursements (type 3); expenditure is the implementer's and is not counted. Amounts stay in
+    their currency (never converted). Rows are ordered by donor name, then currency.
+    """
+    rows = session.execute(
+        select(
+            Donor.name,
+            Donor.iati_org_ref,
+            FundingTransaction.currency,
+            FundingTransaction.transaction_type,
+            FundingTransaction.value,
+        )
+        .join(FundingAgreement, FundingAgreement.donor_id == Donor.id)
+        .join(FundingTransaction, FundingTransaction.agreement_id == FundingAgreement.id)
+        .where(
+            Donor.project_id == project_id,
+            FundingTransaction.transaction_date >= date(year, 1, 1),
+            FundingTransaction.transaction_date <= date(year, 12, 31),
+        )
+    )
+    sums: dict[tuple[str, str, str], dict[str, Decimal]] = defaultdict(
+        lambda: {"committed": Decimal(0), "disbursed": Decimal(0)}
+    )
+    for name, ref, currency, kind, value in rows:
+        cell = sums[(name, ref, currency)]
+        if kind == TransactionType.COMMITMENT:
+            cell["committed"] += value
+        elif kind == TransactionType.DISBURSEMENT:
+            cell["disbursed"] += value
+        # touched either way: a donor with only expenditure in the year still has its row
+    return [
+        {
+            "donor": name,
+            "iati_org_ref": ref,
+            "currency": currency,
+            "committed": money(cell["committed"]),
+            "disbursed": money(cell["disbursed"]),
+        }
+        for (name, ref, currency), cell in sorted(sums.items())
+    ]
+
+
+def scope_of(agreement: FundingAgreement, year: int | None = None) -> Scope:
+    """The agreement's scope; with ``year``, its period cut to that calendar year."""
+    start, end = agreement.period_start, agreement.period_end
+    if year is not None:
+        start, end = max(start, date(year, 1, 1)), min(end, date(year, 12, 31))
+    return Scope(
+        start=start,
+        end=end,
+        hazard_areas=frozenset(agreement.hazard_areas),
+        activities=frozenset(agreement.activities),
+        admin_areas=frozenset(agreement.admin_areas),
+    )
+
+
+def donor_report(
+    session: Session,
+    project_id: int,
+    donor: Donor,
+    *,
+    year: int | None = None,
+    approved_only: bool = True,
+    explain: bool = False,
+) -> dict[str, Any]:
+    """The outputs of each of the donor's agreements, the donor's total (a report funded by two
+    of its agreements counted once), and its funding by currency."""
+    agreements = service.list_agreements(session, [donor.id])
+    computed = compute_outputs(
+        session, project_id, [scope_of(a, year) for a in agreements], approved_only=approved_only
+    )
+    funding = _funding(session, agreements, year)
+    items = []
+    everything = []
+    for agreement, (outputs, records) in zip(agreements, computed, strict=True):
+        everything.extend(records)
+        item: dict[str, Any] = {
+            "id": agreement.id,
+            "iati_identifier": agreement.iati_identifier,
+            "title": agreement.title,
+            "amount": money(agreement.amount),
+            "currency": agreement.currency,
+            "period_start": agreement.period_start.isoformat(),
+            "period_end": agreement.period_end.isoformat(),
+            "scope": {
+                "hazard_areas": list(agreement.hazard_areas),
+                "activities": list(agreement.activities),
+                "admin_areas": list(agreement.admin_areas),
+            },
+            "outputs": outputs.to_json(),
+            "funding": funding.get(agreement.id, []),
+        }
+        if explain:
+            item["sources"] = [r.source() for r in records]
+        items.append(item)
+    return {
+        "donor": {"id": donor.id, "name": donor.name, "iati_org_ref": donor.iati_org_ref},
+        "year": year,
+        "approved_only": approved_only,
+        "generated_at": utcnow().isoformat(),
+        "agreements": items,
+        "totals": total(everything).to_json(),
+        "funding": _funding_total(funding),
+    }
+
+
+def _funding(
+    session: Session, agreements: list[FundingAgreement], year: int | None
+) -> dict[int, list[dict[str, Any]]]:
+    sums: dict[tuple[int, str], dict[str, Decimal]] = defaultdict(
+        lambda: {t.name.lower(): Decimal(0) for t in TransactionType}
+    )
+    for row in service.transactions_of(session, [a.id for a in agreements], year):
+        sums[(row.agreement_id, row.currency)][
+            TransactionType(row.transaction_type).name.lower()
+        ] += row.value
+    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for (agreement_id, currency), cell in sorted(sums.items()):
+        out[agreement_id].append({"currency": currency, **{k: money(v) for k, v in cell.items()}})
+    return out
+
+
+def _funding_total(per_agreement: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for rows in per_agreement.values():
+        for row in rows:
+            for key, value in row.items():
+                if key != "currency":
+                    sums[row["currency"]][key] += value
+    return [
+        {"currency": c, **{k: round(v, 2) for k, v in cell.items()}}
+        for c, cell in sorted(sums.items())
+    ]
+
+
+CSV_COLUMNS = (
+    "agreement",
+    "title",
+    "period_start",
+    "period_end",
+    "cancelled_m2",
+    "reduced_m2",
+    "cleared_m2",
+    "released_m2",
+    "devices_destroyed",
+    "eore_sessions",
+    "people_reached",
+    "reports",
+)
+
+
+def donor_report_csv(report: dict[str, Any]) -> str:
+    """One row per agreement and a ``total`` row (the donor's total, each report once)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["donor", "iati_org_ref", *CSV_COLUMNS])
+    donor = report["donor"]
+    rows = [
+        (a["iati_identifier"], a["title"], a["period_start"], a["period_end"], a["outputs"])
+        for a in report["agreements"]
+    ]
+    rows.append(("total", "", "", "", report["totals"]))
+    for identifier, title, start, end, out in rows:
+        writer.writerow(
+            [
+                _safe(donor["name"]),
+                donor["iati_org_ref"],
+                identifier,
+                _safe(title),
+                start,
+                end,
+                *(out[k] for k in CSV_COLUMNS[4:]),
+            ]
+        )
+    return buffer.getvalue()
+
+
+def _safe(text: str) -> str:
+    """Text a spreadsheet would not run as a formula."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
