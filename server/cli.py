@@ -20,6 +20,7 @@ from server.exports import cli as exports_cli
 from server.forms.cli import forms
 from server.gazetteer.cli import gazetteer
 from server.projects.cli import projects
+from server.reports.cli import reports
 from server.runtime import make_runtime
 from server.settings import BUNDLED_FORMS_DIR, Settings
 from server.sync.cli import blobs, start_sweeper
@@ -189,6 +190,7 @@ main.add_command(entities)  # fieldsync-server entities process-backlog|require-
 main.add_command(gazetteer)  # fieldsync-server gazetteer import|publish
 main.add_command(exports_cli.export)  # fieldsync-server export FORM_ID --format ... --out FILE
 main.add_command(blobs)  # fieldsync-server blobs sweep
+main.add_command(reports)  # fieldsync-server reports build|settings|target|tasking|rebuild-facts
 
 if __name__ == "__main__":
     main()

@@ -22,6 +22,7 @@ from server.feed.models import SyncChange
 from server.forms.models import Form, FormAttachment, FormVersion
 from server.gazetteer.models import GazetteerArea
 from server.projects.models import Project
+from server.reports.models import ReportFact, ReportItem, ReportSettings, StrategyTarget, Tasking
 from server.submissions.models import Submission, SubmissionAttachment, SubmissionVersion
 from server.sync.models import BlobUpload, IdempotencyKey
 
@@ -46,9 +47,14 @@ __all__ = [
     "LoginAttempts",
     "Project",
     "ProjectRole",
+    "ReportFact",
+    "ReportItem",
+    "ReportSettings",
+    "StrategyTarget",
     "Submission",
     "SubmissionAttachment",
     "SubmissionVersion",
     "SyncChange",
+    "Tasking",
     "User",
 ]

@@ -1,5 +1,5 @@
 """ "A submission arrives" and "a data verifier decides": the submission step, then the entity
-step, in the caller's transaction.
+step, then the reports' facts (ADR 0017), in the caller's transaction.
 
 Both steps are done before the caller commits and answers (ADR 0005): a 201 means the
 submission and whatever its entity block did to the shared records are stored.
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from server.entities import inbox as entity_inbox
 from server.entities.codec import HubContext
 from server.projects.models import Project
+from server.reports import facts as report_facts
 from server.submissions import service as submissions
 from server.submissions.models import ReviewState, Submission, SubmissionVersion
 from server.submissions.service import IncomingAttachment, IngestResult, Outcome, Submitter
@@ -39,6 +40,13 @@ def submission_arrives(
     result = submissions.ingest(session, project, xml, attachments, submitter)
     if result.outcome is not Outcome.DUPLICATE:
         entity_inbox.receive(session, _received(project, result), hub_context)
+        report_facts.record(
+            session,
+            result.submission,
+            result.form.xml_form_id,
+            result.parsed.root,
+            result.version.received_at.date(),
+        )
     return result
 
 
@@ -53,6 +61,7 @@ def review_submission(
     rejection refuses them (kept, with the reason)."""
     submissions.set_review_state(session, submission, state, actor_user_id, note=note)
     entity_inbox.review_decided(session, submission.id, state.value)
+    report_facts.review_changed(session, submission)
 
 
 def _received(project: Project, result: IngestResult) -> entity_inbox.ReceivedSubmission:

@@ -48,6 +48,7 @@ LAYERS: dict[str, int] = {
     # 6: use cases that combine submissions and entities, and what reads them all
     "intake": 6,
     "exports": 6,
+    "reports": 6,  # coalition reports; their facts are written by intake, beside them
     # 7: protocols
     "openrosa": 7,
     "sync": 7,
