@@ -368,9 +368,8 @@ def instance_ids(session: Session, submission_ids: Iterable[int]) -> dict[int, s
     found: dict[int, str] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        found.update(
-            session.execute(
-                select(Submission.id, Submission.root_instance_id).where(Submission.id.in_(chunk))
-            ).tuples()
+        rows = session.execute(
+            select(Submission.id, Submission.root_instance_id).where(Submission.id.in_(chunk))
         )
+        found.update((sid, name) for sid, name in rows)
     return found

@@ -43,6 +43,7 @@ class Coalition:
     device: Device
     coordinator: LoggedIn
     viewer: LoggedIn
+    admin: LoggedIn
     forms: dict[str, FormVersion]
     sent: dict[str, str] = field(default_factory=dict)  # name -> instanceID
 
@@ -365,6 +366,7 @@ def coalition(factories: Factories, client: FlaskClient) -> Coalition:
         device=factories.device(project, "team tablet"),
         coordinator=factories.logged_in(project, Role.COORDINATOR),
         viewer=factories.logged_in(project, Role.VIEWER),
+        admin=factories.logged_in(project, Role.ADMINISTRATOR),
         forms={form_id: version for form_id, version in rows},
     )
     send_the_year(c)
