@@ -72,7 +72,7 @@ def build(state: CliState, report: str, project_id: int | None, **options: objec
     names = {"start": "from", "end": "to"}
     args: dict[str, str] = {}
     for name, value in options.items():
-        if value is None or value is False:
+        if value is None or (name == "explain" and value is False):
             continue
         args[names.get(name, name)] = str(value).lower() if isinstance(value, bool) else str(value)
     with state.transaction() as session:

@@ -67,6 +67,7 @@ class Coalition:
         values: dict[str, str] | None = None,
         date: str,
         approve: bool = True,
+        edit_of: str | None = None,
     ) -> str:
         filled = Filled(
             form_id=form_id,
@@ -79,6 +80,7 @@ class Coalition:
             label=f"{fields.get('ha_code', 'HA')} area" if create else None,
             values=values or {},
             date_of_information=date,
+            deprecated_id=edit_of,
         )
         if filled.form.entity_spec:
             root = etree.fromstring(filled.xml())
@@ -88,6 +90,8 @@ class Coalition:
             etree.SubElement(root, "date_of_information").text = date
             meta = etree.SubElement(root, "meta")
             etree.SubElement(meta, "instanceID").text = filled.instance_id
+            if edit_of:
+                etree.SubElement(meta, "deprecatedID").text = edit_of
         meta = root.find("meta")
         assert meta is not None
         if not entity:
