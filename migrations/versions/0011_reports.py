@@ -13,7 +13,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0011_reports"
 down_revision = "0006_blob_scope"
 branch_labels = None

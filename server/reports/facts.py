@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 from lxml import etree
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from server.forms.models import Form
@@ -42,7 +42,7 @@ def record(
     session.flush()
     if extracted.items:
         session.execute(
-            ReportItem.__table__.insert(),
+            insert(ReportItem),
             [{"fact_id": fact.id, **vars(item)} for item in extracted.items],
         )
     return fact

@@ -43,12 +43,11 @@ def monitor(session: Session, scope: Scope, minimum: int) -> tuple[dict[str, Any
     for (category, _model), sums in destroyed.items():
         by_category[category] = by_category.get(category, 0) + int(sums.values["count"])
     casualties = _casualties(session, scope, minimum)
+    devices = [{"category": c, "quantity": n} for c, n in sorted(by_category.items())]
     data = {
         "land_released": land,
         "submunitions_destroyed": submunitions,
-        "devices_destroyed": [
-            {"category": c, "quantity": n} for c, n in sorted(by_category.items())
-        ],
+        "devices_destroyed": devices,
         "casualties": casualties,
     }
     rows = [{"scope": name, **values} for name, values in land.items()]
@@ -69,7 +68,7 @@ def monitor(session: Session, scope: Scope, minimum: int) -> tuple[dict[str, Any
             f"Devices destroyed ({submunitions} submunitions)",
             "Devices",
             ["category", "quantity"],
-            data["devices_destroyed"],
+            devices,
         ),
         Table("casualties", "Casualties", "Casualties", ["figure", "count"], casualty_rows),
     ]

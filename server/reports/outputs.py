@@ -345,8 +345,8 @@ def _fold(
         if not _in_scope(scope, area, admin1, admin2):
             continue
         values = {"admin1": admin1, "admin2": admin2, "hazard_area": area or ""}
-        key = tuple(str(values[k] if k in values else (getattr(row, k) or "")) for k in by)
-        target = folded.setdefault(key, Sum())
+        folded_key = tuple(str(values[k] if k in values else (getattr(row, k) or "")) for k in by)
+        target = folded.setdefault(folded_key, Sum())
         for name in names:
             target.add(name, float(getattr(row, name) or 0))
         if area is not None:

@@ -113,10 +113,10 @@ def _text(value: object) -> str:
 
 def _cell(sheet: object, value: object) -> WriteOnlyCell:
     if isinstance(value, bool) or value is None or not isinstance(value, int | float):
-        cell = WriteOnlyCell(sheet, value=_text(value))  # type: ignore[arg-type]
+        cell = WriteOnlyCell(sheet, value=_text(value))
         cell.data_type = "s"  # text stays text, never a formula
         return cell
-    return WriteOnlyCell(sheet, value=value)  # type: ignore[arg-type]
+    return WriteOnlyCell(sheet, value=value)
 
 
 def _sheet_name(table: Table, used: set[str]) -> str:

@@ -46,9 +46,6 @@ def report(project_id: int, kind: str) -> Response:
     if fmt in ("csv", "xlsx"):
         name = f"{kind}-{built.period.replace(' ', '_')}.{fmt}"
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    if fmt == "csv" or fmt == "html":
-        response.mimetype = params.MEDIA_TYPES[fmt]
-        response.charset = "utf-8"
     return response
 
 

@@ -106,11 +106,11 @@ def _n(folded: dict[tuple[str, ...], Sum], key: tuple[str, ...]) -> int:
 
 def _overlaps(session: Session, scope: Scope, places: dict[str, Place]) -> list[dict[str, Any]]:
     f = ReportFact
-    rows = session.execute(
+    rows: list[Any] = session.execute(
         select(f.hazard_area, f.organisation, f.fact_date, f.submission_id, f.kind).where(
             *fact_filters(scope), f.kind.in_(AREA_KINDS), f.hazard_area.is_not(None)
         )
-    ).all()
+    ).all()  # type: ignore[assignment]
     taskings = list(
         session.scalars(
             select(Tasking).where(

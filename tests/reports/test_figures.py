@@ -5,7 +5,7 @@ How the expected tables were computed (2026, approved reports only, minimum cell
 
 - Hazard areas on 31 December (latest approved report of the year or before): HA-0001
   suspected, 8,000 m² left after its re-survey cancelled 2,000 (its clearance of 3,000 m² is not
-  approved); HA-0002 in clearance, 20,000 − 5,000 reduced − 10,000 − 1,000 cleared = 4,000;
+  approved); HA-0002 in clearance, 20,000 - 5,000 reduced - 10,000 - 1,000 cleared = 4,000;
   HA-0003 cleared at completion, HA-0005 cleared in October; HA-0004 has no cluster munition
   remnants, so it is not in Form F (its 2,000 m² cleared count in the Monitor's "all").
 - Destroyed: BLU-26 3 (TS) + 4 (clearance) + 2 (EOD spot task) = 9; BLU-97 5; M77 2; a failed
@@ -159,7 +159,9 @@ def test_explain_names_the_submissions_behind_each_figure(coalition: Coalition) 
     report = coalition.get("/reports/article7?year=2026&explain=1").get_json()
     sent = coalition.sent
     pek, kham, _sekong = report["form_f"]["land_released"]
-    assert pek["submissions"] == sorted([sent["ha1 resurvey"], sent["ha1 new"], sent["ha5 clearance"]])
+    assert pek["submissions"] == sorted(
+        [sent["ha1 resurvey"], sent["ha1 new"], sent["ha5 clearance"]]
+    )
     assert kham["submissions"] == sorted(
         [sent["ha2 new"], sent["ha2 ts"], sent["ha2 clearance mag"], sent["ha2 clearance halo"]]
     )
@@ -167,7 +169,9 @@ def test_explain_names_the_submissions_behind_each_figure(coalition: Coalition) 
     assert [a["hazard_areas"] for a in areas] == [["HA-0001"], ["HA-0002"]]
     assert areas[1]["submissions"] == [sent["ha2 clearance halo"]]
     blu26 = report["form_f"]["destroyed"][1]
-    assert blu26["submissions"] == sorted([sent["ha2 ts"], sent["ha2 clearance mag"], sent["eod spot"]])
+    assert blu26["submissions"] == sorted(
+        [sent["ha2 ts"], sent["ha2 clearance mag"], sent["eod spot"]]
+    )
     # A suppressed cell names nobody.
     casualties = report["form_h"]["casualties"]
     assert "submissions" not in casualties[0]
@@ -207,7 +211,9 @@ NO_LAND = {f"land_{s}_{a}": 0 for s, a in (("female", "adult"), ("male", "adult"
                                              ("female", "child"), ("male", "child"))}  # fmt: skip
 
 
-def _row(op: str, act: str, a1: str, a2: str, status: str, areas: int, reports: int, **kw: Any) -> dict[str, Any]:  # noqa: E501
+def _row(
+    op: str, act: str, a1: str, a2: str, status: str, areas: int, reports: int, **kw: Any
+) -> dict[str, Any]:
     row = {"operator": op, "activity": act, "admin1": a1, "admin2": a2, "period": "2026"}
     row |= {"status": status, "hazard_areas": areas, "reports": reports, **Z}
     row |= {k: v for k, v in kw.items() if k in Z}
@@ -298,7 +304,9 @@ def test_strategy_targets_progress_and_projection(coalition: Coalition) -> None:
     released, closed = targets
     # 28,000 m² in 365 days (76.7123 a day); 22,000 m² left take 287 more days.
     assert {k: released[k] for k in ("achieved", "percent", "rate_per_day")} == {
-        "achieved": 28000.0, "percent": 56.0, "rate_per_day": 76.7123
+        "achieved": 28000.0,
+        "percent": 56.0,
+        "rate_per_day": 76.7123,
     }
     assert (released["projected_completion"], released["on_track"]) == ("2027-10-14", True)
     # HA-0003 closed in Sekong; at one a year, two more take until 30 December 2028.

@@ -21,6 +21,8 @@ from server.reports import facts
 from server.reports.models import ReportFact, ReportItem
 from tests.reports.conftest import Coalition
 
+KM2 = ["cancelled_km2", "reduced_km2", "cleared_km2"]
+
 
 def _csv_tables(text: str) -> dict[str, list[list[str]]]:
     tables: dict[str, list[list[str]]] = {}
@@ -40,8 +42,7 @@ def test_csv_xlsx_and_html(coalition: Coalition) -> None:
     assert answer.mimetype == "text/csv"
     tables = _csv_tables(answer.get_data(as_text=True))
     assert tables["form_f.land_released"] == [
-        ["admin1", "admin2", "cancelled_m2", "reduced_m2", "cleared_m2"]
-        + ["cancelled_km2", "reduced_km2", "cleared_km2"],
+        ["admin1", "admin2", "cancelled_m2", "reduced_m2", "cleared_m2", *KM2],
         ["LA09", "LA0901", "2000.0", "0.0", "3000.0", "0.002", "0.0", "0.003"],
         ["LA09", "LA0902", "0.0", "5000.0", "11000.0", "0.0", "0.005", "0.011"],
         ["LA15", "LA1501", "1000.0", "0.0", "4000.0", "0.001", "0.0", "0.004"],
@@ -124,7 +125,9 @@ def test_who_may_read_reports(coalition: Coalition, factories: object) -> None:
     assert coalition.client.get(coalition.api("/reports/article7?year=2026")).status_code == 401
     # Viewers read but do not change settings or targets.
     denied = coalition.client.put(
-        coalition.api("/reports/settings"), json={"min_cell_size": 1}, headers=coalition.viewer.headers
+        coalition.api("/reports/settings"),
+        json={"min_cell_size": 1},
+        headers=coalition.viewer.headers,
     )
     assert denied.status_code == 403
 
