@@ -136,8 +136,8 @@ def build(
             header = {"year": chosen.start.year, **header}
             data, tables = monitor(session, scope, minimum)
         else:
-            header = {"period": period, "from": chosen.start.isoformat()} | header
-            header["to"] = chosen.end.isoformat()
+            header = {"period": period, "from": chosen.start.isoformat()}
+            header |= {"to": chosen.end.isoformat(), "approved_only": approved_only}
             data, tables = who_what_where(session, scope, period, explain)
             data.pop("period", None)
     _name_submissions(session, data)
