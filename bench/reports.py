@@ -55,7 +55,7 @@ INSERT INTO report_facts (id, project_id, submission_id, approved, form, kind, f
     contamination, remaining_m2, cancelled_m2, reduced_m2, cleared_m2, survivor_code,
     eore_method)
 SELECT r, :project, r, r % 10 <> 0, k.form, k.kind,
-       DATE '2024-01-01' + (r * 7919 % 1096),
+       DATE '2024-01-01' + (r::bigint * 7919 % 1096)::int,
        'Operator ' || (r % 20), 'T-' || (r % 5000),
        CASE WHEN k.area THEN 'ha-' || a ELSE NULL END,
        CASE WHEN k.kind = 'nts' THEN 'HA-' || lpad(a::text, 6, '0') END,
