@@ -20,7 +20,6 @@ from server.reports.outputs import (
     NOT_SUBMUNITIONS,
     Scope,
     Sum,
-    area_places,
     area_views,
     counted,
     facts_counted,
@@ -38,9 +37,8 @@ def article7(
 ) -> tuple[dict[str, Any], list[Table]]:
     """The four forms as JSON (``sources`` collects the submissions figures name) and the
     tables printed from them."""
-    places = area_places(session, scope.project_id, scope.end)
-    form_f = _form_f(session, scope, places, explain, sources)
-    form_g = _form_g(session, scope, places, explain, sources)
+    form_f = _form_f(session, scope, explain, sources)
+    form_g = _form_g(session, scope, explain, sources)
     form_h = _form_h(session, scope, minimum, explain, sources)
     form_i = {"funding": funding.form_i_funding(session, scope.project_id, scope.start.year)}
     data = {"form_f": form_f, "form_g": form_g, "form_h": form_h, "form_i": form_i}
@@ -48,13 +46,10 @@ def article7(
 
 
 def _form_f(
-    session: Session, scope: Scope, places: Any, explain: bool, sources: dict[int, str]
+    session: Session, scope: Scope, explain: bool, sources: dict[int, str]
 ) -> dict[str, Any]:
-    views = [v for v in area_views(session, scope, places) if "cmr" in v.contamination]
     contaminated: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-    for view in views:
-        if not view.open:
-            continue
+    for view in area_views(session, scope, is_open=True, cmr_only=True):
         key = (view.admin1, view.admin2, view.hazard_type, view.status)
         row = contaminated.setdefault(
             key,
@@ -76,10 +71,7 @@ def _form_f(
             row["submissions"] = _named(subs, sources)
         areas_rows.append(row)
 
-    cmr_areas = {v.hazard_area for v in views}
-    released = land_released(
-        session, scope, ("admin1", "admin2"), places=places, cmr_areas=cmr_areas, explain=explain
-    )
+    released = land_released(session, scope, ("admin1", "admin2"), cmr_only=True, explain=explain)
     released_rows = []
     for (admin1, admin2), sums in sorted(released.items()):
         row = {"admin1": admin1, "admin2": admin2}
@@ -89,7 +81,7 @@ def _form_f(
         _explain(row, sums, explain, sources)
         released_rows.append(row)
 
-    destroyed = counted(session, scope, "destroyed", ("category", "model"), places, explain=explain)
+    destroyed = counted(session, scope, "destroyed", ("category", "model"), explain=explain)
     destroyed_rows = []
     for (category, model), sums in sorted(destroyed.items()):
         row = {"category": category, "model": model, "quantity": int(sums.values["count"])}
@@ -117,9 +109,9 @@ def _form_f(
 
 
 def _form_g(
-    session: Session, scope: Scope, places: Any, explain: bool, sources: dict[int, str]
+    session: Session, scope: Scope, explain: bool, sources: dict[int, str]
 ) -> dict[str, Any]:
-    cells = counted(session, scope, "eore", ("sex", "age"), places, explain=explain)
+    cells = counted(session, scope, "eore", ("sex", "age"), explain=explain)
     beneficiaries = []
     for sex in EORE_SEXES:
         for band in EORE_BANDS:
@@ -127,16 +119,16 @@ def _form_g(
             row = {"sex": sex, "age_band": band, "count": int(sums.values.get("count", 0))}
             _explain(row, sums, explain, sources)
             beneficiaries.append(row)
-    sessions = facts_counted(session, scope, ("eore",), ("method",), places, explain=explain)
-    people = counted(session, scope, "eore", ("method",), places)
+    sessions = facts_counted(session, scope, ("eore",), ("method",), explain=explain)
+    people = counted(session, scope, "eore", ("method",))
     by_method = []
     for (method,), sums in sorted(sessions.items()):
         row = {"method": method, "sessions": int(sums.values["count"])}
         row["beneficiaries"] = int(people.get((method,), Sum()).values.get("count", 0))
         _explain(row, sums, explain, sources)
         by_method.append(row)
-    admin_sessions = facts_counted(session, scope, ("eore",), ("admin1", "admin2"), places)
-    admin_people = counted(session, scope, "eore", ("admin1", "admin2"), places)
+    admin_sessions = facts_counted(session, scope, ("eore",), ("admin1", "admin2"))
+    admin_people = counted(session, scope, "eore", ("admin1", "admin2"))
     by_admin = [
         {
             "admin1": key[0],

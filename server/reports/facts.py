@@ -45,7 +45,34 @@ def record(
             insert(ReportItem),
             [{"fact_id": fact.id, **vars(item)} for item in extracted.items],
         )
+    if fact.hazard_area:
+        place_area(session, fact.project_id, fact.hazard_area)
     return fact
+
+
+def place_area(session: Session, project_id: int, hazard_area: str) -> None:
+    """Give every fact about a hazard area the area's place: the P-codes and code of the
+    latest hazard report naming it (by date of information, then arrival). A report about an
+    area carries no place of its own, and grouping by place must not need a join."""
+    f = ReportFact
+    latest = session.execute(
+        select(f.admin1, f.admin2, f.ha_code)
+        .where(
+            f.project_id == project_id,
+            f.hazard_area == hazard_area,
+            f.kind == "nts",
+            f.admin1.is_not(None),
+        )
+        .order_by(f.fact_date.desc(), f.id.desc())
+        .limit(1)
+    ).first()
+    if latest is None:
+        return
+    session.execute(
+        update(f)
+        .where(f.project_id == project_id, f.hazard_area == hazard_area)
+        .values(admin1=latest.admin1, admin2=latest.admin2, ha_code=latest.ha_code)
+    )
 
 
 def review_changed(session: Session, submission: Submission) -> None:

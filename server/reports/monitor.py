@@ -15,8 +15,6 @@ from server.reports.document import Table, cell, km2, m2
 from server.reports.outputs import (
     NOT_SUBMUNITIONS,
     Scope,
-    area_places,
-    area_views,
     counted,
     land_released,
 )
@@ -25,15 +23,11 @@ _M2 = ["cancelled_m2", "reduced_m2", "cleared_m2", "released_m2"]
 
 
 def monitor(session: Session, scope: Scope, minimum: int) -> tuple[dict[str, Any], list[Table]]:
-    places = area_places(session, scope.project_id, scope.end)
-    cmr_areas = {
-        v.hazard_area for v in area_views(session, scope, places) if "cmr" in v.contamination
-    }
     land = {
-        "cmr": _released(land_released(session, scope, (), places=places, cmr_areas=cmr_areas)),
-        "all": _released(land_released(session, scope, (), places=places)),
+        "cmr": _released(land_released(session, scope, (), cmr_only=True)),
+        "all": _released(land_released(session, scope, ())),
     }
-    destroyed = counted(session, scope, "destroyed", ("category", "model"), places)
+    destroyed = counted(session, scope, "destroyed", ("category", "model"))
     submunitions = sum(
         int(s.values["count"])
         for (category, model), s in destroyed.items()

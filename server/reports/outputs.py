@@ -14,7 +14,7 @@ The lower-level functions fold the reporting tables (:mod:`server.reports.models
 a report asks for (``by``: ``admin1``, ``admin2``, ``operator``, ``activity``,
 ``hazard_area`` and the item's own columns such as ``category``, ``sex``, ``age``), and with
 ``explain`` keep the submissions behind each figure. A report about a hazard area is placed
-where the area is (the latest hazard report naming it, up to the period's end); reports not
+where the area is (the latest hazard report naming it); reports not
 about an area carry their own P-codes. Areas are stored and summed in m².
 """
 
@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, Subquery, distinct, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from server.reports.models import ReportFact, ReportItem
 from server.submissions.models import Submission
@@ -111,17 +111,16 @@ def outputs(session: Session, scope: Scope) -> Outputs:
     (risk education by sex and age band, land release beneficiaries by sex and age) in
     ``scope``."""
     result = Outputs()
-    places = area_places(session, scope.project_id, scope.end)
-    for sums in land_released(session, scope, (), places=places).values():
+    for sums in land_released(session, scope, ("hazard_area",)).values():
         result.cancelled_m2 += sums.values.get("cancelled_m2", 0.0)
         result.reduced_m2 += sums.values.get("reduced_m2", 0.0)
         result.cleared_m2 += sums.values.get("cleared_m2", 0.0)
         result.hazard_areas |= sums.hazard_areas
-    for (category,), sums in counted(session, scope, "destroyed", ("category",), places).items():
+    for (category,), sums in counted(session, scope, "destroyed", ("category",)).items():
         result.devices_destroyed[category] = int(sums.values["count"])
-    for key, sums in counted(session, scope, "eore", ("sex", "age"), places).items():
+    for key, sums in counted(session, scope, "eore", ("sex", "age")).items():
         result.eore_beneficiaries[(key[0], key[1])] = int(sums.values["count"])
-    for key, sums in counted(session, scope, "land_beneficiary", ("sex", "age"), places).items():
+    for key, sums in counted(session, scope, "land_beneficiary", ("sex", "age")).items():
         result.land_beneficiaries[(key[0], key[1])] = int(sums.values["count"])
     return result
 
@@ -129,29 +128,47 @@ def outputs(session: Session, scope: Scope) -> Outputs:
 # --- hazard areas --------------------------------------------------------------------------------
 
 
-def area_places(session: Session, project_id: int, end: date) -> dict[str, Place]:
-    """Where each hazard area is: the P-codes of the latest hazard report naming it up to
-    ``end`` (approved or not: a place is not a figure)."""
+def area_places(
+    session: Session, project_id: int, end: date, areas: Iterable[str] | None = None
+) -> dict[str, Place]:
+    """Where each hazard area is (all of them, or those of ``areas``): the place its facts
+    carry (:func:`server.reports.facts.place_area`)."""
     f = ReportFact
-    rows = _latest(
-        session,
-        [f.hazard_area, f.admin1, f.admin2, f.ha_code],
-        (
-            f.project_id == project_id,
-            f.kind == "nts",
-            f.hazard_area.is_not(None),
-            f.admin1.is_not(None),
-            f.fact_date <= end,
-        ),
+    query = select(f.hazard_area, f.admin1, f.admin2, f.ha_code).where(
+        f.project_id == project_id,
+        f.hazard_area.is_not(None),
+        f.admin1.is_not(None),
+        f.fact_date <= end,
     )
-    return {r.hazard_area: Place(r.admin1 or "", r.admin2 or "", r.ha_code or "") for r in rows}
+    if areas is not None:
+        query = query.where(f.hazard_area.in_(sorted(set(areas))))
+    return {
+        r.hazard_area: Place(r.admin1 or "", r.admin2 or "", r.ha_code or "")
+        for r in session.execute(query.distinct())
+    }
+
+
+def cmr_areas_query(project_id: int, end: date) -> Select[Any]:
+    """The hazard areas some report up to ``end`` names cluster munition remnants on."""
+    g = aliased(ReportFact)
+    return select(g.hazard_area).where(
+        g.project_id == project_id,
+        g.hazard_area.is_not(None),
+        g.fact_date <= end,
+        g.contamination.like("%cmr%"),
+    )
 
 
 def area_views(
-    session: Session, scope: Scope, places: dict[str, Place] | None = None
+    session: Session,
+    scope: Scope,
+    *,
+    is_open: bool | None = None,
+    cmr_only: bool = False,
 ) -> list[AreaView]:
     """Every hazard area as the latest report up to ``scope.end`` leaves it (approved
-    reports only when the scope says so); filtered by the scope's areas."""
+    reports only when the scope says so), filtered by the scope's areas, by being open or
+    closed, and by cluster munition remnants."""
     f = ReportFact
     conditions = [
         f.project_id == scope.project_id,
@@ -163,53 +180,71 @@ def area_views(
         conditions.append(f.approved.is_(True))
     if scope.operator is not None:
         conditions.append(f.organisation == scope.operator)
-    places = places if places is not None else area_places(session, scope.project_id, scope.end)
-    typed = {
-        r.hazard_area: r
-        for r in _latest(
-            session,
-            [f.hazard_area, f.hazard_type, f.contamination],
-            (*conditions, f.hazard_type.is_not(None)),
-        )
-    }
-    views = []
-    for row in _latest(
-        session,
-        [f.hazard_area, f.status, f.remaining_m2, f.ha_code, f.submission_id],
+    latest = _latest(
+        [f.hazard_area, f.status, f.remaining_m2, f.ha_code, f.submission_id, f.hazard_type,
+         f.contamination, f.admin1, f.admin2],
         conditions,
-    ):
-        place = places.get(row.hazard_area, Place("", "", ""))
-        if not _in_scope(scope, row.hazard_area, place.admin1, place.admin2):
-            continue
-        kind = typed.get(row.hazard_area)
-        views.append(
-            AreaView(
-                hazard_area=row.hazard_area,
-                ha_code=place.ha_code or row.ha_code or "",
-                admin1=place.admin1,
-                admin2=place.admin2,
-                hazard_type=(kind.hazard_type if kind is not None else "") or "",
-                status=row.status,
-                contamination=frozenset(((kind.contamination if kind else "") or "").split()),
-                remaining_m2=float(row.remaining_m2 or 0.0),
-                submission_id=row.submission_id,
-            )
-        )
-    return views
-
-
-def _latest(
-    session: Session, columns: Sequence[Any], conditions: Iterable[ColumnElement[bool]]
-) -> Iterable[Any]:
-    """Per hazard area, the columns of its latest fact (date of information, then arrival)."""
-    f = ReportFact
-    rank = (
-        func.row_number()
-        .over(partition_by=f.hazard_area, order_by=(f.fact_date.desc(), f.id.desc()))
-        .label("rank")
+    )  # fmt: skip
+    admin1 = func.coalesce(latest.c.admin1, "")
+    admin2 = func.coalesce(latest.c.admin2, "")
+    query = select(
+        latest.c.hazard_area,
+        latest.c.status,
+        latest.c.remaining_m2,
+        func.coalesce(latest.c.ha_code, "").label("ha_code"),
+        latest.c.submission_id,
+        func.coalesce(latest.c.hazard_type, "").label("hazard_type"),
+        func.coalesce(latest.c.contamination, "").label("contamination"),
+        admin1.label("admin1"),
+        admin2.label("admin2"),
     )
-    inner = select(*columns, rank).where(*conditions).subquery()
-    return session.execute(select(*[inner.c[c.key] for c in columns]).where(inner.c.rank == 1))
+    if is_open is True:
+        query = query.where(latest.c.status.not_in(CLOSED_STATUSES))
+    elif is_open is False:
+        query = query.where(latest.c.status.in_(CLOSED_STATUSES))
+    if cmr_only:
+        query = query.where(latest.c.hazard_area.in_(cmr_areas_query(scope.project_id, scope.end)))
+    if scope.admin_areas is not None:
+        wanted = sorted(scope.admin_areas)
+        query = query.where(or_(admin1.in_(wanted), admin2.in_(wanted)))
+    if scope.hazard_areas is not None:
+        query = query.where(latest.c.hazard_area.in_(sorted(scope.hazard_areas)))
+    return [
+        AreaView(
+            hazard_area=row.hazard_area,
+            ha_code=row.ha_code,
+            admin1=row.admin1,
+            admin2=row.admin2,
+            hazard_type=row.hazard_type,
+            status=row.status,
+            contamination=frozenset(row.contamination.split()),
+            remaining_m2=float(row.remaining_m2 or 0.0),
+            submission_id=row.submission_id,
+        )
+        for row in session.execute(query)
+    ]
+
+
+def _latest(columns: Sequence[Any], conditions: Sequence[ColumnElement[bool]]) -> Subquery:
+    """Per hazard area, the columns of its latest fact (date of information, then arrival).
+
+    Two grouped passes (the latest date per area, then the last fact on that date) and a
+    join by primary key: hash aggregates, where a window function would sort every fact."""
+    f = ReportFact
+    last_date = (
+        select(f.hazard_area.label("area"), func.max(f.fact_date).label("day"))
+        .where(*conditions)
+        .group_by(f.hazard_area)
+        .subquery()
+    )
+    last_id = (
+        select(func.max(f.id).label("id"))
+        .join(last_date, (last_date.c.area == f.hazard_area) & (last_date.c.day == f.fact_date))
+        .where(*conditions)
+        .group_by(f.hazard_area)
+        .subquery()
+    )
+    return select(*columns).join(last_id, last_id.c.id == f.id).subquery()
 
 
 # --- folding facts -------------------------------------------------------------------------------
@@ -220,28 +255,22 @@ def land_released(
     scope: Scope,
     by: Sequence[str],
     *,
-    places: dict[str, Place] | None = None,
-    cmr_areas: set[str] | None = None,
+    cmr_only: bool = False,
     explain: bool = False,
+    area_status: bool = False,
 ) -> dict[tuple[str, ...], Sum]:
     """m² cancelled, reduced and cleared by reports dated in the scope's period, folded by
-    ``by``; only areas in ``cmr_areas`` when it is given."""
+    ``by``; only on areas with cluster munition remnants with ``cmr_only``."""
     f = ReportFact
     columns = [
         func.sum(f.cancelled_m2).label("cancelled_m2"),
         func.sum(f.reduced_m2).label("reduced_m2"),
         func.sum(f.cleared_m2).label("cleared_m2"),
     ]
-    return _fold(
-        session,
-        scope,
-        by,
-        columns,
-        (f.hazard_area.is_not(None), f.kind.in_(AREA_KINDS)),
-        places=places,
-        only_areas=cmr_areas,
-        explain=explain,
-    )
+    conditions: list[ColumnElement[bool]] = [f.hazard_area.is_not(None), f.kind.in_(AREA_KINDS)]
+    if cmr_only:
+        conditions.append(f.hazard_area.in_(cmr_areas_query(scope.project_id, scope.end)))
+    return _fold(session, scope, by, columns, conditions, explain=explain)
 
 
 def counted(
@@ -249,7 +278,6 @@ def counted(
     scope: Scope,
     item_kind: str,
     by: Sequence[str],
-    places: dict[str, Place] | None = None,
     *,
     explain: bool = False,
 ) -> dict[tuple[str, ...], Sum]:
@@ -261,7 +289,6 @@ def counted(
         by,
         [func.sum(ReportItem.quantity).label("count")],
         (ReportItem.kind == item_kind,),
-        places=places,
         items=True,
         explain=explain,
     )
@@ -272,24 +299,30 @@ def facts_counted(
     scope: Scope,
     kinds: Sequence[str],
     by: Sequence[str],
-    places: dict[str, Place] | None = None,
     *,
     explain: bool = False,
+    area_counts: bool = False,
 ) -> dict[tuple[str, ...], Sum]:
-    """The number of reports of ``kinds`` dated in the period (``count``), folded by ``by``."""
-    return _fold(
-        session,
-        scope,
-        by,
-        [func.count().label("count")],
-        (ReportFact.kind.in_(kinds),),
-        places=places,
-        explain=explain,
-    )
-
-
-def fact_filters(scope: Scope) -> list[ColumnElement[bool]]:
+    """The number of reports of ``kinds`` dated in the period (``count``), folded by ``by``;
+    with ``area_counts``, also the hazard areas they are about (``areas``) and how many of
+    those a report in the period closed (``closed_areas``)."""
     f = ReportFact
+    sums: list[Any] = [func.count().label("count")]
+    if area_counts:
+        g = aliased(ReportFact)
+        closing = select(g.hazard_area).where(
+            *fact_filters(scope, g), g.hazard_area.is_not(None), g.status.in_(CLOSED_STATUSES)
+        )
+        sums.append(func.count(distinct(f.hazard_area)).label("areas"))
+        sums.append(
+            func.count(distinct(f.hazard_area))
+            .filter(f.hazard_area.in_(closing))
+            .label("closed_areas")
+        )
+    return _fold(session, scope, by, sums, (f.kind.in_(kinds),), explain=explain)
+
+
+def fact_filters(scope: Scope, f: Any = ReportFact) -> list[ColumnElement[bool]]:
     conditions = [
         f.project_id == scope.project_id,
         f.fact_date >= scope.start,
@@ -312,54 +345,50 @@ def _fold(
     sums: Sequence[Any],
     conditions: Iterable[ColumnElement[bool]],
     *,
-    places: dict[str, Place] | None,
     items: bool = False,
-    only_areas: set[str] | None = None,
     explain: bool = False,
 ) -> dict[tuple[str, ...], Sum]:
+    """Sums grouped in SQL by ``by``; a report about a hazard area is placed where the area
+    is (:func:`server.reports.facts.place_area`), others by their own P-codes."""
     f = ReportFact
-    group: list[Any] = [f.hazard_area, f.admin1, f.admin2]
-    extra = [k for k in by if k not in ("admin1", "admin2", "hazard_area")]
-    for key in extra:
-        if key in ITEM_COLUMNS and items:
+    admin = {"admin1": func.coalesce(f.admin1, ""), "admin2": func.coalesce(f.admin2, "")}
+    group: list[Any] = []
+    for key in by:
+        if key in admin:
+            group.append(admin[key].label(key))
+        elif key == "hazard_area":
+            group.append(f.hazard_area.label(key))
+        elif key in ITEM_COLUMNS and items:
             group.append(getattr(ReportItem, key).label(key))
         else:
             group.append(getattr(f, _FACT_KEYS.get(key, key)).label(key))
     if explain:
-        group.append(f.submission_id)
-    query = select(*group, *sums).where(*fact_filters(scope), *conditions).group_by(*group)
-    if items:
-        query = query.select_from(ReportItem).join(f, f.id == ReportItem.fact_id)
-    places = places if places is not None else area_places(session, scope.project_id, scope.end)
+        group.append(f.submission_id.label("submission_id"))
+    query = select(*group, *sums)
+    query = (
+        query.select_from(ReportItem).join(f, f.id == ReportItem.fact_id)
+        if items
+        else query.select_from(f)
+    )
+    query = query.where(*fact_filters(scope), *conditions)
+    if scope.admin_areas is not None:
+        wanted = sorted(scope.admin_areas)
+        query = query.where(or_(admin["admin1"].in_(wanted), admin["admin2"].in_(wanted)))
+    if scope.hazard_areas is not None:
+        query = query.where(f.hazard_area.in_(sorted(scope.hazard_areas)))
+    query = query.group_by(*group)
     folded: dict[tuple[str, ...], Sum] = {}
-    names = [getattr(s, "key", None) or s.name for s in sums]
+    names = [s.key for s in sums]
     for row in session.execute(query):
-        area = row.hazard_area
-        if area is not None:
-            if only_areas is not None and area not in only_areas:
-                continue
-            place = places.get(area, Place("", "", ""))
-            admin1, admin2 = place.admin1, place.admin2
-        else:
-            admin1, admin2 = row.admin1 or "", row.admin2 or ""
-        if not _in_scope(scope, area, admin1, admin2):
-            continue
-        values = {"admin1": admin1, "admin2": admin2, "hazard_area": area or ""}
-        folded_key = tuple(str(values[k] if k in values else (getattr(row, k) or "")) for k in by)
+        folded_key = tuple(str(getattr(row, k) or "") for k in by)
         target = folded.setdefault(folded_key, Sum())
         for name in names:
             target.add(name, float(getattr(row, name) or 0))
-        if area is not None:
-            target.hazard_areas.add(area)
+        if "hazard_area" in by and row.hazard_area:
+            target.hazard_areas.add(row.hazard_area)
         if explain:
             target.submissions.add(row.submission_id)
     return folded
-
-
-def _in_scope(scope: Scope, area: str | None, admin1: str, admin2: str) -> bool:
-    if scope.hazard_areas is not None and area not in scope.hazard_areas:
-        return False
-    return scope.admin_areas is None or admin1 in scope.admin_areas or admin2 in scope.admin_areas
 
 
 def instance_ids(session: Session, submission_ids: Iterable[int]) -> dict[int, str]:

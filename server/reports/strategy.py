@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from server import errors
 from server.reports.document import Table, km2, m2
 from server.reports.models import StrategyTarget
-from server.reports.outputs import Scope, area_places, area_views, land_released
+from server.reports.outputs import Scope, area_views, land_released
 
 METRICS = ("released_m2", "cleared_m2", "areas_closed")
 
@@ -120,8 +120,7 @@ def _progress(
 
 def _closed(session: Session, scope: Scope) -> int:
     """Areas closed at the scope's end that were not closed the day before it started."""
-    places = area_places(session, scope.project_id, scope.end)
-    now = {v.hazard_area for v in area_views(session, scope, places) if not v.open}
+    now = {v.hazard_area for v in area_views(session, scope, is_open=False)}
     before_scope = Scope(
         scope.project_id,
         scope.start,
@@ -129,5 +128,5 @@ def _closed(session: Session, scope: Scope) -> int:
         scope.approved_only,
         admin_areas=scope.admin_areas,
     )
-    before = {v.hazard_area for v in area_views(session, before_scope, places) if not v.open}
+    before = {v.hazard_area for v in area_views(session, before_scope, is_open=False)}
     return len(now - before)

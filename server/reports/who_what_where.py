@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from server.reports import funding
@@ -27,7 +27,6 @@ from server.reports.outputs import (
     Scope,
     Sum,
     area_places,
-    area_views,
     counted,
     fact_filters,
     facts_counted,
@@ -35,6 +34,8 @@ from server.reports.outputs import (
 )
 
 ACTIVITIES = (*AREA_KINDS, "eod_spot", "eod_destruction", "eore")
+# Work on an area that two operators should not both be doing (a survey is not).
+WORK_KINDS = ("ts", "clearance", "bac", "completion")
 KEY = ("operator", "activity", "admin1", "admin2")
 EORE_COLUMNS = [f"eore_{sex}_{band}" for sex, band in EORE_CELLS.values()]
 LAND_COLUMNS = [f"land_{sex}_{age}" for sex, age in LAND_CELLS.values()]
@@ -43,27 +44,23 @@ LAND_COLUMNS = [f"land_{sex}_{age}" for sex, age in LAND_CELLS.values()]
 def who_what_where(
     session: Session, scope: Scope, period: str, explain: bool
 ) -> tuple[dict[str, Any], list[Table]]:
-    places = area_places(session, scope.project_id, scope.end)
-    reports = facts_counted(session, scope, ACTIVITIES, KEY, places, explain=explain)
-    released = land_released(session, scope, KEY, places=places)
-    destroyed = counted(session, scope, "destroyed", KEY, places)
-    eore = counted(session, scope, "eore", (*KEY, "sex", "age"), places)
-    land = counted(session, scope, "land_beneficiary", (*KEY, "sex", "age"), places)
-    closed = {
-        v.hazard_area
-        for v in area_views(
-            session, Scope(scope.project_id, scope.start, scope.end, scope.approved_only), places
-        )
-        if not v.open
-    }
+    reports = facts_counted(session, scope, ACTIVITIES, KEY, explain=explain, area_counts=True)
+    released = land_released(session, scope, KEY)
+    destroyed = counted(session, scope, "destroyed", KEY)
+    eore = counted(session, scope, "eore", (*KEY, "sex", "age"))
+    land = counted(session, scope, "land_beneficiary", (*KEY, "sex", "age"))
     donors = funding.donors_by_hazard_area(session, scope.project_id)
+    areas_of: dict[tuple[str, ...], set[str]] = {}
+    if donors:
+        for key, sums in facts_counted(session, scope, ACTIVITIES, (*KEY, "hazard_area")).items():
+            areas_of.setdefault(key[: len(KEY)], set()).update(sums.hazard_areas)
     rows = []
     for key, sums in sorted(reports.items()):
-        areas = sums.hazard_areas
+        areas, closed = int(sums.values["areas"]), int(sums.values["closed_areas"])
         row: dict[str, Any] = dict(zip(KEY, key, strict=True))
         row["period"] = period
-        row["status"] = "completed" if areas <= closed else "ongoing"
-        row["hazard_areas"] = len(areas)
+        row["status"] = "completed" if closed >= areas else "ongoing"
+        row["hazard_areas"] = areas
         row["reports"] = int(sums.values["count"])
         values = released.get(key, Sum()).values
         total = 0.0
@@ -78,11 +75,12 @@ def who_what_where(
             row[f"eore_{sex}_{band}"] = _n(eore, (*key, sex, band))
         for sex, age in LAND_CELLS.values():
             row[f"land_{sex}_{age}"] = _n(land, (*key, sex, age))
-        row["donor"] = " ".join(sorted({d for a in areas for d in donors.get(a, [])}))
+        funders = {d for a in areas_of.get(key, set()) for d in donors.get(a, [])}
+        row["donor"] = " ".join(sorted(funders))
         if explain:
             row["submissions"] = sorted(sums.submissions)
         rows.append(row)
-    overlaps = _overlaps(session, scope, places)
+    overlaps = _overlaps(session, scope)
     data = {"period": period, "rows": rows, "overlaps": overlaps}
     columns = [*KEY, "period", "status", "hazard_areas", "reports", "cancelled_m2"]
     columns += ["reduced_m2", "cleared_m2", "released_m2", "released_km2", "devices_destroyed"]
@@ -104,13 +102,22 @@ def _n(folded: dict[tuple[str, ...], Sum], key: tuple[str, ...]) -> int:
     return int(folded.get(key, Sum()).values.get("count", 0))
 
 
-def _overlaps(session: Session, scope: Scope, places: dict[str, Place]) -> list[dict[str, Any]]:
+def _overlaps(session: Session, scope: Scope) -> list[dict[str, Any]]:
     f = ReportFact
-    rows: list[Any] = session.execute(
-        select(f.hazard_area, f.organisation, f.fact_date, f.submission_id, f.kind).where(
-            *fact_filters(scope), f.kind.in_(AREA_KINDS), f.hazard_area.is_not(None)
+    work = (*fact_filters(scope), f.kind.in_(WORK_KINDS), f.hazard_area.is_not(None))
+    shared = (
+        select(f.hazard_area)
+        .where(*work)
+        .group_by(f.hazard_area)
+        .having(func.count(distinct(f.organisation)) > 1)
+    )
+    by_area: dict[str, dict[str, set[int]]] = {}
+    for area, operator, sid in session.execute(
+        select(f.hazard_area, f.organisation, f.submission_id).where(
+            *work, f.hazard_area.in_(shared)
         )
-    ).all()  # type: ignore[assignment]
+    ):
+        by_area.setdefault(str(area), {}).setdefault(operator, set()).add(sid)
     taskings = list(
         session.scalars(
             select(Tasking).where(
@@ -120,18 +127,6 @@ def _overlaps(session: Session, scope: Scope, places: dict[str, Place]) -> list[
             )
         )
     )
-    found: list[dict[str, Any]] = []
-
-    def place(area: str) -> dict[str, Any]:
-        p = places.get(area, Place("", "", ""))
-        return {"hazard_area": area, "ha_code": p.ha_code, "admin1": p.admin1, "admin2": p.admin2}
-
-    in_scope = set(scope.admin_areas or ())
-    by_area: dict[str, dict[str, set[int]]] = {}
-    for area, operator, _date, sid, kind in rows:
-        if kind == "nts":
-            continue  # a survey before another operator's clearance is a handover
-        by_area.setdefault(area, {}).setdefault(operator, set()).add(sid)
     tasked: dict[str, set[str]] = {}
     for t in taskings:
         for other in taskings:
@@ -143,37 +138,55 @@ def _overlaps(session: Session, scope: Scope, places: dict[str, Place]) -> list[
                 and t.start_date <= other.end_date
             ):
                 tasked.setdefault(t.hazard_area, set()).update({t.operator, other.operator})
+    outside: list[Any] = []
+    with_taskings = sorted({t.operator for t in taskings})
+    if with_taskings:
+        candidates = session.execute(
+            select(f.hazard_area, f.organisation, f.fact_date, f.submission_id)
+            .where(
+                *fact_filters(scope),
+                f.kind.in_(AREA_KINDS),
+                f.hazard_area.is_not(None),
+                f.organisation.in_(with_taskings),
+            )
+            .order_by(f.fact_date, f.submission_id)
+        )
+        for area, operator, fact_date, sid in candidates:
+            if not any(
+                t.operator == operator
+                and t.hazard_area == area
+                and t.start_date <= fact_date <= t.end_date
+                for t in taskings
+            ):
+                outside.append((area, operator, fact_date, sid))
+    flagged = set(by_area) | set(tasked) | {o[0] for o in outside}
+    places = area_places(session, scope.project_id, scope.end, flagged)
+    admin = set(scope.admin_areas or ())
+
+    def place(area: str) -> dict[str, Any] | None:
+        p = places.get(area, Place("", "", ""))
+        if scope.hazard_areas is not None and area not in scope.hazard_areas:
+            return None
+        if admin and not (p.admin1 in admin or p.admin2 in admin):
+            return None
+        return {"hazard_area": area, "ha_code": p.ha_code, "admin1": p.admin1, "admin2": p.admin2}
+
+    found: list[dict[str, Any]] = []
     for area in sorted(set(by_area) | set(tasked)):
-        operators = set(by_area.get(area, {})) if len(by_area.get(area, {})) > 1 else set()
-        operators |= tasked.get(area, set())
-        if len(operators) < 2 or not _area_in(scope, area, places, in_scope):
+        where = place(area)
+        operators = set(by_area.get(area, {})) | tasked.get(area, set())
+        if where is None or len(operators) < 2:
             continue
-        subs = {s for op, ids in by_area.get(area, {}).items() if op in operators for s in ids}
+        subs = {s for ids in by_area.get(area, {}).values() for s in ids}
         found.append(
-            {"type": "two_operators_one_area", **place(area), "operators": sorted(operators)}
+            {"type": "two_operators_one_area", **where, "operators": sorted(operators)}
             | {"submissions": sorted(subs), "from_taskings": area in tasked}
         )
-    with_taskings = {t.operator for t in taskings}
-    for area, operator, fact_date, sid, _kind in sorted(rows, key=lambda r: (r[2], r[3])):
-        if operator not in with_taskings or not _area_in(scope, area, places, in_scope):
-            continue
-        if not any(
-            t.operator == operator
-            and t.hazard_area == area
-            and t.start_date <= fact_date <= t.end_date
-            for t in taskings
-        ):
+    for area, operator, fact_date, sid in outside:
+        where = place(area)
+        if where is not None:
             found.append(
-                {"type": "outside_tasking", **place(area), "operators": [operator]}
+                {"type": "outside_tasking", **where, "operators": [operator]}
                 | {"submissions": [sid], "date": fact_date.isoformat()}
             )
     return found
-
-
-def _area_in(scope: Scope, area: str, places: dict[str, Place], admin: set[str]) -> bool:
-    if scope.hazard_areas is not None and area not in scope.hazard_areas:
-        return False
-    if not admin:
-        return True
-    p = places.get(area, Place("", "", ""))
-    return p.admin1 in admin or p.admin2 in admin
