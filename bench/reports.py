@@ -2,7 +2,7 @@
 PostgreSQL.
 
     .venv/bin/python bench/reports.py [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
-        [--areas 100000] [--reports 1000000]
+        [--areas 100000] [--reports 1000000] [--runs 3]
 
 Creates a scratch database (dropped at the end), publishes the form library, and generates the
 rows directly with SQL (the load being measured is the report, not the intake): one submission
@@ -142,6 +142,7 @@ def main() -> None:
     )
     parser.add_argument("--areas", type=int, default=100_000)
     parser.add_argument("--reports", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3, help="Runs of each report.")
     args = parser.parse_args()
 
     url, name = create_scratch_database(args.database_url, "fieldsync_bench")
@@ -202,7 +203,7 @@ def main() -> None:
 
             for kind, query in QUERIES:
                 label = kind + ("" if list(query) == ["year"] else f" {query}")
-                for attempt in range(3):
+                for attempt in range(args.runs):
                     with runtime.session_factory() as session:
                         project = session.get(Project, project_id)
                         assert project is not None

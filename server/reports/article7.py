@@ -1,7 +1,7 @@
 """CCM Article 7 transparency report for a calendar year: Forms F (contamination and
 clearance), G (risk education), H (victim assistance, aggregates only) and I (funding).
 
-Form F counts areas with cluster munition remnants among their contamination types: the
+Form F counts areas some report (up to 31 December) names cluster munition remnants on: the
 areas still open on 31 December, as the latest report of the year (or before) leaves them, and
 the m² cancelled, reduced and cleared on them by reports dated in the year. Destroyed
 devices are every category (submunitions and other remnants). The JSON keys are an interface
@@ -111,7 +111,14 @@ def _form_f(
 def _form_g(
     session: Session, scope: Scope, explain: bool, sources: dict[int, str]
 ) -> dict[str, Any]:
-    cells = counted(session, scope, "eore", ("sex", "age"), explain=explain)
+    # One query for the participants and one for the sessions; every table is a roll-up.
+    people = counted(
+        session, scope, "eore", ("method", "admin1", "admin2", "sex", "age"), explain=explain
+    )
+    sessions = facts_counted(
+        session, scope, ("eore",), ("method", "admin1", "admin2"), explain=explain
+    )
+    cells = _rollup(people, (3, 4))
     beneficiaries = []
     for sex in EORE_SEXES:
         for band in EORE_BANDS:
@@ -119,16 +126,14 @@ def _form_g(
             row = {"sex": sex, "age_band": band, "count": int(sums.values.get("count", 0))}
             _explain(row, sums, explain, sources)
             beneficiaries.append(row)
-    sessions = facts_counted(session, scope, ("eore",), ("method",), explain=explain)
-    people = counted(session, scope, "eore", ("method",))
+    method_people = _rollup(people, (0,))
     by_method = []
-    for (method,), sums in sorted(sessions.items()):
+    for (method,), sums in sorted(_rollup(sessions, (0,)).items()):
         row = {"method": method, "sessions": int(sums.values["count"])}
-        row["beneficiaries"] = int(people.get((method,), Sum()).values.get("count", 0))
+        row["beneficiaries"] = int(method_people.get((method,), Sum()).values.get("count", 0))
         _explain(row, sums, explain, sources)
         by_method.append(row)
-    admin_sessions = facts_counted(session, scope, ("eore",), ("admin1", "admin2"))
-    admin_people = counted(session, scope, "eore", ("admin1", "admin2"))
+    admin_people = _rollup(people, (1, 2))
     by_admin = [
         {
             "admin1": key[0],
@@ -136,7 +141,7 @@ def _form_g(
             "sessions": int(sums.values["count"]),
             "beneficiaries": int(admin_people.get(key, Sum()).values.get("count", 0)),
         }
-        for key, sums in sorted(admin_sessions.items())
+        for key, sums in sorted(_rollup(sessions, (1, 2)).items())
     ]
     return {
         "sessions": sum(r["sessions"] for r in by_method),
@@ -150,16 +155,28 @@ def _form_g(
 def _form_h(
     session: Session, scope: Scope, minimum: int, explain: bool, sources: dict[int, str]
 ) -> dict[str, Any]:
-    casualties = casualty_rows(session, scope, minimum, explain, sources)
-    totals = {"killed": 0, "injured": 0, "unknown": 0}
-    for sums_key, sums in counted(session, scope, "casualty", ("outcome",)).items():
-        totals[sums_key[0]] = totals.get(sums_key[0], 0) + int(sums.values["count"])
+    casualties, by_outcome = casualty_rows(session, scope, minimum, explain, sources)
+    totals = {"killed": 0, "injured": 0, "unknown": 0} | by_outcome
     return {
         "casualties": casualties,
         "survivors_assessed": survivors_assessed(session, scope),
         "referrals": referral_rows(session, scope, minimum),
         "totals": totals,
     }
+
+
+def _rollup(
+    folded: dict[tuple[str, ...], Sum], positions: tuple[int, ...]
+) -> dict[tuple[str, ...], Sum]:
+    """``folded`` summed again by the key parts at ``positions``."""
+    rolled: dict[tuple[str, ...], Sum] = {}
+    for key, sums in folded.items():
+        target = rolled.setdefault(tuple(key[i] for i in positions), Sum())
+        for name, value in sums.values.items():
+            target.add(name, value)
+        target.submissions |= sums.submissions
+        target.hazard_areas |= sums.hazard_areas
+    return rolled
 
 
 def _explain(row: dict[str, Any], sums: Sum, explain: bool, sources: dict[int, str]) -> None:

@@ -18,11 +18,14 @@ from server.reports.outputs import Scope, counted, fact_filters
 
 def casualty_rows(
     session: Session, scope: Scope, minimum: int, explain: bool, sources: dict[int, str]
-) -> list[dict[str, Any]]:
-    """Casualties of accidents dated in the period by outcome, sex, age group and group."""
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Casualties of accidents dated in the period by outcome, sex, age group and group, and
+    the totals by outcome (not suppressed: national figures)."""
     by = ("outcome", "sex", "age", "grp")
     rows = []
+    totals: dict[str, int] = {}
     for key, sums in sorted(counted(session, scope, "casualty", by, explain=explain).items()):
+        totals[key[0]] = totals.get(key[0], 0) + int(sums.values["count"])
         row: dict[str, Any] = {"outcome": key[0], "sex": key[1], "age_group": key[2]}
         row["group"] = key[3]
         row.update(cell(sums.values["count"], minimum))
@@ -31,7 +34,7 @@ def casualty_rows(
             for sid in sums.submissions:
                 sources.setdefault(sid, "")
         rows.append(row)
-    return rows
+    return rows, totals
 
 
 def survivors_assessed(session: Session, scope: Scope) -> int:

@@ -168,7 +168,7 @@ def casualty(
     return item
 
 
-def _area_report(c: Coalition, name: str, form: str, n: int, org: str, date: str, **kw: Any) -> str:
+def area_report(c: Coalition, name: str, form: str, n: int, org: str, date: str, **kw: Any) -> str:
     """A clearance or completion report on hazard area ``n``."""
     released = {
         "area_cancelled_m2": str(kw.pop("cancelled", 0)),
@@ -220,48 +220,48 @@ def send_the_year(c: Coalition) -> None:
     nts("ha1 resurvey", 1, "MAG", "2026-03-01", resurvey, area_cancelled_m2="2000")
 
     cmr_uxo = {"hazard_type": "cha", "contamination_types": "cmr uxo"}
-    _area_report(
+    area_report(
         c, "ha2 ts", "clearance_report", 2, "MAG", "2026-04-10",
         fields={"method": "ts", "area_reduced_m2": "5000"}, reduced_asset=3000,
         reduced_no_asset=2000, status="reduced", remaining=15000, values=cmr_uxo,
         repeats={"devices": [device("cmr", "blu_26", 3),
                              device("uxo", "mortar_60", 1, "removed_for_destruction")]},
     )  # fmt: skip
-    _area_report(
+    area_report(
         c, "ha2 clearance mag", "clearance_report", 2, "MAG", "2026-06-20",
         fields={"method": "clearance"}, cleared=10000, status="in_clearance", remaining=5000,
         values=cmr_uxo,
         repeats={"devices": [device("cmr", "blu_26", 4), device("cmr", "m77", 2),
                              device("cmr", "failed_cm", 1)]},
     )  # fmt: skip
-    _area_report(
+    area_report(
         c, "ha2 clearance halo", "clearance_report", 2, "HALO", "2026-07-05",
         fields={"method": "clearance"}, cleared=1000, status="in_clearance", remaining=4000,
         values=cmr_uxo,
     )  # fmt: skip
-    _area_report(
+    area_report(
         c, "ha3 completion", "completion_report", 3, "HALO", "2026-08-15",
         cancelled=1000, cleared=4000, status="cleared", remaining=0,
         fields={"direct_women": "3", "direct_men": "4", "direct_girls": "2", "direct_boys": "1"},
     )  # fmt: skip
-    _area_report(
+    area_report(
         c, "ha4 clearance", "clearance_report", 4, "HALO", "2026-05-01",
         fields={"method": "clearance"}, cleared=2000, status="in_clearance", remaining=6000,
         values={"hazard_type": "sha", "contamination_types": "ap_mine"},
         repeats={"devices": [device("ap_mine", "pmn", 2)]},
     )  # fmt: skip
-    _area_report(
+    area_report(
         c, "ha1 clearance unapproved", "clearance_report", 1, "MAG", "2026-09-01",
         fields={"method": "clearance"}, cleared=3000, status="in_clearance", remaining=5000,
         values={"hazard_type": "sha", "contamination_types": "cmr"}, approve=False,
     )  # fmt: skip
-    _area_report(
+    area_report(
         c, "ha5 clearance", "clearance_report", 5, "NPA", "2026-10-10",
         fields={"method": "clearance"}, cleared=3000, status="cleared", remaining=0,
         values={"hazard_type": "sha", "contamination_types": "cmr"},
         repeats={"devices": [device("cmr", "blu_97", 5)]},
     )  # fmt: skip
-    _area_report(
+    area_report(
         c, "ha2 clearance 2027", "clearance_report", 2, "MAG", "2027-01-10",
         fields={"method": "clearance"}, cleared=4000, status="cleared", remaining=0,
         values=cmr_uxo,
@@ -356,6 +356,17 @@ def send_the_year(c: Coalition) -> None:
 
 @pytest.fixture
 def coalition(factories: Factories, client: FlaskClient) -> Coalition:
+    c = _coalition(factories, client)
+    send_the_year(c)
+    return c
+
+
+@pytest.fixture
+def empty_coalition(factories: Factories, client: FlaskClient) -> Coalition:
+    return _coalition(factories, client)
+
+
+def _coalition(factories: Factories, client: FlaskClient) -> Coalition:
     project = factories.project("Coalition reports")
     factories.publish_library(project)
     with factories.session() as session:
@@ -373,5 +384,4 @@ def coalition(factories: Factories, client: FlaskClient) -> Coalition:
         admin=factories.logged_in(project, Role.ADMINISTRATOR),
         forms={form_id: version for form_id, version in rows},
     )
-    send_the_year(c)
     return c

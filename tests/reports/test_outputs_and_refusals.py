@@ -19,7 +19,7 @@ from server.cli import main
 from server.db import transaction
 from server.reports import facts
 from server.reports.models import ReportFact, ReportItem
-from tests.reports.conftest import Coalition
+from tests.reports.conftest import HA, Coalition, area_report
 
 KM2 = ["cancelled_km2", "reduced_km2", "cleared_km2"]
 
@@ -215,3 +215,25 @@ def test_an_edit_replaces_its_facts_and_a_rejection_removes_them_from_approved_f
         assert facts.rebuild(session, coalition.project.id) > 0
     again = coalition.get("/reports/article7?year=2026").get_json()["form_f"]["totals"]
     assert again == totals
+
+
+def test_a_clearance_synced_before_its_hazard_report_is_placed_when_the_report_arrives(
+    empty_coalition: Coalition,
+) -> None:
+    c = empty_coalition
+    area_report(
+        c, "early clearance", "clearance_report", 1, "MAG", "2026-03-01",
+        fields={"method": "clearance"}, cleared=700, status="in_clearance", remaining=300,
+        values={"hazard_type": "sha", "contamination_types": "cmr"},
+    )  # fmt: skip
+    released = c.get("/reports/article7?year=2026").get_json()["form_f"]["land_released"]
+    assert [(r["admin1"], r["admin2"], r["cleared_m2"]) for r in released] == [("", "", 700.0)]
+    area = {"ha_code": "HA-0001", "hazard_type": "sha", "status": "suspected"}
+    area |= {"contamination_types": "cmr", "estimated_area_m2": "1000", "remaining_area_m2": "1000"}
+    area |= {"admin1_pcode": "LA15", "admin2_pcode": "LA1501", "admin_area": "LA1501"}
+    c.send("late survey", "hazard_report", {"organisation": "MAG", "report_mode": "new_area"},
+           entity=HA[1], create=True, values=area, date="2026-02-01")  # fmt: skip
+    released = c.get("/reports/article7?year=2026").get_json()["form_f"]["land_released"]
+    assert [(r["admin1"], r["admin2"], r["cleared_m2"]) for r in released] == [
+        ("LA15", "LA1501", 700.0)
+    ]
