@@ -222,6 +222,7 @@ def main() -> None:
             runtime.engine.dispose()
     finally:
         drop_scratch_database(url, name)
+    print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(json.dumps({"database": "postgresql", "areas": args.areas, "reports": args.reports,
                       "slowest_seconds": {k: round(v, 2) for k, v in figures.items()}}))  # fmt: skip
 
