@@ -100,6 +100,7 @@ def _register_blueprints(app: Flask) -> None:
     from server.intake.encryption_views import blueprint as encrypted_entities
     from server.intake.views import blueprint as submission_review
     from server.openrosa.views import openrosa_blueprint
+    from server.reports.views import blueprint as reports_api
     from server.submissions.views import blueprint as submissions_api
     from server.sync.views import blueprint as sync_api
 
@@ -119,5 +120,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(submission_review)  # PATCH .../submissions/<id>: review state
     app.register_blueprint(openrosa_blueprint)  # /v1/...: ODK Collect (OpenRosa)
     app.register_blueprint(projects_api)  # /api/v1/projects
+    app.register_blueprint(reports_api)  # /api/v1/projects/<id>/reports: coalition reports
     app.register_blueprint(submissions_api)  # /api/v1/projects/<id>/forms/<id>/submissions
     app.register_blueprint(sync_api)  # /api/v1/sync: blobs, push, changes

@@ -30,6 +30,7 @@ from server.forms.cli import forms
 from server.gazetteer.cli import gazetteer
 from server.intake import cli as intake_cli
 from server.projects.cli import projects
+from server.reports.cli import reports
 from server.runtime import make_runtime
 from server.settings import BUNDLED_FORMS_DIR, Settings
 from server.sync.cli import blobs, start_sweeper
@@ -233,6 +234,7 @@ main.add_command(blobs)  # fieldsync-server blobs sweep
 main.add_command(keys_group)  # fieldsync-server keys list|revoke: laptops' bundle keys
 main.add_command(bundle_group)  # fieldsync-server bundle import FILE.fsb
 main.add_command(donors)  # fieldsync-server donors add|list|agreement|transaction|iati|report
+main.add_command(reports)  # fieldsync-server reports build|settings|target|tasking|rebuild-facts
 
 if __name__ == "__main__":
     main()

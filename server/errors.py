@@ -1082,6 +1082,84 @@ def encryption_export_format(fmt: str) -> Problem:
     )
 
 
+# --- coalition reports (docs/reports.md, ADR 0017) -----------------------------------------------
+
+REPORT_BAD_PERIOD = _define(
+    "report.bad_period",
+    400,
+    "The report's period is not one: a year that is not four digits from 1900 to 2100, a "
+    "quarter not written 2026-Q1, a month not written 2026-03, a date range whose end is "
+    "before its start, or more than one kind of period at once.",
+    "Send one period in the form the detail names (docs/reports.md).",
+)
+REPORT_BAD_FILTER = _define(
+    "report.bad_filter",
+    400,
+    "The report does not take a parameter that was sent, or a parameter has a value it does "
+    "not accept; `parameter` names it.",
+    "Drop the parameter or send one of the values the detail lists (docs/reports.md).",
+)
+REPORT_UNKNOWN_ADMIN_AREA = _define(
+    "report.unknown_admin_area",
+    404,
+    "The admin area is not a P-code of the project's gazetteer.",
+    "Use a province or district P-code from the project's gazetteer (e.g. LA09, LA0901).",
+)
+REPORT_UNKNOWN_OPERATOR = _define(
+    "report.unknown_operator",
+    404,
+    "No report of the project names this operator (organisation).",
+    "Use the organisation exactly as the reports name it (the 3W matrix lists them).",
+)
+REPORT_NOT_ACCEPTABLE = _define(
+    "report.not_acceptable",
+    406,
+    "The report cannot be given in a format the Accept header allows.",
+    "Ask for application/json, text/csv, text/html or the XLSX type, or send ?format=.",
+)
+
+
+def report_bad_period(detail: str) -> Problem:
+    return Problem(400, REPORT_BAD_PERIOD, "The report's period is not one", detail)
+
+
+def report_bad_filter(parameter: str, detail: str) -> Problem:
+    return Problem(
+        400,
+        REPORT_BAD_FILTER,
+        "The report does not take this parameter or value",
+        detail,
+        parameter=parameter,
+    )
+
+
+def report_unknown_admin_area(pcode: str) -> Problem:
+    return Problem(
+        404,
+        REPORT_UNKNOWN_ADMIN_AREA,
+        "Unknown admin area",
+        f"{pcode!r} is not a P-code of this project's gazetteer",
+    )
+
+
+def report_unknown_operator(operator: str) -> Problem:
+    return Problem(
+        404,
+        REPORT_UNKNOWN_OPERATOR,
+        "Unknown operator",
+        f"no report of this project names the operator {operator!r}",
+    )
+
+
+def report_not_acceptable(accept: str) -> Problem:
+    return Problem(
+        406,
+        REPORT_NOT_ACCEPTABLE,
+        "No acceptable format",
+        f"the report is available as JSON, CSV, XLSX or HTML, none of which {accept!r} allows",
+    )
+
+
 # --- ODK Central's REST API (/v1/, server/central/) ---------------------------------------------
 
 CENTRAL_FORM_MISMATCH = _define(

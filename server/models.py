@@ -30,6 +30,7 @@ from server.feed.models import SyncChange
 from server.forms.models import Form, FormAttachment, FormVersion
 from server.gazetteer.models import GazetteerArea
 from server.projects.models import Project
+from server.reports.models import ReportFact, ReportItem, ReportSettings, StrategyTarget, Tasking
 from server.submissions.models import (
     Submission,
     SubmissionAttachment,
@@ -68,10 +69,15 @@ __all__ = [
     "Project",
     "ProjectKey",
     "ProjectRole",
+    "ReportFact",
+    "ReportItem",
+    "ReportSettings",
+    "StrategyTarget",
     "Submission",
     "SubmissionAttachment",
     "SubmissionComment",
     "SubmissionVersion",
     "SyncChange",
+    "Tasking",
     "User",
 ]

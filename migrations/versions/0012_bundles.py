@@ -2,7 +2,7 @@
 conflict resolutions they carried (docs/offline-bundles.md, ADR 0020).
 
 Revision ID: 0012_bundles
-Revises: 0010_donors
+Revises: 0011_reports
 Create Date: 2026-12-01
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_bundles"
-down_revision = "0010_donors"
+down_revision = "0011_reports"
 branch_labels = None
 depends_on = None
 

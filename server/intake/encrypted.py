@@ -3,6 +3,7 @@ submission's entity block when it arrives, so the block waits (``entities_pendin
 caseworker with the passphrase decrypts the batch. Each pending version is then opened in
 memory and goes through the same entity step as a plain submission, oldest first; one that
 does not open (a file missing, a signature that does not match) stays pending and is counted.
+The current version's report figures are written then too (they could not be read before).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from server.forms.models import Form, FormVersion
 from server.intake.service import received_version
 from server.projects.keys import unlock_project_key
 from server.projects.models import Project
+from server.reports import facts as report_facts
 from server.submissions import decrypt
 from server.submissions.models import Submission, SubmissionVersion
 from server.submissions.parse import parse_instance
@@ -82,6 +84,11 @@ def apply_encrypted_entities(
             parsed.root,
         )
         entity_inbox.receive(session, received)
+        if version.instance_id == submission.current_instance_id:
+            # The report figures of a version that was unreadable at arrival (ADR 0017).
+            report_facts.record(
+                session, submission, form.xml_form_id, parsed.root, version.received_at.date()
+            )
         version.entities_pending = False
         batch.applied.append(version.instance_id)
     audit.record(

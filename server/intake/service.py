@@ -1,5 +1,5 @@
 """ "A submission arrives" and "a data verifier decides": the submission step, then the entity
-step, in the caller's transaction.
+step, then the reports' facts (ADR 0017), in the caller's transaction.
 
 Both steps are done before the caller commits and answers (ADR 0005): a 201 means the
 submission and whatever its entity block did to the shared records are stored.
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from server.entities import inbox as entity_inbox
 from server.entities.codec import HubContext
 from server.projects.models import Project
+from server.reports import facts as report_facts
 from server.submissions import service as submissions
 from server.submissions.models import ReviewState, Submission, SubmissionVersion
 from server.submissions.service import IncomingAttachment, IngestResult, Outcome, Submitter
@@ -39,10 +40,17 @@ def submission_arrives(
         Problem: as :func:`server.submissions.service.ingest`.
     """
     result = submissions.ingest(session, project, xml, attachments, submitter)
-    # An encrypted submission's entity block is unread until the batch is decrypted with the
-    # passphrase (server.intake.encrypted, ADR 0016).
+    # An encrypted submission's entity block and report figures are unread until the batch is
+    # decrypted with the passphrase (server.intake.encrypted, ADR 0016).
     if result.outcome is not Outcome.DUPLICATE and not result.version.encrypted:
         entity_inbox.receive(session, received_submission(project, result), hub_context)
+        report_facts.record(
+            session,
+            result.submission,
+            result.form.xml_form_id,
+            result.parsed.root,
+            result.version.received_at.date(),
+        )
     return result
 
 
@@ -57,6 +65,7 @@ def review_submission(
     rejection refuses them (kept, with the reason)."""
     submissions.set_review_state(session, submission, state, actor_user_id, note=note)
     entity_inbox.review_decided(session, submission.id, state.value)
+    report_facts.review_changed(session, submission)
 
 
 def received_submission(project: Project, result: IngestResult) -> entity_inbox.ReceivedSubmission:

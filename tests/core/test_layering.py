@@ -50,6 +50,7 @@ LAYERS: dict[str, int] = {
     "intake": 6,
     "exports": 6,
     "donors": 6,  # donor accountability: agreements, transactions, the donor report, IATI XML
+    "reports": 6,  # coalition reports; their facts are written by intake, beside them
     # 7: protocols
     "openrosa": 7,
     "sync": 7,

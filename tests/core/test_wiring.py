@@ -26,6 +26,7 @@ REGISTERED = {
     "forms_api": "/api/v1/projects/<int:project_id>",
     "openrosa": "/v1",
     "projects_api": "/api/v1",
+    "reports_api": "/api/v1/projects/<int:project_id>/reports",
     "submissions_api": "/api/v1/projects/<int:project_id>/forms/<form_id>/submissions",
     "submission_review": "/api/v1/projects/<int:project_id>/forms/<form_id>/submissions",
     "sync_api": "/api/v1/sync",

@@ -1,0 +1,404 @@
+"""The figures every report is made of, for a scope: a project, a period, approved reports
+only or not, and optionally a set of admin areas (P-codes of provinces or districts), one
+operator, or a set of hazard areas.
+
+Reusable by any report, the donor report among them::
+
+    from server.reports.outputs import Scope, outputs
+    scope = Scope(project_id, date(2026, 1, 1), date(2026, 12, 31),
+                  admin_areas=frozenset({"LA09"}), hazard_areas=frozenset({uuid, ...}))
+    figures = outputs(session, scope)   # Outputs: m² cancelled/reduced/cleared, devices
+                                        # destroyed by category, beneficiaries by sex and age
+
+The lower-level functions fold the reporting tables (:mod:`server.reports.models`) by the keys
+a report asks for (``by``: ``admin1``, ``admin2``, ``operator``, ``activity``,
+``hazard_area`` and the item's own columns such as ``category``, ``sex``, ``age``), and with
+``explain`` keep the submissions behind each figure. A report about a hazard area is placed
+where the area is (the latest hazard report naming it); reports not
+about an area carry their own P-codes. Areas are stored and summed in m².
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, Subquery, distinct, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from server.reports.models import ReportFact, ReportItem
+from server.submissions.models import Submission
+
+CLOSED_STATUSES = frozenset({"cleared", "cancelled", "handed_over"})
+# Cluster munition remnants that are not submunitions (Article 2: the container, unused stock).
+NOT_SUBMUNITIONS = frozenset({"failed_cm", "abandoned_cm"})
+AREA_KINDS = ("nts", "ts", "clearance", "bac", "completion")
+ITEM_COLUMNS = ("category", "model", "sex", "age", "grp", "outcome", "need", "status")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a figure covers. ``end`` is inclusive. ``None`` filters mean "all"."""
+
+    project_id: int
+    start: date
+    end: date
+    approved_only: bool = True
+    admin_areas: frozenset[str] | None = None
+    operator: str | None = None
+    hazard_areas: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class Place:
+    admin1: str
+    admin2: str
+    ha_code: str
+
+
+@dataclass(frozen=True)
+class AreaView:
+    """A hazard area as the latest report up to a date leaves it (IMSMA's current view)."""
+
+    hazard_area: str
+    ha_code: str
+    admin1: str
+    admin2: str
+    hazard_type: str
+    status: str
+    contamination: frozenset[str]
+    remaining_m2: float
+    submission_id: int
+
+    @property
+    def open(self) -> bool:
+        return self.status not in CLOSED_STATUSES
+
+
+@dataclass
+class Sum:
+    """One figure: a count or sums, and (with explain) the submissions behind it."""
+
+    values: dict[str, float] = field(default_factory=dict)
+    submissions: set[int] = field(default_factory=set)
+    hazard_areas: set[str] = field(default_factory=set)
+
+    def add(self, name: str, value: float) -> None:
+        self.values[name] = self.values.get(name, 0) + value
+
+
+@dataclass
+class Outputs:
+    """What work in a scope produced (the 3W matrix's and the donor report's outputs)."""
+
+    cancelled_m2: float = 0.0
+    reduced_m2: float = 0.0
+    cleared_m2: float = 0.0
+    devices_destroyed: dict[str, int] = field(default_factory=dict)  # by category
+    eore_beneficiaries: dict[tuple[str, str], int] = field(default_factory=dict)  # (sex, band)
+    land_beneficiaries: dict[tuple[str, str], int] = field(default_factory=dict)  # (sex, age)
+    hazard_areas: set[str] = field(default_factory=set)
+
+    @property
+    def released_m2(self) -> float:
+        return self.cancelled_m2 + self.reduced_m2 + self.cleared_m2
+
+
+def outputs(session: Session, scope: Scope) -> Outputs:
+    """m² cancelled, reduced and cleared, devices destroyed by category, and people reached
+    (risk education by sex and age band, land release beneficiaries by sex and age) in
+    ``scope``."""
+    result = Outputs()
+    for sums in land_released(session, scope, ("hazard_area",)).values():
+        result.cancelled_m2 += sums.values.get("cancelled_m2", 0.0)
+        result.reduced_m2 += sums.values.get("reduced_m2", 0.0)
+        result.cleared_m2 += sums.values.get("cleared_m2", 0.0)
+        result.hazard_areas |= sums.hazard_areas
+    for (category,), sums in counted(session, scope, "destroyed", ("category",)).items():
+        result.devices_destroyed[category] = int(sums.values["count"])
+    for key, sums in counted(session, scope, "eore", ("sex", "age")).items():
+        result.eore_beneficiaries[(key[0], key[1])] = int(sums.values["count"])
+    for key, sums in counted(session, scope, "land_beneficiary", ("sex", "age")).items():
+        result.land_beneficiaries[(key[0], key[1])] = int(sums.values["count"])
+    return result
+
+
+# --- hazard areas --------------------------------------------------------------------------------
+
+
+def area_places(
+    session: Session, project_id: int, end: date, areas: Iterable[str] | None = None
+) -> dict[str, Place]:
+    """Where each hazard area is (all of them, or those of ``areas``): the place its facts
+    carry (:func:`server.reports.facts.place_area`)."""
+    f = ReportFact
+    query = select(f.hazard_area, f.admin1, f.admin2, f.ha_code).where(
+        f.project_id == project_id,
+        f.hazard_area.is_not(None),
+        f.admin1.is_not(None),
+        f.fact_date <= end,
+    )
+    if areas is not None:
+        query = query.where(f.hazard_area.in_(sorted(set(areas))))
+    return {
+        r.hazard_area: Place(r.admin1 or "", r.admin2 or "", r.ha_code or "")
+        for r in session.execute(query.distinct())
+    }
+
+
+def cmr_areas_query(project_id: int, end: date) -> Select[Any]:
+    """The hazard areas some report up to ``end`` names cluster munition remnants on."""
+    g = aliased(ReportFact)
+    return select(g.hazard_area).where(
+        g.project_id == project_id,
+        g.hazard_area.is_not(None),
+        g.fact_date <= end,
+        g.contamination.like("%cmr%"),
+    )
+
+
+def area_views(
+    session: Session,
+    scope: Scope,
+    *,
+    is_open: bool | None = None,
+    cmr_only: bool = False,
+) -> list[AreaView]:
+    """Every hazard area as the latest report up to ``scope.end`` leaves it (approved
+    reports only when the scope says so), filtered by the scope's areas, by being open or
+    closed, and by cluster munition remnants."""
+    f = ReportFact
+    conditions = [
+        f.project_id == scope.project_id,
+        f.hazard_area.is_not(None),
+        f.status.is_not(None),
+        f.fact_date <= scope.end,
+    ]
+    if scope.approved_only:
+        conditions.append(f.approved.is_(True))
+    if scope.operator is not None:
+        conditions.append(f.organisation == scope.operator)
+    latest = _latest(
+        [f.hazard_area, f.status, f.remaining_m2, f.ha_code, f.submission_id, f.hazard_type,
+         f.contamination, f.admin1, f.admin2],
+        conditions,
+    )  # fmt: skip
+    admin1 = func.coalesce(latest.c.admin1, "")
+    admin2 = func.coalesce(latest.c.admin2, "")
+    query = select(
+        latest.c.hazard_area,
+        latest.c.status,
+        latest.c.remaining_m2,
+        func.coalesce(latest.c.ha_code, "").label("ha_code"),
+        latest.c.submission_id,
+        func.coalesce(latest.c.hazard_type, "").label("hazard_type"),
+        func.coalesce(latest.c.contamination, "").label("contamination"),
+        admin1.label("admin1"),
+        admin2.label("admin2"),
+    )
+    if is_open is True:
+        query = query.where(latest.c.status.not_in(CLOSED_STATUSES))
+    elif is_open is False:
+        query = query.where(latest.c.status.in_(CLOSED_STATUSES))
+    if cmr_only:
+        query = query.where(latest.c.hazard_area.in_(cmr_areas_query(scope.project_id, scope.end)))
+    if scope.admin_areas is not None:
+        wanted = sorted(scope.admin_areas)
+        query = query.where(or_(admin1.in_(wanted), admin2.in_(wanted)))
+    if scope.hazard_areas is not None:
+        query = query.where(latest.c.hazard_area.in_(sorted(scope.hazard_areas)))
+    return [
+        AreaView(
+            hazard_area=row.hazard_area,
+            ha_code=row.ha_code,
+            admin1=row.admin1,
+            admin2=row.admin2,
+            hazard_type=row.hazard_type,
+            status=row.status,
+            contamination=frozenset(row.contamination.split()),
+            remaining_m2=float(row.remaining_m2 or 0.0),
+            submission_id=row.submission_id,
+        )
+        for row in session.execute(query)
+    ]
+
+
+def _latest(columns: Sequence[Any], conditions: Sequence[ColumnElement[bool]]) -> Subquery:
+    """Per hazard area, the columns of its latest fact (date of information, then arrival).
+
+    Two grouped passes (the latest date per area, then the last fact on that date) and a
+    join by primary key: hash aggregates, where a window function would sort every fact."""
+    f = ReportFact
+    last_date = (
+        select(f.hazard_area.label("area"), func.max(f.fact_date).label("day"))
+        .where(*conditions)
+        .group_by(f.hazard_area)
+        .subquery()
+    )
+    last_id = (
+        select(func.max(f.id).label("id"))
+        .join(last_date, (last_date.c.area == f.hazard_area) & (last_date.c.day == f.fact_date))
+        .where(*conditions)
+        .group_by(f.hazard_area)
+        .subquery()
+    )
+    return select(*columns).join(last_id, last_id.c.id == f.id).subquery()
+
+
+# --- folding facts -------------------------------------------------------------------------------
+
+
+def land_released(
+    session: Session,
+    scope: Scope,
+    by: Sequence[str],
+    *,
+    cmr_only: bool = False,
+    explain: bool = False,
+    area_status: bool = False,
+) -> dict[tuple[str, ...], Sum]:
+    """m² cancelled, reduced and cleared by reports dated in the scope's period, folded by
+    ``by``; only on areas with cluster munition remnants with ``cmr_only``."""
+    f = ReportFact
+    columns = [
+        func.sum(f.cancelled_m2).label("cancelled_m2"),
+        func.sum(f.reduced_m2).label("reduced_m2"),
+        func.sum(f.cleared_m2).label("cleared_m2"),
+    ]
+    conditions: list[ColumnElement[bool]] = [f.hazard_area.is_not(None), f.kind.in_(AREA_KINDS)]
+    if cmr_only:
+        conditions.append(f.hazard_area.in_(cmr_areas_query(scope.project_id, scope.end)))
+    return _fold(session, scope, by, columns, conditions, explain=explain)
+
+
+def counted(
+    session: Session,
+    scope: Scope,
+    item_kind: str,
+    by: Sequence[str],
+    *,
+    explain: bool = False,
+) -> dict[tuple[str, ...], Sum]:
+    """The quantities of the items of ``item_kind`` (destroyed, eore, land_beneficiary,
+    casualty, referral) in reports dated in the period, folded by ``by`` (``count``)."""
+    return _fold(
+        session,
+        scope,
+        by,
+        [func.sum(ReportItem.quantity).label("count")],
+        (ReportItem.kind == item_kind,),
+        items=True,
+        explain=explain,
+    )
+
+
+def facts_counted(
+    session: Session,
+    scope: Scope,
+    kinds: Sequence[str],
+    by: Sequence[str],
+    *,
+    explain: bool = False,
+    area_counts: bool = False,
+) -> dict[tuple[str, ...], Sum]:
+    """The number of reports of ``kinds`` dated in the period (``count``), folded by ``by``;
+    with ``area_counts``, also the hazard areas they are about (``areas``) and how many of
+    those a report in the period closed (``closed_areas``)."""
+    f = ReportFact
+    sums: list[Any] = [func.count().label("count")]
+    if area_counts:
+        g = aliased(ReportFact)
+        closing = select(g.hazard_area).where(
+            *fact_filters(scope, g), g.hazard_area.is_not(None), g.status.in_(CLOSED_STATUSES)
+        )
+        sums.append(func.count(distinct(f.hazard_area)).label("areas"))
+        sums.append(
+            func.count(distinct(f.hazard_area))
+            .filter(f.hazard_area.in_(closing))
+            .label("closed_areas")
+        )
+    return _fold(session, scope, by, sums, (f.kind.in_(kinds),), explain=explain)
+
+
+def fact_filters(scope: Scope, f: Any = ReportFact) -> list[ColumnElement[bool]]:
+    conditions = [
+        f.project_id == scope.project_id,
+        f.fact_date >= scope.start,
+        f.fact_date <= scope.end,
+    ]
+    if scope.approved_only:
+        conditions.append(f.approved.is_(True))
+    if scope.operator is not None:
+        conditions.append(f.organisation == scope.operator)
+    return conditions
+
+
+_FACT_KEYS = {"operator": "organisation", "activity": "kind", "method": "eore_method"}
+
+
+def _fold(
+    session: Session,
+    scope: Scope,
+    by: Sequence[str],
+    sums: Sequence[Any],
+    conditions: Iterable[ColumnElement[bool]],
+    *,
+    items: bool = False,
+    explain: bool = False,
+) -> dict[tuple[str, ...], Sum]:
+    """Sums grouped in SQL by ``by``; a report about a hazard area is placed where the area
+    is (:func:`server.reports.facts.place_area`), others by their own P-codes."""
+    f = ReportFact
+    admin = {"admin1": func.coalesce(f.admin1, ""), "admin2": func.coalesce(f.admin2, "")}
+    group: list[Any] = []
+    for key in by:
+        if key in admin:
+            group.append(admin[key].label(key))
+        elif key == "hazard_area":
+            group.append(f.hazard_area.label(key))
+        elif key in ITEM_COLUMNS and items:
+            group.append(getattr(ReportItem, key).label(key))
+        else:
+            group.append(getattr(f, _FACT_KEYS.get(key, key)).label(key))
+    if explain:
+        group.append(f.submission_id.label("submission_id"))
+    query = select(*group, *sums)
+    query = (
+        query.select_from(ReportItem).join(f, f.id == ReportItem.fact_id)
+        if items
+        else query.select_from(f)
+    )
+    query = query.where(*fact_filters(scope), *conditions)
+    if scope.admin_areas is not None:
+        wanted = sorted(scope.admin_areas)
+        query = query.where(or_(admin["admin1"].in_(wanted), admin["admin2"].in_(wanted)))
+    if scope.hazard_areas is not None:
+        query = query.where(f.hazard_area.in_(sorted(scope.hazard_areas)))
+    query = query.group_by(*group)
+    folded: dict[tuple[str, ...], Sum] = {}
+    names = [s.key for s in sums]
+    for row in session.execute(query):
+        folded_key = tuple(str(getattr(row, k) or "") for k in by)
+        target = folded.setdefault(folded_key, Sum())
+        for name in names:
+            target.add(name, float(getattr(row, name) or 0))
+        if "hazard_area" in by and row.hazard_area:
+            target.hazard_areas.add(row.hazard_area)
+        if explain:
+            target.submissions.add(row.submission_id)
+    return folded
+
+
+def instance_ids(session: Session, submission_ids: Iterable[int]) -> dict[int, str]:
+    """The instanceIDs (first version's, the submission's stable name) of submissions."""
+    ids = sorted(set(submission_ids))
+    found: dict[int, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = session.execute(
+            select(Submission.id, Submission.root_instance_id).where(Submission.id.in_(chunk))
+        )
+        found.update((sid, name) for sid, name in rows)
+    return found
