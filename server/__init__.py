@@ -96,6 +96,7 @@ def _register_blueprints(app: Flask) -> None:
     from server.openrosa.views import openrosa_blueprint
     from server.submissions.views import blueprint as submissions_api
     from server.sync.views import blueprint as sync_api
+    from server.ui.views import blueprint as web_ui
 
     app.register_blueprint(accounts_api)  # /api/v1/sessions, /users, project roles, app users
     app.register_blueprint(central_api)  # /v1/...: ODK Central's REST API (pyodk, Power BI)
@@ -109,3 +110,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(projects_api)  # /api/v1/projects
     app.register_blueprint(submissions_api)  # /api/v1/projects/<id>/forms/<id>/submissions
     app.register_blueprint(sync_api)  # /api/v1/sync: blobs, push, changes
+    app.register_blueprint(web_ui)  # /ui/...: the coordinator's web pages

@@ -37,6 +37,7 @@ from server.projects.service import create_project
 from server.runtime import make_runtime
 from server.settings import Settings, load_or_create_secret
 from server.submissions.models import SubmissionAttachment, SubmissionVersion
+from server.urls import collect_qr_payload as collect_qr_payload  # the device's QR code
 from server.web import Runtime
 
 __all__ = [

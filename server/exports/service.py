@@ -235,6 +235,26 @@ def write(
     )
 
 
+def statements(
+    form: Form, options: ExportOptions, *, device_id: str = "", xml_text: str = ""
+) -> tuple[Select[Any], Select[Any]]:
+    """The export's rows (newest first; rows for :func:`export_submission`) and their count,
+    for a caller that pages them itself (the web UI's table). ``device_id`` keeps the
+    submissions first sent from that device, ``xml_text`` those whose current version holds a
+    value equal to it (an admin area's P-code)."""
+    query = _Query(form, options)
+    if device_id:
+        query.extra.append(query.first.device_id == device_id)
+    if xml_text:
+        query.extra.append(query.current.xml.contains(f">{xml_text}<", autoescape=True))
+    return query.rows(), query._base(func.count(Submission.id))
+
+
+def export_submission(row: Any) -> ExportSubmission:
+    """A row of :func:`statements` as the export writes it."""
+    return _submission(row)
+
+
 def _submission(row: Any) -> ExportSubmission:
     submitter_id = row.app_user_id if row.app_user_id is not None else row.user_id
     if row.app_user_id is not None:
@@ -267,6 +287,7 @@ class _Query:
         self.options = options
         self.current = aliased(SubmissionVersion, name="current")
         self.first = aliased(SubmissionVersion, name="first")
+        self.extra: list[ColumnElement[bool]] = []
 
     def _base(self, *columns: Any) -> Select[Any]:
         current, first = self.current, self.first
@@ -286,7 +307,7 @@ class _Query:
             stmt = stmt.where(FormVersion.version == self.options.version)
         if self.options.filter is not None:
             stmt = stmt.where(self._sql(self.options.filter))
-        return stmt
+        return stmt.where(*self.extra)
 
     def _sql(self, node: filters.Node) -> ColumnElement[bool]:
         if isinstance(node, filters.BoolOp):

@@ -53,6 +53,7 @@ LAYERS: dict[str, int] = {
     "sync": 7,
     "central": 7,  # ODK Central's REST API (pyodk, ruODK, Power BI)
     "app_errors": 7,
+    "ui": 7,  # the web UI: pages over the services below
     # 8: assembling a whole server
     "models": 8,
     "runtime": 8,

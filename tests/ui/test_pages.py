@@ -1,0 +1,132 @@
+"""The web UI over plain HTTP: every page renders for the roles that may see it, logging in
+sets the cookie as it should, forms without their CSRF token are refused, and the headers keep
+inline code and other sites out."""
+
+from __future__ import annotations
+
+import re
+
+import requests
+
+from tests.ui.browserless import csrf, log_in
+from tests.ui.conftest import Scene
+
+
+def test_every_page_renders_for_a_coordinator(scene: Scene) -> None:
+    http = log_in(scene.server.url, scene.people.coordinator, scene.people.password)
+    ui = scene.ui
+    pages = [
+        f"{scene.server.url}/ui/",
+        ui,
+        f"{ui}/forms",
+        f"{ui}/forms/hazard_report",
+        f"{ui}/forms/hazard_report/submissions",
+        f"{ui}/forms/hazard_report/submissions/{scene.first_report}",
+        f"{ui}/entities",
+        f"{ui}/entities/hazard_areas",
+        f"{ui}/entities/hazard_areas/map",
+        f"{ui}/entities/hazard_areas/{scene.area}",
+        f"{ui}/conflicts",
+        f"{ui}/reports",
+        f"{ui}/exports",
+        f"{ui}/devices",
+    ]
+    for url in pages:
+        response = http.get(url, timeout=30)
+        assert response.status_code == 200, (url, response.text[:2000])
+        assert response.headers["Content-Type"].startswith("text/html")
+        assert "<h1>" in response.text, url
+
+
+def test_login_cookie_is_http_only_and_same_site_lax(scene: Scene) -> None:
+    http = requests.Session()
+    page = http.get(f"{scene.server.url}/ui/login", timeout=10)
+    answer = http.post(
+        f"{scene.server.url}/ui/login",
+        data={
+            "email": scene.people.viewer,
+            "password": scene.people.password,
+            "csrf_token": csrf(page.text),
+        },
+        allow_redirects=False,
+        timeout=30,
+    )
+    cookie = answer.headers["Set-Cookie"]
+    assert cookie.startswith("fieldsync_ui=")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/ui" in cookie
+    assert "Secure" not in cookie  # plain HTTP here; behind TLS the flag is set
+    assert http.get(f"{scene.ui}/forms", timeout=10).status_code == 200
+
+
+def test_wrong_password_is_refused_on_the_page(scene: Scene) -> None:
+    http = requests.Session()
+    page = http.get(f"{scene.server.url}/ui/login", timeout=10)
+    answer = http.post(
+        f"{scene.server.url}/ui/login",
+        data={"email": scene.people.viewer, "password": "wrong", "csrf_token": csrf(page.text)},
+        timeout=30,
+    )
+    assert answer.status_code == 401
+    assert "fieldsync_ui=" not in answer.headers.get("Set-Cookie", "")
+    assert 'id="login-error"' in answer.text
+
+
+def test_a_post_without_the_csrf_token_is_refused(scene: Scene) -> None:
+    http = log_in(scene.server.url, scene.people.coordinator, scene.people.password)
+    url = f"{scene.ui}/forms/hazard_report/submissions/{scene.first_report}/review"
+    refused = http.post(url, data={"state": "approved"}, timeout=10, allow_redirects=False)
+    assert refused.status_code == 403
+    assert "ui.csrf_refused" in refused.text
+    forged = http.post(
+        url, data={"state": "approved", "csrf_token": "x" * 40}, timeout=10, allow_redirects=False
+    )
+    assert forged.status_code == 403
+    page = http.get(f"{scene.ui}/forms/hazard_report/submissions/{scene.first_report}", timeout=10)
+    assert 'id="review-state">received<' in page.text  # nothing changed
+    accepted = http.post(
+        url, data={"state": "approved", "csrf_token": csrf(page.text)}, allow_redirects=False
+    )
+    assert accepted.status_code == 303
+
+
+def test_the_login_form_itself_needs_its_token(scene: Scene) -> None:
+    answer = requests.post(
+        f"{scene.server.url}/ui/login",
+        data={"email": scene.people.viewer, "password": scene.people.password},
+        timeout=10,
+        allow_redirects=False,
+    )
+    assert answer.status_code == 403
+
+
+def test_pages_forbid_inline_code_and_static_files_are_cached(scene: Scene) -> None:
+    http = log_in(scene.server.url, scene.people.viewer, scene.people.password)
+    page = http.get(f"{scene.ui}/entities/hazard_areas/map", timeout=10)
+    policy = page.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert "script-src 'self'" in policy and "style-src 'self'" in policy
+    assert "<script>" not in page.text and " style=" not in page.text
+    assert page.headers["Cache-Control"] == "private, no-cache"
+    assets = re.findall(r'(?:src|href)="(/ui/static/[^"]+)"', page.text)
+    assert any("leaflet.js" in a for a in assets) and any("htmx.min.js" in a for a in assets)
+    for asset in assets:
+        response = http.get(f"{scene.server.url}{asset}", timeout=10)
+        assert response.status_code == 200, asset
+        assert "immutable" in response.headers["Cache-Control"]
+        assert response.headers.get("Content-Encoding") == "gzip"
+
+
+def test_a_viewer_cannot_review_or_reach_the_devices(scene: Scene) -> None:
+    http = log_in(scene.server.url, scene.people.viewer, scene.people.password)
+    page = http.get(f"{scene.ui}/forms/hazard_report/submissions/{scene.first_report}")
+    assert 'value="approved"' not in page.text
+    url = f"{scene.ui}/forms/hazard_report/submissions/{scene.first_report}/review"
+    refused = http.post(url, data={"state": "approved", "csrf_token": csrf(page.text)})
+    assert refused.status_code == 403
+    assert http.get(f"{scene.ui}/devices", timeout=10).status_code == 403
+
+
+def test_without_a_login_pages_lead_to_the_login_form(scene: Scene) -> None:
+    answer = requests.get(f"{scene.ui}/forms", timeout=10, allow_redirects=False)
+    assert answer.status_code == 302
+    assert "/ui/login?next=" in answer.headers["Location"]
