@@ -1,20 +1,17 @@
-"""Where the UI meets parts that may not be installed: the reports (``server.reports``) and the
-personal-data rules (``server.personal``). Each is one small function here; when its package is
-missing it answers ``None`` and the page says "not available" instead of guessing. Wiring a
+"""Where the UI meets parts built apart from it: the reports (``server.reports``) and the
+personal-data rules (``server.personal``). Each is one small function here; until its package
+is wired in it answers ``None`` and the page says "not available" instead of guessing. Wiring a
 package in means replacing the body of its function with a call to that package.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from server.exports.tables import ColumnPolicy, Field, keep_everything
+from server.exports.tables import ColumnAction, ColumnPolicy, Field, keep_everything
 
 # The reports the coalition asked for, in the order the Reports page lists them.
 REPORTS = (
@@ -36,20 +33,12 @@ class ReportView:
     highlighted: set[int] = field(default_factory=set)  # row indexes (3W/4W overlaps)
 
 
-def _package(name: str) -> ModuleType | None:
-    if importlib.util.find_spec(f"server.{name}") is None:
-        return None
-    return importlib.import_module(f"server.{name}")
-
-
 def report(
     session: Session, project_id: int, name: str, *, period: str, area: str
 ) -> ReportView | None:
     """A report's figures for the period (e.g. ``2026``) and admin area, or None when the
-    reports package is not installed."""
-    if _package("reports") is None:
-        return None
-    # The package is there but not wired in yet: say "not available" rather than guess.
+    reports package is not installed. Wiring it in: call ``server.reports`` here and turn its
+    answer into a :class:`ReportView`."""
     return None
 
 
@@ -63,11 +52,18 @@ class PersonalRules:
 
 def personal_rules(form_fields: list[Field], role: str) -> PersonalRules | None:
     """The personal fields of a form and how the caller's role sees them, or None when the
-    personal-data package is not installed (pages then say the marking is not available)."""
-    if _package("personal") is None:
-        return None
-    return None  # the package is there but not wired in yet
+    personal-data package is not installed (pages then say the marking is not available).
+    Wiring it in: ask ``server.personal`` for the form's personal fields and the role's policy."""
+    return None
 
 
 def column_policy(rules: PersonalRules | None) -> ColumnPolicy:
     return rules.policy if rules is not None else keep_everything
+
+
+def hidden_paths(rules: PersonalRules | None, fields: list[Field], role: str) -> frozenset[str]:
+    """The fields whose values a page must not show to ``role`` (dropped or pseudonymised in
+    exports): the same decision as the export's, field by field."""
+    if rules is None:
+        return frozenset()
+    return frozenset(f.path for f in fields if rules.policy(f, role) is not ColumnAction.KEEP)

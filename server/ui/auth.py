@@ -46,9 +46,9 @@ def login_submit() -> Any:
             raise errors.bad_credentials()
     except errors.Problem as exc:
         status = exc.status if exc.status in (401, 429) else 400
-        response = page("login.html", next=_next_url(), failed=exc, email=email, status=status)
-        response.headers.update(exc.headers)
-        return response
+        refused = page("login.html", next=_next_url(), failed=exc, email=email, status=status)
+        refused.headers.update(exc.headers)
+        return refused
     issued = accounts.open_session(db(), user, runtime().settings.session_ttl_seconds)
     commit()
     response = redirect(_next_url(), code=303)

@@ -128,6 +128,7 @@ def submission(project_id: int, form_id: str, instance_id: str) -> Any:
         actions=[s.value for s in REVIEW_ACTIONS],
         may_review=at_least(Role.COORDINATOR),
         personal=rules,
+        hidden=adapters.hidden_paths(rules, fields, role),
     )
 
 

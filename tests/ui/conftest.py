@@ -126,3 +126,20 @@ def scene(field: Field, live_server: LiveServer) -> Iterator[Scene]:
 def png_size(data: bytes) -> tuple[int, int]:
     width, height = struct.unpack(">II", io.BytesIO(data).getvalue()[16:24])
     return width, height
+
+
+def survivor_assessment(scene: Scene, full_name: str) -> bytes:
+    """A survivor needs assessment naming the survivor (a personal field, ``pii_full_name``)."""
+    filled = scene.field.fill(
+        "survivor_needs_assessment",
+        entity_id=str(uuid.uuid4()),
+        create=True,
+        label="SV-0001",
+        values={"survivor_code": "SV-0001", "sex": "male", "year_of_birth": "1990"},
+    )
+    root = etree.fromstring(filled.xml())
+    demographics = root.find("demographics")
+    if demographics is None:
+        demographics = etree.SubElement(root, "demographics")
+    etree.SubElement(demographics, "pii_full_name").text = full_name
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
