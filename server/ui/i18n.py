@@ -4,7 +4,7 @@ match of the browser's ``Accept-Language``; dates and numbers are formatted for 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from flask import Flask, request
@@ -39,6 +39,11 @@ def when(moment: datetime | str | None) -> str:
     if moment is None or moment == "":
         return ""
     if isinstance(moment, str):
+        if len(moment) == 10:  # a date of information: a day, not a moment
+            try:
+                return str(format_date(date.fromisoformat(moment), "medium"))
+            except ValueError:
+                return moment
         try:
             moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
         except ValueError:
@@ -47,8 +52,8 @@ def when(moment: datetime | str | None) -> str:
 
 
 def day(moment: datetime | None) -> str:
-    return format_date(moment, "medium") if moment is not None else ""
+    return str(format_date(moment, "medium")) if moment is not None else ""
 
 
 def number(value: float | int | None) -> str:
-    return format_decimal(value) if value is not None else ""
+    return str(format_decimal(value)) if value is not None else ""

@@ -130,3 +130,51 @@ def test_without_a_login_pages_lead_to_the_login_form(scene: Scene) -> None:
     answer = requests.get(f"{scene.ui}/forms", timeout=10, allow_redirects=False)
     assert answer.status_code == 302
     assert "/ui/login?next=" in answer.headers["Location"]
+
+
+def test_the_language_is_chosen_and_numbers_and_dates_follow_it(scene: Scene) -> None:
+    http = log_in(scene.server.url, scene.people.coordinator, scene.people.password)
+    page = http.get(scene.ui, timeout=10)
+    assert '<html lang="en">' in page.text and ">Forms<" in page.text
+    chosen = http.post(
+        f"{scene.server.url}/ui/language",
+        data={
+            "lang": "lo",
+            "next": f"/ui/projects/{scene.project.id}",
+            "csrf_token": csrf(page.text),
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert chosen.status_code == 303
+    lao = http.get(scene.ui, timeout=10)
+    assert '<html lang="lo">' in lao.text
+    assert ">ແບບຟອມ<" in lao.text  # "Forms" from the Lao catalogue
+    # The browser's language counts when none was chosen; English where a string is missing.
+    fresh = log_in(scene.server.url, scene.people.viewer, scene.people.password)
+    khmer = fresh.get(f"{scene.ui}/forms", headers={"Accept-Language": "km-KH,km;q=0.9"})
+    assert '<html lang="km">' in khmer.text and ">ទម្រង់<" in khmer.text
+    vietnamese = fresh.get(
+        f"{scene.ui}/forms/hazard_report", headers={"Accept-Language": "vi"}, timeout=10
+    )
+    # Dates in Vietnamese are written day first ("1 thg 12, 2026"), not "Dec 1, 2026".
+    assert "thg" in vietnamese.text and "Dec " not in vietnamese.text
+
+
+def test_a_device_gets_its_collect_qr_code_once(scene: Scene) -> None:
+    http = log_in(scene.server.url, scene.people.coordinator, scene.people.password)
+    page = http.get(f"{scene.ui}/devices", timeout=10)
+    assert "Team 1 tablet" in page.text
+    added = http.post(
+        f"{scene.ui}/devices", data={"name": "Team 3 tablet", "csrf_token": csrf(page.text)}
+    )
+    assert added.status_code == 200
+    assert "<svg" in added.text and "QR code for Team 3 tablet" in added.text
+    token_url = re.search(r"<code>(http://[^<]+/v1/key/[^<]+)</code>", added.text)
+    assert token_url is not None
+    form_list = requests.get(
+        f"{token_url.group(1)}/formList", headers={"X-OpenRosa-Version": "1.0"}, timeout=10
+    )
+    assert form_list.status_code == 200  # the URL the code carries works for Collect
+    again = http.get(f"{scene.ui}/devices", timeout=10)
+    assert "<svg" not in again.text and token_url.group(1) not in again.text
