@@ -72,6 +72,8 @@ def _identify() -> Any:
     """Find the logged-in user (then :func:`current_user` answers with them), and refuse any
     POST without the form's CSRF token before a view runs."""
     g.ui_user = None
+    if request.endpoint == "ui.static":
+        return None
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         try:
@@ -90,13 +92,16 @@ def _page_headers(response: Response) -> Response:
     tile_origin = ""
     tile_url = runtime().settings.ui_tile_url
     if tile_url:
-        parts = urlsplit(tile_url.replace("{s}", "a"))
+        # Leaflet's "{s}" subdomains (a., b., c.) are one wildcard in the policy.
+        parts = urlsplit(tile_url.replace("{s}", "*"))
         tile_origin = f" {parts.scheme}://{parts.netloc}"
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; script-src 'self'; style-src 'self'; "
         f"img-src 'self' data:{tile_origin}; connect-src 'self'; font-src 'self'; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     )
+    if request.endpoint == "ui.static":
+        return response  # the same bytes for everyone: cached by content, not by user
     response.headers.setdefault("Cache-Control", "private, no-cache")
     response.headers["Vary"] = "Cookie, Accept-Language, Accept-Encoding"
     if g.get("ui_prelogin"):

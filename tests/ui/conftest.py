@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 import requests
+from flask import Flask
 from lxml import etree
 
 from server.accounts.models import Role
@@ -68,6 +69,7 @@ class People:
 @dataclass
 class Scene:
     server: LiveServer
+    server_app: Flask
     field: Field
     project: Project
     people: People
@@ -89,7 +91,7 @@ class Scene:
 
 
 @pytest.fixture
-def scene(field: Field, live_server: LiveServer) -> Iterator[Scene]:
+def scene(field: Field, live_server: LiveServer, app: Flask) -> Iterator[Scene]:
     factories = field.factories
     people = People(
         viewer=factories.user(field.project, Role.VIEWER, email="viewer@example.org").email,
@@ -108,7 +110,9 @@ def scene(field: Field, live_server: LiveServer) -> Iterator[Scene]:
     )
     area = str(uuid.uuid4())
     created = new_area(field, area, benchmark=BENCHMARK, perimeter=PERIMETER, admin1_pcode="LA09")
-    scene = Scene(live_server, field, field.project, people, tablets, area, created.instance_id)
+    scene = Scene(
+        live_server, app, field, field.project, people, tablets, area, created.instance_id
+    )
     scene.submit(tablets[0], with_photo(created, "benchmark.png"), {"benchmark.png": tiny_png()})
     other = new_area(field, str(uuid.uuid4()), ha_code="HA-0200", admin_area="Savannakhet")
     other.device_id = "collect:team-2"

@@ -178,3 +178,69 @@ def test_a_device_gets_its_collect_qr_code_once(scene: Scene) -> None:
     assert form_list.status_code == 200  # the URL the code carries works for Collect
     again = http.get(f"{scene.ui}/devices", timeout=10)
     assert "<svg" not in again.text and token_url.group(1) not in again.text
+
+
+def test_a_configured_tile_server_is_the_only_other_host_the_policy_allows(
+    scene: Scene,
+) -> None:
+    from server.web import runtime
+
+    rt = runtime(scene.server_app)
+    rt.settings = rt.settings.with_overrides(
+        ui_tile_url="https://{s}.tile.example.org/{z}/{x}/{y}.png"
+    )
+    http = log_in(scene.server.url, scene.people.viewer, scene.people.password)
+    page = http.get(f"{scene.ui}/entities/hazard_areas/map", timeout=10)
+    policy = page.headers["Content-Security-Policy"]
+    assert "img-src 'self' data: https://*.tile.example.org;" in policy
+    assert "connect-src 'self';" in policy and "script-src 'self';" in policy
+    assert 'data-tiles="https://{s}.tile.example.org/{z}/{x}/{y}.png"' in page.text
+
+
+def test_an_administrator_invites_gives_a_role_and_disables(scene: Scene) -> None:
+    admin = log_in(scene.server.url, scene.people.admin, scene.people.password)
+    page = admin.get(f"{scene.server.url}/ui/users", timeout=10)
+    invited = admin.post(
+        f"{scene.server.url}/ui/users",
+        data={
+            "email": "newcomer@example.org",
+            "display_name": "Newcomer",
+            "csrf_token": csrf(page.text),
+        },
+        timeout=30,
+    )
+    password = re.search(r"First password \(shown once\): (\S+)</p>", invited.text)
+    assert password is not None
+    ids = re.findall(r'action="/ui/users/(\d+)/roles"', invited.text)
+    assert ids
+    newcomer_id = ids[-1]
+    token = csrf(invited.text)
+    granted = admin.post(
+        f"{scene.server.url}/ui/users/{newcomer_id}/roles",
+        data={"project": str(scene.project.id), "role": "viewer", "csrf_token": token},
+        allow_redirects=False,
+    )
+    assert granted.status_code == 303
+    newcomer = log_in(scene.server.url, "newcomer@example.org", password.group(1))
+    assert newcomer.get(f"{scene.ui}/forms", timeout=10).status_code == 200
+    disabled = admin.post(
+        f"{scene.server.url}/ui/users/{newcomer_id}/active",
+        data={"active": "0", "csrf_token": token},
+        allow_redirects=False,
+    )
+    assert disabled.status_code == 303
+    # Disabling ends the sessions the user had open, in the browser too.
+    assert newcomer.get(f"{scene.ui}/forms", timeout=10, allow_redirects=False).status_code == 302
+    viewer = log_in(scene.server.url, scene.people.viewer, scene.people.password)
+    assert viewer.get(f"{scene.server.url}/ui/users", timeout=10).status_code == 403
+
+
+def test_the_exports_page_downloads_the_export(scene: Scene) -> None:
+    http = log_in(scene.server.url, scene.people.viewer, scene.people.password)
+    page = http.get(f"{scene.ui}/exports", timeout=10)
+    assert f'action="/ui/projects/{scene.project.id}/forms/hazard_report/export.csv"' in page.text
+    answer = http.get(f"{scene.ui}/forms/hazard_report/export.csv", timeout=30)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Disposition"] == 'attachment; filename="hazard_report.csv"'
+    lines = answer.text.strip().splitlines()
+    assert lines[0].startswith("SubmissionDate,") and len(lines) == 1 + 4
