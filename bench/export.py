@@ -115,9 +115,9 @@ def fill(database_url: str, data_dir: Path, count: int) -> int:
     from server.forms.models import Form, FormVersion
     from server.migrate import upgrade
     from server.projects import service as projects
+    from server.runtime import make_runtime
     from server.settings import Settings
     from server.submissions.models import Submission, SubmissionVersion
-    from server.web import make_runtime
 
     engine = make_engine(database_url)
     upgrade(engine)

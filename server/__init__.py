@@ -103,6 +103,7 @@ def _register_blueprints(app: Flask) -> None:
     from server.reports.views import blueprint as reports_api
     from server.submissions.views import blueprint as submissions_api
     from server.sync.views import blueprint as sync_api
+    from server.ui.views import blueprint as web_ui
 
     app.register_blueprint(accounts_api)  # /api/v1/sessions, /users, project roles, app users
     app.register_blueprint(bundles_api)  # /api/v1/bundle-keys, .../bundle-key, .../bundles
@@ -123,3 +124,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(reports_api)  # /api/v1/projects/<id>/reports: coalition reports
     app.register_blueprint(submissions_api)  # /api/v1/projects/<id>/forms/<id>/submissions
     app.register_blueprint(sync_api)  # /api/v1/sync: blobs, push, changes
+    app.register_blueprint(web_ui)  # /ui/...: the coordinator's web pages

@@ -1608,5 +1608,35 @@ def donor_read_only() -> Problem:
     )
 
 
+# --- the web UI (/ui/, server/ui/) ---------------------------------------------------------------
+
+UI_CSRF_REFUSED = _define(
+    "ui.csrf_refused",
+    403,
+    "A form of the web UI was posted without the page's CSRF token, or with a stale one "
+    "(another site cannot post in a logged-in user's name).",
+    "Reload the page and send the form again.",
+)
+UI_MISSING_FIELD = _define(
+    "ui.missing_field",
+    400,
+    "A form of the web UI was sent without a field it needs (a reason, a file, a value).",
+    "Fill in the field the page marks and send the form again.",
+)
+
+
+def ui_csrf_refused() -> Problem:
+    return Problem(
+        403,
+        UI_CSRF_REFUSED,
+        "The form's security token is missing or out of date",
+        "reload the page and send the form again",
+    )
+
+
+def ui_missing_field(field: str, detail: str) -> Problem:
+    return Problem(400, UI_MISSING_FIELD, "A field is missing", detail, field=field)
+
+
 if __name__ == "__main__":
     print(catalogue_markdown(), end="")

@@ -40,6 +40,7 @@ from server.settings import Settings, load_or_create_secret
 from server.submissions.models import SubmissionAttachment, SubmissionVersion
 from server.submissions.service import IncomingAttachment, Submitter
 from server.sync.service import hub_context
+from server.urls import collect_qr_payload as collect_qr_payload  # the device's QR code
 from server.web import Runtime
 
 __all__ = [

@@ -59,6 +59,9 @@ class Settings:
     # X-Forwarded-For; 0 trusts no such header. The login throttle counts per client address,
     # so behind a proxy this must be set or every client shares the proxy's address.
     proxy_hops: int = 0
+    # The web UI's maps draw the gazetteer and the records offline; with a tile URL (e.g.
+    # ``https://tile.example.org/{z}/{x}/{y}.png``) they also show online tiles under them.
+    ui_tile_url: str | None = None
 
     @property
     def blob_dir(self) -> Path:
@@ -119,6 +122,7 @@ class Settings:
                 env, "FIELDSYNC_BACKLOG_FORCE_AFTER_SECONDS", 5 * 24 * 3600
             ),
             proxy_hops=_int(env, "FIELDSYNC_PROXY_HOPS", 0),
+            ui_tile_url=(env.get("FIELDSYNC_TILE_URL") or "").strip() or None,
             entity_policies_path=Path(
                 env.get("FIELDSYNC_ENTITY_POLICIES") or BUNDLED_FORMS_DIR / "entity_policies.toml"
             ),

@@ -11,10 +11,8 @@ the centre: the centre's merge is authoritative. See docs/adr/0006-field-hub.md.
 
 from __future__ import annotations
 
-import base64
 import json
 import socket
-import zlib
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -129,18 +127,10 @@ def add_device(home: Path, name: str, base_url: str, project_name: str = "") -> 
 
 
 def collect_qr_payload(url: str, project_name: str, device_name: str) -> str:
-    """What Collect's "Configure with QR code" reads: zlib-compressed JSON settings, base64."""
-    settings = {
-        "general": {
-            "server_url": url,
-            "form_update_mode": "match_exactly",
-            "autosend": "wifi_and_cellular",
-        },
-        "admin": {},
-        "project": {"name": f"{project_name} ({device_name})", "icon": "F"},
-    }
-    raw = json.dumps(settings, separators=(",", ":")).encode("utf-8")
-    return base64.b64encode(zlib.compress(raw)).decode("ascii")
+    """What Collect's "Configure with QR code" reads (the server's UI shows the same code)."""
+    from server import hub as server_hub
+
+    return server_hub.collect_qr_payload(url, project_name, device_name)
 
 
 def list_devices(home: Path) -> list[tuple[int, str, bool]]:

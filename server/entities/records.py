@@ -172,3 +172,26 @@ def backlog(session: Session, project_id: int, status: str | None = None) -> lis
     else:
         stmt = stmt.where(EntityInbox.status != "applied")
     return list(session.scalars(stmt.order_by(EntityInbox.id)))
+
+
+@dataclass(frozen=True)
+class Change:
+    """An entity version a submission made, with the record it changed."""
+
+    version: EntityVersion
+    entity: Entity
+    entity_list: EntityList
+
+
+def changes_from(session: Session, submission_version_ids: Sequence[int]) -> list[Change]:
+    """The entity versions made from these submission versions (the changes a report made)."""
+    if not submission_version_ids:
+        return []
+    rows = session.execute(
+        select(EntityVersion, Entity, EntityList)
+        .join(Entity, Entity.id == EntityVersion.entity_id)
+        .join(EntityList, EntityList.id == Entity.list_id)
+        .where(EntityVersion.source_submission_version_id.in_(list(submission_version_ids)))
+        .order_by(EntityVersion.id)
+    ).all()
+    return [Change(v, e, lst) for v, e, lst in rows]

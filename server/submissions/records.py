@@ -5,6 +5,7 @@ a submission received under a name."""
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import func, select
@@ -13,7 +14,12 @@ from sqlalchemy.orm import Session
 from server import errors
 from server.blobs.models import Blob
 from server.forms.models import Form, FormVersion
-from server.submissions.models import Submission, SubmissionAttachment, SubmissionVersion
+from server.submissions.models import (
+    ReviewState,
+    Submission,
+    SubmissionAttachment,
+    SubmissionVersion,
+)
 
 
 def find_version(session: Session, form_id: int, instance_id: str) -> SubmissionVersion | None:
@@ -151,3 +157,64 @@ def received_file(
         )
     ).first()
     return (row[0], row[1]) if row is not None else None
+
+
+# --- figures for the web UI's project page ------------------------------------------------------
+
+
+def count_received_since(session: Session, project_id: int, since: datetime) -> int:
+    """Submissions of the project whose first version arrived at or after ``since``."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Submission)
+            .where(Submission.project_id == project_id, Submission.created_at >= since)
+        )
+        or 0
+    )
+
+
+def review_state_counts(session: Session, project_id: int) -> dict[str, int]:
+    """How many of the project's submissions are in each review state (absent states: 0)."""
+    rows = session.execute(
+        select(Submission.review_state, func.count())
+        .where(Submission.project_id == project_id)
+        .group_by(Submission.review_state)
+    ).all()
+    counts = {state.value: 0 for state in ReviewState}
+    counts.update({state: int(n) for state, n in rows})
+    return counts
+
+
+def app_users_last_seen(session: Session, project_id: int) -> dict[int, datetime]:
+    """When each app user (device) of the project last had a submission version received."""
+    rows = session.execute(
+        select(SubmissionVersion.submitter_app_user_id, func.max(SubmissionVersion.received_at))
+        .join(Submission, Submission.id == SubmissionVersion.submission_id)
+        .where(
+            Submission.project_id == project_id,
+            SubmissionVersion.submitter_app_user_id.is_not(None),
+        )
+        .group_by(SubmissionVersion.submitter_app_user_id)
+    ).all()
+    return {int(app_user or 0): moment for app_user, moment in rows}
+
+
+def hubs_last_seen(session: Session, project_id: int, scan: int = 2000) -> dict[str, datetime]:
+    """The field hubs that relayed the project's latest ``scan`` submission versions, with the
+    last time each one's relay reached the server (from the versions' provenance hops)."""
+    rows = session.execute(
+        select(SubmissionVersion.provenance, SubmissionVersion.received_at)
+        .join(Submission, Submission.id == SubmissionVersion.submission_id)
+        .where(Submission.project_id == project_id)
+        .order_by(SubmissionVersion.id.desc())
+        .limit(scan)
+    ).all()
+    seen: dict[str, datetime] = {}
+    for provenance, received_at in rows:
+        for hop in provenance or []:
+            if isinstance(hop, dict) and hop.get("hop") == "hub" and hop.get("id"):
+                name = str(hop["id"])
+                if name not in seen or seen[name] < received_at:
+                    seen[name] = received_at
+    return seen

@@ -57,6 +57,7 @@ LAYERS: dict[str, int] = {
     "central": 7,  # ODK Central's REST API (pyodk, ruODK, Power BI)
     "bundles": 7,  # offline bundles: laptop keys, signed and encrypted files, their import
     "app_errors": 7,
+    "ui": 7,  # the web UI: pages over the services below
     # 8: assembling a whole server
     "models": 8,
     "runtime": 8,

@@ -30,6 +30,7 @@ REGISTERED = {
     "submissions_api": "/api/v1/projects/<int:project_id>/forms/<form_id>/submissions",
     "submission_review": "/api/v1/projects/<int:project_id>/forms/<form_id>/submissions",
     "sync_api": "/api/v1/sync",
+    "ui": "/ui",
 }
 
 

@@ -1,0 +1,240 @@
+"""The web UI in headless Chromium, as a coordinator, a data verifier and a viewer use it: log
+in, publish a form and read the compiler's error at its row, filter the submissions and open one
+with its photo and map, approve it and watch the project's figure change, draw the hazard-area
+map without any request leaving the server, resolve a conflict, keep survivor names from a
+viewer, refuse a post without its CSRF token; axe-core checks every page it visits."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import pytest
+import requests
+from openpyxl import Workbook
+
+from server.exports.tables import ColumnAction, Field
+from server.ui import adapters
+from tests.ui.browser import Browser, open_browser
+from tests.ui.browser import chromium as chromium
+from tests.ui.conftest import Scene
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def browser(chromium: Any, scene: Scene) -> Any:
+    opened = open_browser(chromium, scene.server.url)
+    yield opened
+    opened.page.context.close()
+
+
+def accessible(browser: Browser) -> None:
+    assert browser.accessibility_violations() == []
+    assert browser.console == []
+
+
+def broken_xlsform() -> bytes:
+    book = Workbook()
+    survey = book.active
+    survey.title = "survey"
+    survey.append(["type", "name", "label"])
+    survey.append(["text", "team", "Team"])
+    survey.append(["integr", "devices_found", "Devices found"])  # row 3: not a question type
+    settings = book.create_sheet("settings")
+    settings.append(["form_id", "version"])
+    settings.append(["broken_form", "1"])
+    data = io.BytesIO()
+    book.save(data)
+    return data.getvalue()
+
+
+def test_log_in_and_see_the_project(browser: Browser, scene: Scene) -> None:
+    browser.log_in(scene.people.coordinator, scene.people.password)
+    page = browser.page
+    assert page.url.endswith(f"/ui/projects/{scene.project.id}")  # the one project opens
+    assert page.locator("h1").inner_text() == scene.project.name
+    assert page.locator("#fig-conflicts").inner_text() == "1"
+    accessible(browser)
+    browser.screenshot("project-home")
+    browser.log_out()
+    assert "/ui/login" in page.url
+
+
+def test_publish_a_form_and_see_the_compile_error_at_its_row(
+    browser: Browser, scene: Scene, tmp_path: Any
+) -> None:
+    browser.log_in(scene.people.admin, scene.people.password)
+    browser.goto(f"/ui/projects/{scene.project.id}/forms")
+    upload = tmp_path / "broken_form.xlsx"
+    upload.write_bytes(broken_xlsform())
+    page = browser.page
+    page.get_by_label("XLSForm (.xlsx) or XForm (.xml)").set_input_files(str(upload))
+    page.get_by_role("button", name="Publish").click()
+    page.wait_for_load_state("networkidle")
+    errors = page.locator("#compile-errors tr.compile-error")
+    assert errors.count() >= 1
+    first = errors.first
+    assert first.locator("td").nth(0).inner_text() == "survey"
+    assert first.locator("td.row-number").inner_text() == "3"
+    assert "integr" in first.inner_text()
+    accessible(browser)
+    browser.screenshot("forms-compile-error")
+
+
+def test_filter_the_submissions_and_open_one_with_its_photo_and_map(
+    browser: Browser, scene: Scene
+) -> None:
+    browser.log_in(scene.people.coordinator, scene.people.password)
+    browser.goto(f"/ui/projects/{scene.project.id}/forms/hazard_report/submissions")
+    page = browser.page
+    assert page.locator("#submissions tbody tr").count() == 4
+    page.get_by_label("Submitter").select_option(label="Team 2 tablet")
+    page.get_by_role("button", name="Filter").click()
+    # htmx swaps the table in and puts the filter in the address (for a link or a reload).
+    page.wait_for_url(re.compile(r"submitter=\d+"))
+    assert page.locator("#submissions tbody tr").count() == 2
+    page.get_by_label("Submitter").select_option(label="Team 1 tablet")
+    page.get_by_label("Admin area").select_option(value="LA09")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r"area=LA09"))
+    rows = page.locator("#submissions tbody tr")
+    assert rows.count() == 1
+    accessible(browser)
+    browser.screenshot("submissions-table")
+    rows.first.locator("a").first.click()
+    page.wait_for_load_state("networkidle")
+    photo = page.locator("img.photo")
+    assert photo.count() == 1
+    assert photo.evaluate("img => img.complete && img.naturalWidth") == 2
+    assert page.locator("#map").get_attribute("data-features") == "2"  # benchmark, perimeter
+    assert page.locator("#map .leaflet-interactive").count() == 2
+    assert page.locator("#entity-changes tbody tr").first.inner_text().startswith("HA-0145")
+    accessible(browser)
+    browser.screenshot("submission-page")
+
+
+def test_approving_a_report_changes_the_projects_figures(browser: Browser, scene: Scene) -> None:
+    browser.log_in(scene.people.coordinator, scene.people.password)
+    home = f"/ui/projects/{scene.project.id}"
+    browser.goto(home)
+    page = browser.page
+    awaiting = int(page.locator("#fig-awaiting").inner_text())
+    assert page.locator("#fig-approved").inner_text() == "0"
+    browser.goto(f"{home}/forms/hazard_report/submissions/{scene.first_report}")
+    page.get_by_label("Comment").fill("benchmark photo checked")
+    page.get_by_role("button", name="Approve").click()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#review-state").inner_text() == "approved"
+    browser.goto(home)
+    assert page.locator("#fig-approved").inner_text() == "1"
+    assert int(page.locator("#fig-awaiting").inner_text()) == awaiting - 1
+
+
+def test_the_hazard_area_map_sends_no_request_off_the_server(
+    browser: Browser, scene: Scene
+) -> None:
+    browser.log_in(scene.people.viewer, scene.people.password)
+    browser.goto(f"/ui/projects/{scene.project.id}/entities/hazard_areas/map")
+    page = browser.page
+    page.wait_for_selector("#map[data-features]")
+    assert page.locator("#map").get_attribute("data-features") == "1"  # the one with a perimeter
+    assert page.locator("#map path.leaflet-interactive").count() == 1
+    assert page.locator("#legend li").all_inner_texts() == ["suspected"]
+    assert browser.foreign == []
+    accessible(browser)
+    browser.screenshot("hazard-area-map")
+    page.locator("#map path.leaflet-interactive").first.click()
+    page.locator(".leaflet-popup-content a").click()
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith(f"/entities/hazard_areas/{scene.area}")
+    assert browser.foreign == []
+
+
+def test_resolve_a_conflict_in_the_queue_and_see_the_new_version(
+    browser: Browser, scene: Scene
+) -> None:
+    browser.log_in(scene.people.coordinator, scene.people.password)
+    browser.goto(f"/ui/projects/{scene.project.id}/conflicts")
+    page = browser.page
+    card = page.locator("article.conflict")
+    assert card.count() == 1
+    assert sorted(card.locator(".incoming-value").all_inner_texts()) == ["low", "medium"]
+    accessible(browser)
+    browser.screenshot("conflict-queue")
+    version_before = scene.field.entity(scene.area).current_version
+    card.get_by_label("Another value").first.check()
+    card.locator("input[name=value]").fill("high")
+    card.get_by_label("Reason (required)").fill("school next to it: high")
+    card.get_by_role("button", name="Resolve").click()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#resolved").is_visible()
+    assert int(page.locator("#entity-version").inner_text()) == version_before + 1
+    assert "high" in page.locator("#current-values").inner_text()
+    first_row = page.locator("#versions tbody tr").first
+    assert "resolution" in first_row.inner_text() and "school next to it" in first_row.inner_text()
+    browser.goto(f"/ui/projects/{scene.project.id}/conflicts")
+    assert page.locator("article.conflict").count() == 0
+    accessible(browser)
+
+
+def test_a_viewer_does_not_see_survivor_names(
+    browser: Browser, scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.ui.conftest import survivor_assessment
+
+    name = "Somchai Phommavong"
+    scene.submit(scene.tablets[0], survivor_assessment(scene, name))
+    asked: list[str] = []
+    real = adapters.personal_rules
+
+    def rules(fields: list[Field], role: str) -> adapters.PersonalRules | None:
+        # The personal-data package's rule as this test states it: pii_ fields are personal,
+        # and only coordinators and administrators see them.
+        asked.append(role)
+        assert real(fields, role) is None  # the package is not wired in on this branch
+        personal = frozenset(f.path for f in fields if f.name.startswith("pii_"))
+
+        def policy(fld: Field, who: str) -> ColumnAction:
+            if fld.path in personal and who not in ("coordinator", "administrator"):
+                return ColumnAction.DROP
+            return ColumnAction.KEEP
+
+        return adapters.PersonalRules(personal, policy)
+
+    monkeypatch.setattr(adapters, "personal_rules", rules)
+    table = f"/ui/projects/{scene.project.id}/forms/survivor_needs_assessment/submissions"
+    browser.log_in(scene.people.viewer, scene.people.password)
+    browser.goto(table)
+    page = browser.page
+    assert page.locator("#submissions tbody tr").count() == 1
+    assert name not in page.content()
+    page.locator("#submissions tbody tr a").first.click()
+    page.wait_for_load_state("networkidle")
+    assert name not in page.content()
+    assert page.locator(".hidden-personal").count() >= 1
+    assert asked == ["viewer", "viewer"]
+    browser.log_out()
+    browser.log_in(scene.people.coordinator, scene.people.password)
+    browser.goto(table)
+    assert name in page.content()  # a coordinator follows the survivor up
+    assert page.locator("th .personal").count() >= 1  # and sees the field marked
+
+
+def test_a_post_without_the_csrf_token_is_refused(browser: Browser, scene: Scene) -> None:
+    browser.log_in(scene.people.coordinator, scene.people.password)
+    page = browser.page
+    url = (
+        f"{scene.server.url}/ui/projects/{scene.project.id}/forms/hazard_report/submissions/"
+        f"{scene.first_report}/review"
+    )
+    refused = page.request.post(url, form={"state": "approved"}, max_redirects=0)
+    assert refused.status == 403
+    assert "ui.csrf_refused" in refused.text()
+    # Not a cookie-less fluke: the same browser's session is still good for the page.
+    assert requests.get(url, timeout=10).status_code in (302, 405)
+    browser.goto(
+        f"/ui/projects/{scene.project.id}/forms/hazard_report/submissions/{scene.first_report}"
+    )
+    assert page.locator("#review-state").inner_text() == "received"
