@@ -58,6 +58,7 @@ LAYERS: dict[str, int] = {
     "runtime": 8,
     "hub": 8,
     # 9: entry points
+    "serving": 9,  # waitress in one process, or gunicorn workers
     "cli": 9,
     "server": 9,
 }
