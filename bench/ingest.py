@@ -140,7 +140,8 @@ def main() -> None:
         "--profile",
         type=Path,
         default=None,
-        help="record the server with py-spy (pip install '.[bench]'): a flame graph (.svg), "
+        help="record the server's Python CPU (py-spy --gil; pip install '.[bench]'): a flame "
+        "graph (.svg), "
         "or collapsed stacks (.txt) for bench/profile_summary.py",
     )
     parser.add_argument(
@@ -190,6 +191,7 @@ def main() -> None:
                     str(ROOT / ".venv/bin/py-spy"),
                     "record",
                     "--subprocesses",
+                    "--gil",
                     "--format",
                     "raw" if args.profile.suffix == ".txt" else "flamegraph",
                     "-o",

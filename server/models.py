@@ -10,6 +10,7 @@ from server.accounts.models import (
 )
 from server.audit.models import AuditEntry
 from server.blobs.models import Blob
+from server.config_cache import CacheGeneration
 from server.db import Base
 from server.entities.models import (
     Entity,
@@ -32,6 +33,7 @@ __all__ = [
     "Base",
     "Blob",
     "BlobUpload",
+    "CacheGeneration",
     "DigestNonce",
     "Entity",
     "EntityConflict",

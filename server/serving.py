@@ -57,7 +57,7 @@ def serve_gunicorn(settings: Settings, options: ServeOptions) -> None:
     (the ``gthread`` worker: keep-alive connections, as Collect and the sync client use)."""
     from gunicorn.app.base import BaseApplication
 
-    class _Fieldsync(BaseApplication):  # type: ignore[misc]
+    class _Fieldsync(BaseApplication):
         def load_config(self) -> None:
             for key, value in {
                 "bind": f"{options.host}:{options.port}",

@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "console": 0,  # the CLI's plumbing: one-line failures, exit codes, the runtime it is given
     "public_url": 0,
     "files": 0,  # owner-only files and directories in the data directory
+    "config_cache": 0,  # what the ingest path keeps between requests, and its validity check
     # 1: storage every domain package writes to
     "blobs": 1,
     "audit": 1,
