@@ -183,7 +183,10 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=10_000, help="submissions to push")
     parser.add_argument("--batch-size", type=int, default=200, help="submissions per push")
     parser.add_argument("--parallel", type=int, default=2, help="batches in flight at once")
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads")
+    parser.add_argument("--threads", type=int, default=8, help="threads per server process")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="gunicorn workers (0: waitress, one process)"
+    )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--keep", action="store_true", help="keep what was created")
     args = parser.parse_args()
@@ -222,7 +225,8 @@ def main() -> None:
         port = free_port()
         log = (work / "server.log").open("wb")
         server = subprocess.Popen(
-            [str(SERVER), "run", "--port", str(port), "--threads", str(args.threads)],
+            [str(SERVER), "run", "--port", str(port), "--threads", str(args.threads)]
+            + (["--workers", str(args.workers)] if args.workers else []),
             env=server_env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -230,7 +234,8 @@ def main() -> None:
         wait_until_up(port, server)
         relay = FaultProxy(port).start()  # no faults: it only counts bytes
         print(
-            f"fieldsync-server run on PostgreSQL ({args.threads} waitress threads), "
+            f"fieldsync-server run on PostgreSQL ({args.workers or 1} process(es) of "
+            f"{args.threads} threads), load {os.getloadavg()[0]:.1f}, "
             f"{os.cpu_count()} CPUs shared by server, client and relay"
         )
 
