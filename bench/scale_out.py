@@ -29,7 +29,9 @@ def main() -> None:
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--devices", type=int, default=8, help="devices per host")
     parser.add_argument("--reports", type=int, default=60, help="reports per device")
-    parser.add_argument("--areas", type=int, default=20, help="hazard areas they share")
+    parser.add_argument(
+        "--areas", type=int, default=12, help="hazard areas they share (at most the devices)"
+    )
     args = parser.parse_args()
     failed = False
     for label, hosts, workers in SETUPS:
