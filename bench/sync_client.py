@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from tests.scratch_database import create_scratch_database, drop_scratch_database  # noqa: E402
 from tests.sync_client.faultproxy import FaultProxy  # noqa: E402 (after the path is set)
@@ -159,12 +160,16 @@ def wait_until_up(port: int, server: subprocess.Popen[bytes], timeout: float = 3
 
 
 def process_cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used so far; NaN where /proc is missing."""
+    """CPU time (user + system) the server and its workers have used so far; NaN where /proc
+    is missing."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        from devices import cpu_seconds
+    except ImportError:
+        return float("nan")
+    try:
+        return cpu_seconds(pid)
     except OSError:
         return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
