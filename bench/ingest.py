@@ -1,281 +1,101 @@
 """Ingest benchmark: many ODK Collect devices submitting to ``fieldsync-server run``.
 
 Creates its own PostgreSQL database and data directory, initialises them, publishes a small
-survey form with a photo field, creates an app user, starts the server (waitress) as a
-subprocess, and drives it like Collect does: per device a keep-alive connection, a HEAD on
-/submission before each batch, then multipart POSTs with unique instanceIDs. Prints
-submissions/s and p50/p95/p99 latency of the POSTs for small submissions at several
-concurrencies, for submissions with a 200 KB photo, and the server's resident memory over a long
-run. Everything it created is removed at the end.
+survey form with a photo field and a form whose reports create hazard areas, creates an app
+user, starts the server as a subprocess (waitress, or gunicorn with ``--workers N``), and drives
+it like Collect does: per device a keep-alive connection, a HEAD on /submission before each
+batch, then multipart POSTs with unique instanceIDs. Prints submissions/s, p50/p95/p99 latency
+of the POSTs, the server's CPU per submission and the machine's load averages for small
+submissions at several concurrencies, entity-creating submissions, submissions with a 200 KB
+photo, and the server's resident memory per worker over a long run. With ``--compare-bare`` it
+also starts the bare handler (``bench/bare_handler.py``) on the same database and alternates
+runs between the two, printing the ratio. Everything it created is removed at the end.
 
-    .venv/bin/python bench/ingest.py                      # default, about a minute
-    .venv/bin/python bench/ingest.py --count 20000        # the long run for flat memory
+    .venv/bin/python bench/ingest.py --workers 3                    # the recommended server
+    .venv/bin/python bench/ingest.py --workers 3 --compare-bare     # with the bare handler
+    .venv/bin/python bench/ingest.py --workers 3 --count 20000      # flat memory per worker
+    .venv/bin/python bench/ingest.py --database-url sqlite          # the embedded default
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import multiprocessing
-import multiprocessing.pool
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from devices import (  # noqa: E402
+    BENCH_FORM,
+    ENTITY_FORM,
+    SERVER,
+    Run,
+    Target,
+    cli,
+    free_port,
+    load,
+    wait_until_up,
+    worker_rss_mb,
+)
 
 from tests.scratch_database import create_scratch_database, drop_scratch_database  # noqa: E402
 
-SERVER = ROOT / ".venv" / "bin" / "fieldsync-server"
-BOUNDARY = "fieldsyncbench7d93b1"
-FORM_ID = "bench_site_report"
-BATCH = 10  # submissions per "Send finalized forms" session, each opened by a HEAD
 
-BENCH_FORM = f"""<?xml version="1.0"?>
-<h:html xmlns="http://www.w3.org/2002/xforms" xmlns:h="http://www.w3.org/1999/xhtml"
-        xmlns:jr="http://openrosa.org/javarosa" xmlns:orx="http://openrosa.org/xforms">
-  <h:head>
-    <h:title>Bench site report</h:title>
-    <model>
-      <instance>
-        <data id="{FORM_ID}" version="1">
-          <team/><site_name/><status/><area_m2/><devices_found/><remarks/><photo/>
-          <meta><instanceID/><instanceName/></meta>
-        </data>
-      </instance>
-      <bind nodeset="/data/team" type="string"/>
-      <bind nodeset="/data/site_name" type="string"/>
-      <bind nodeset="/data/status" type="string"/>
-      <bind nodeset="/data/area_m2" type="int"/>
-      <bind nodeset="/data/devices_found" type="int"/>
-      <bind nodeset="/data/remarks" type="string"/>
-      <bind nodeset="/data/photo" type="binary"/>
-      <bind nodeset="/data/meta/instanceID" type="string" readonly="true()" jr:preload="uid"/>
-    </model>
-  </h:head>
-  <h:body>
-    <input ref="/data/team"><label>Team</label></input>
-    <input ref="/data/site_name"><label>Site</label></input>
-    <input ref="/data/status"><label>Status</label></input>
-    <input ref="/data/area_m2"><label>Area</label></input>
-    <input ref="/data/devices_found"><label>Devices found</label></input>
-    <input ref="/data/remarks"><label>Remarks</label></input>
-    <upload ref="/data/photo" mediatype="image/*"><label>Photo</label></upload>
-  </h:body>
-</h:html>
-"""
-
-
-# --- the simulated devices -----------------------------------------------------------------------
-
-
-def instance_xml(instance_id: str, photo: str) -> bytes:
-    return (
-        f'<?xml version="1.0"?><data xmlns:jr="http://openrosa.org/javarosa" '
-        f'xmlns:orx="http://openrosa.org/xforms" id="{FORM_ID}" version="1">'
-        "<team>Team 3</team><site_name>North ridge, block 14</site_name>"
-        "<status>confirmed</status><area_m2>12500</area_m2><devices_found>4</devices_found>"
-        "<remarks>BLU-97 remnants near the track; marked and reported.</remarks>"
-        f"<photo>{photo}</photo><meta><instanceID>{instance_id}</instanceID>"
-        "<instanceName>North ridge</instanceName></meta></data>"
-    ).encode()
-
-
-def multipart(xml: bytes, photo: bytes | None) -> bytes:
-    parts = [
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="xml_submission_file"; '
-        f'filename="submission.xml"\r\nContent-Type: text/xml\r\n\r\n'.encode(),
-        xml,
-        b"\r\n",
-    ]
-    if photo is not None:
-        parts += [
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="photo.jpg"; '
-            f'filename="photo.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'.encode(),
-            photo,
-            b"\r\n",
-        ]
-    parts.append(f"--{BOUNDARY}--\r\n".encode())
-    return b"".join(parts)
-
-
-@dataclass
-class DeviceResult:
-    latencies: list[float] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-
-
-def run_device(
-    port: int, base_path: str, count: int, photo_bytes: int, result: DeviceResult
-) -> None:
-    """One tablet: a keep-alive connection, HEAD before each batch, then POSTs."""
-    photo = os.urandom(photo_bytes) if photo_bytes else None
-    headers = {
-        "X-OpenRosa-Version": "1.0",
-        "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
-        "User-Agent": "org.odk.collect.android/v2024.3.0 (bench)",
-        "Accept-Encoding": "gzip",
-    }
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    for i in range(count):
-        if i % BATCH == 0:
-            conn.request("HEAD", f"{base_path}/submission", headers={"X-OpenRosa-Version": "1.0"})
-            response = conn.getresponse()
-            response.read()
-            if response.status != 204:
-                result.failures.append(f"HEAD {response.status}")
-        body = multipart(instance_xml(f"uuid:{uuid.uuid4()}", "photo.jpg" if photo else ""), photo)
-        started = time.perf_counter()
-        conn.request("POST", f"{base_path}/submission", body=body, headers=headers)
-        response = conn.getresponse()
-        answer = response.read()
-        result.latencies.append(time.perf_counter() - started)
-        if response.status != 201:
-            result.failures.append(f"POST {response.status}: {answer[:200]!r}")
-    conn.close()
-
-
-def _process_worker(args: tuple[int, str, list[int], int]) -> DeviceResult:
-    port, base_path, counts, photo_bytes = args
-    results = [DeviceResult() for _ in counts]
-    threads = [
-        threading.Thread(target=run_device, args=(port, base_path, n, photo_bytes, r))
-        for n, r in zip(counts, results, strict=True)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    merged = DeviceResult()
-    for r in results:
-        merged.latencies += r.latencies
-        merged.failures += r.failures
-    return merged
-
-
-@dataclass
-class Run:
-    label: str
-    concurrency: int
-    submissions: int
-    seconds: float
-    latencies: list[float]
-    failures: list[str]
-    server_cpu: float = 0.0  # seconds of server CPU during the run
-
-    @property
-    def rate(self) -> float:
-        return self.submissions / self.seconds
-
-    def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
-
-    def line(self) -> str:
-        return (
-            f"{self.label:<24} c={self.concurrency:<3} n={self.submissions:<6} "
-            f"{self.rate:8.1f} subs/s   p50 {self.percentile(50):6.1f} ms   "
-            f"p95 {self.percentile(95):6.1f} ms   p99 {self.percentile(99):6.1f} ms   "
-            f"server CPU {self.server_cpu / max(1, self.submissions) * 1000:5.1f} ms/sub"
-            + (f"   FAILURES {len(self.failures)}" if self.failures else "")
-        )
-
-
-@dataclass
-class Target:
-    """The running server and the client processes that load it."""
-
-    pool: multiprocessing.pool.Pool
-    processes: int
-    port: int
-    base_path: str
-    pid: int
-
-
-def load(target: Target, label: str, concurrency: int, total: int, photo_bytes: int = 0) -> Run:
-    """``concurrency`` devices spread over the client processes, ``total`` POSTs in all."""
-    per_device = [
-        total // concurrency + (1 if i < total % concurrency else 0) for i in range(concurrency)
-    ]
-    groups: list[list[int]] = [[] for _ in range(min(target.processes, concurrency))]
-    for i, n in enumerate(per_device):
-        groups[i % len(groups)].append(n)
-    cpu_before = cpu_seconds(target.pid)
-    started = time.perf_counter()
-    results = target.pool.map(
-        _process_worker, [(target.port, target.base_path, g, photo_bytes) for g in groups]
+def start_server(
+    command: list[str], env: dict[str, str], port: int, log: Path
+) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
     )
-    seconds = time.perf_counter() - started
-    latencies = [x for r in results for x in r.latencies]
-    failures = [x for r in results for x in r.failures]
-    return Run(
-        label,
-        concurrency,
-        len(latencies),
-        seconds,
-        latencies,
-        failures,
-        server_cpu=cpu_seconds(target.pid) - cpu_before,
+    wait_until_up(port, server)
+    return server
+
+
+def stop_server(server: subprocess.Popen[bytes] | None) -> None:
+    if server is None or server.poll() is not None:
+        return
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def long_run(target: Target, count: int) -> None:
+    """``count`` small submissions at c=8, memory of every worker sampled as it goes."""
+    print(f"long run: {count} small submissions at c=8, memory of each worker sampled")
+    samples = [worker_rss_mb(target.pid)]
+    step = max(500, count // 10)
+    runs: list[Run] = []
+    while sum(r.submissions for r in runs) < count:
+        n = min(step, count - sum(r.submissions for r in runs))
+        runs.append(load(target, "long run", 8, n))
+        samples.append(worker_rss_mb(target.pid))
+    summary = Run(
+        "long run",
+        8,
+        sum(r.submissions for r in runs),
+        sum(r.seconds for r in runs),
+        [x for r in runs for x in r.latencies],
+        [x for r in runs for x in r.failures],
+        server_cpu=sum(r.server_cpu for r in runs),
+        load=os.getloadavg(),
     )
-
-
-# --- server lifecycle ----------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time the process has used (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [str(SERVER), *args], env=env, capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        sys.exit(f"fieldsync-server {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout
-
-
-def wait_until_up(port: int, server: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if server.poll() is not None:
-            sys.exit("the server exited during start-up; see its log")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-    sys.exit("the server did not answer /healthz in time")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    print(summary.line())
+    for i, (start, end) in enumerate(zip(samples[0], samples[-1], strict=False)):
+        trail = ", ".join(f"{s[i]:.0f}" for s in samples if i < len(s))
+        print(f"worker {i + 1} RSS (MB): {start:.0f} after warm-up, {end:.0f} at the end ({trail})")
+    target.runs.append(summary)
 
 
 def main() -> None:
@@ -283,13 +103,16 @@ def main() -> None:
     parser.add_argument(
         "--database-url",
         default="postgresql://postgres@127.0.0.1:5432/postgres",
-        help="PostgreSQL server to create the bench database on",
+        help="PostgreSQL server to create the bench database on, or 'sqlite'",
     )
     parser.add_argument(
         "--small", type=int, default=2000, help="small submissions per concurrency level"
     )
     parser.add_argument(
         "--concurrency", default="1,8,32", help="comma-separated device counts for the small runs"
+    )
+    parser.add_argument(
+        "--entities", type=int, default=1000, help="entity-creating submissions (concurrency 8)"
     )
     parser.add_argument(
         "--photos", type=int, default=400, help="submissions with a photo (concurrency 8)"
@@ -299,17 +122,39 @@ def main() -> None:
         "--count",
         type=int,
         default=4000,
-        help="submissions in the long run that samples server memory",
+        help="submissions in the long run that samples each worker's memory (0: none)",
     )
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads")
+    parser.add_argument("--threads", type=int, default=8, help="threads per server process")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="gunicorn workers (0: waitress, one process)"
+    )
     parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument(
+        "--compare-bare",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="alternate ROUNDS pairs of small c=8 runs with the bare handler and print the ratio",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="record the server's Python CPU (py-spy --gil; pip install '.[bench]'): a flame "
+        "graph (.svg), "
+        "or collapsed stacks (.txt) for bench/profile_summary.py",
+    )
     parser.add_argument(
         "--keep", action="store_true", help="keep the database and data directory for inspection"
     )
     args = parser.parse_args()
 
-    db_url, db_name = create_scratch_database(args.database_url, "fieldsync_bench")
+    sqlite = args.database_url == "sqlite"
     data_dir = Path(tempfile.mkdtemp(prefix="fieldsync-bench-"))
+    if sqlite:
+        db_url, db_name = f"sqlite:///{data_dir / 'bench.sqlite3'}", ""
+    else:
+        db_url, db_name = create_scratch_database(args.database_url, "fieldsync_bench")
     env = {
         **os.environ,
         "DATABASE_URL": db_url,
@@ -318,104 +163,127 @@ def main() -> None:
         "FIELDSYNC_ENV": "production",
         "FIELDSYNC_LOG_LEVEL": "INFO",
     }
-    server: subprocess.Popen[bytes] | None = None
+    servers: list[subprocess.Popen[bytes]] = []
+    profiler: subprocess.Popen[bytes] | None = None
     try:
         cli(env, "init", "--no-forms")
-        form_path = data_dir / "bench_form.xml"
-        form_path.write_text(BENCH_FORM)
-        cli(env, "forms", "publish", str(form_path))
+        for name, form in (("bench_form.xml", BENCH_FORM), ("bench_entity.xml", ENTITY_FORM)):
+            (data_dir / name).write_text(form)
+            cli(env, "forms", "publish", str(data_dir / name))
         device_url = cli(env, "app-user", "create", "bench devices").strip().splitlines()[-1]
-        base_path = device_url.split("://", 1)[1].split("/", 1)[1]
-        base_path = "/" + base_path
+        base_path = "/" + device_url.split("://", 1)[1].split("/", 1)[1]
 
         port = free_port()
-        log = (data_dir / "server.log").open("wb")
-        server = subprocess.Popen(
-            [str(SERVER), "run", "--port", str(port), "--threads", str(args.threads)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_until_up(port, server)
+        command = [str(SERVER), "run", "--port", str(port), "--threads", str(args.threads)]
+        if args.workers:
+            command += ["--workers", str(args.workers)]
+        servers.append(start_server(command, env, port, data_dir / "server.log"))
+        server = servers[0]
+        how = f"gunicorn, {args.workers} workers" if args.workers else "waitress, one process"
         print(
-            f"fieldsync-server run on PostgreSQL, {args.threads} waitress threads, "
-            f"{os.cpu_count()} CPUs shared with {args.client_processes} client processes"
+            f"fieldsync-server run on {'SQLite' if sqlite else 'PostgreSQL'} ({how}, "
+            f"{args.threads} threads each), {os.cpu_count()} CPUs shared with "
+            f"{args.client_processes} client processes"
         )
+        if args.profile:
+            profiler = subprocess.Popen(
+                [
+                    str(ROOT / ".venv/bin/py-spy"),
+                    "record",
+                    "--subprocesses",
+                    "--gil",
+                    "--format",
+                    "raw" if args.profile.suffix == ".txt" else "flamegraph",
+                    "-o",
+                    str(args.profile),
+                    "--pid",
+                    str(server.pid),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
 
         with multiprocessing.Pool(args.client_processes) as pool:
             target = Target(pool, args.client_processes, port, base_path, server.pid)
             load(target, "warm-up", 4, 200)
-            rss_start = rss_mb(server.pid)
-            runs = []
-            for concurrency in (int(c) for c in args.concurrency.split(",")):
-                runs.append(load(target, "small submissions", concurrency, args.small))
-                print(runs[-1].line(), flush=True)
+            for concurrency in (int(c) for c in args.concurrency.split(",") if c):
+                target.report(load(target, "small submissions", concurrency, args.small))
+            if args.entities:
+                target.report(load(target, "entity-creating", 8, args.entities, kind="entity"))
             if args.photos:
-                runs.append(
-                    load(
-                        target,
-                        f"with a {args.photo_kb} KB photo",
-                        8,
-                        args.photos,
-                        photo_bytes=args.photo_kb * 1024,
-                    )
-                )
-                print(runs[-1].line(), flush=True)
+                label = f"with a {args.photo_kb} KB photo"
+                photo = args.photo_kb * 1024
+                target.report(load(target, label, 8, args.photos, photo_bytes=photo))
+            if args.count:
+                long_run(target, args.count)
+            if args.compare_bare:
+                compare_bare(target, args, db_url, data_dir, servers)
 
-            print(f"long run: {args.count} small submissions at c=8, server memory sampled")
-            samples = [rss_mb(server.pid)]
-            done = 0
-            step = max(500, args.count // 10)
-            long_runs = []
-            while done < args.count:
-                n = min(step, args.count - done)
-                long_runs.append(load(target, "long run", 8, n))
-                done += n
-                samples.append(rss_mb(server.pid))
-            total_seconds = sum(r.seconds for r in long_runs)
-            all_latencies = [x for r in long_runs for x in r.latencies]
-            failures = [x for r in long_runs for x in r.failures]
-            summary = Run(
-                "long run",
-                8,
-                len(all_latencies),
-                total_seconds,
-                all_latencies,
-                failures,
-                server_cpu=sum(r.server_cpu for r in long_runs),
-            )
-            print(summary.line())
-            print(
-                "server RSS (MB) after warm-up, then every "
-                f"{step} submissions: " + ", ".join(f"{s:.0f}" for s in samples)
-            )
-            print(
-                f"server RSS: {rss_start:.0f} MB after warm-up, {samples[-1]:.0f} MB at the "
-                f"end, max {max(samples):.0f} MB"
-            )
-
-        with psycopg.connect(
-            make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
-        ) as conn:
-            stored = conn.execute("SELECT count(*) FROM submissions").fetchone()
-        expected = 200 + sum(r.submissions for r in runs) + summary.submissions
-        print(f"submissions stored: {stored[0] if stored else 0} (sent {expected})")
-        failed = [f for r in [*runs, summary] for f in r.failures]
+        check_stored(db_url, 200 + sum(r.submissions for r in target.runs))
+        failed = [f for r in target.runs for f in r.failures]
         if failed:
             print(f"{len(failed)} requests failed, first: {failed[0]}")
             sys.exit(1)
     finally:
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        if profiler is not None:
+            profiler.send_signal(2)
+            profiler.wait(timeout=60)
+        for server in servers:
+            stop_server(server)
         if not args.keep:
-            drop_scratch_database(args.database_url, db_name)
+            if db_name:
+                drop_scratch_database(args.database_url, db_name)
             shutil.rmtree(data_dir, ignore_errors=True)
         else:
-            print(f"kept database {db_name} and data directory {data_dir}")
+            print(f"kept database {db_name or db_url} and data directory {data_dir}")
+
+
+def compare_bare(
+    target: Target,
+    args: argparse.Namespace,
+    db_url: str,
+    data_dir: Path,
+    servers: list[subprocess.Popen[bytes]],
+) -> None:
+    """Alternate small c=8 runs: fieldsync, the bare handler, fieldsync, ..."""
+    if args.database_url == "sqlite":
+        sys.exit("--compare-bare needs PostgreSQL (the bare handler writes with psycopg)")
+    port = free_port()
+    command = [
+        str(ROOT / ".venv/bin/python"),
+        str(ROOT / "bench/bare_handler.py"),
+        "--port",
+        str(port),
+        "--workers",
+        "3",
+        "--database-url",
+        db_url.replace("postgresql+psycopg://", "postgresql://"),
+    ]
+    servers.append(start_server(command, dict(os.environ), port, data_dir / "bare.log"))
+    bare = Target(target.pool, target.processes, port, target.base_path, servers[-1].pid)
+    ours, theirs = [], []
+    for _round in range(args.compare_bare):
+        ours.append(load(target, "fieldsync small", 8, args.small))
+        target.runs.append(ours[-1])
+        print(ours[-1].line(), flush=True)
+        theirs.append(load(bare, "bare handler small", 8, args.small))
+        print(theirs[-1].line(), flush=True)
+    for mine, floor in zip(ours, theirs, strict=True):
+        print(
+            f"ratio fieldsync / bare handler: {mine.rate / floor.rate:.2f} "
+            f"({mine.rate:.0f}/s against {floor.rate:.0f}/s; p95 {mine.percentile(95):.0f} ms "
+            f"against {floor.percentile(95):.0f} ms; load {mine.load[0]:.1f})"
+        )
+
+
+def check_stored(db_url: str, expected: int) -> None:
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT count(*) FROM submissions")).scalar_one()
+    engine.dispose()
+    print(f"submissions stored: {stored} (sent {expected})")
+    if stored != expected:
+        sys.exit("the database does not hold exactly the submissions sent")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from tests.scratch_database import create_scratch_database, drop_scratch_database  # noqa: E402
 from tests.sync_client.faultproxy import FaultProxy  # noqa: E402 (after the path is set)
@@ -159,12 +160,16 @@ def wait_until_up(port: int, server: subprocess.Popen[bytes], timeout: float = 3
 
 
 def process_cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used so far; NaN where /proc is missing."""
+    """CPU time (user + system) the server and its workers have used so far; NaN where /proc
+    is missing."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        from devices import cpu_seconds
+    except ImportError:
+        return float("nan")
+    try:
+        return cpu_seconds(pid)
     except OSError:
         return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -183,7 +188,10 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=10_000, help="submissions to push")
     parser.add_argument("--batch-size", type=int, default=200, help="submissions per push")
     parser.add_argument("--parallel", type=int, default=2, help="batches in flight at once")
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads")
+    parser.add_argument("--threads", type=int, default=8, help="threads per server process")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="gunicorn workers (0: waitress, one process)"
+    )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--keep", action="store_true", help="keep what was created")
     args = parser.parse_args()
@@ -222,7 +230,8 @@ def main() -> None:
         port = free_port()
         log = (work / "server.log").open("wb")
         server = subprocess.Popen(
-            [str(SERVER), "run", "--port", str(port), "--threads", str(args.threads)],
+            [str(SERVER), "run", "--port", str(port), "--threads", str(args.threads)]
+            + (["--workers", str(args.workers)] if args.workers else []),
             env=server_env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -230,7 +239,8 @@ def main() -> None:
         wait_until_up(port, server)
         relay = FaultProxy(port).start()  # no faults: it only counts bytes
         print(
-            f"fieldsync-server run on PostgreSQL ({args.threads} waitress threads), "
+            f"fieldsync-server run on PostgreSQL ({args.workers or 1} process(es) of "
+            f"{args.threads} threads), load {os.getloadavg()[0]:.1f}, "
             f"{os.cpu_count()} CPUs shared by server, client and relay"
         )
 

@@ -168,9 +168,10 @@ def db_upgrade(state: CliState) -> None:
 
 @main.command(
     help=(
-        "Serve with a production WSGI server (waitress). The address is remembered in "
-        "FIELDSYNC_DATA_DIR so 'app-user create' can guess the URL for tablets; set "
-        "FIELDSYNC_PUBLIC_URL to say it."
+        "Serve with a production WSGI server: waitress in one process (the default), or with "
+        "--workers N, gunicorn with N worker processes (Linux; use it on a server with several "
+        "cores, one worker per core). The address is remembered in FIELDSYNC_DATA_DIR so "
+        "'app-user create' can guess the URL for tablets; set FIELDSYNC_PUBLIC_URL to say it."
     )
 )
 @click.option(
@@ -180,39 +181,46 @@ def db_upgrade(state: CliState) -> None:
     help="Address to bind; 0.0.0.0 to accept tablets on the local network.",
 )
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int, help="Threads per process.")
+@click.option(
+    "--workers",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Worker processes (gunicorn, Linux only); 0 serves with waitress in this process.",
+)
 @pass_state
 @handle_errors
-def run(state: CliState, host: str, port: int, threads: int) -> None:
-    import waitress
-
+def run(state: CliState, host: str, port: int, threads: int, workers: int) -> None:
     from server import create_app
     from server.migrate import current_revision, head_revision
     from server.public_url import forget_serving_address, record_serving_address
+    from server.serving import ServeOptions, gunicorn_available, serve_gunicorn, serve_waitress
 
+    if workers and not gunicorn_available():
+        fail(
+            "--workers needs gunicorn, which runs on Linux and macOS only; leave it out to serve "
+            "with waitress"
+        )
     settings = Settings.from_env()
     app = create_app(settings)
     engine = app.extensions["fieldsync"].engine
     if current_revision(engine) != head_revision(settings.database_url):
         fail("the database is not initialised or not up to date: run 'fieldsync-server init'")
-    click.echo(f"fieldsync serving on http://{host}:{port} ({settings.database_backend})")
+    how = f"gunicorn, {workers} workers" if workers else "waitress"
+    click.echo(f"fieldsync serving on http://{host}:{port} ({settings.database_backend}, {how})")
     record_serving_address(settings.data_dir, host, port)
+    options = ServeOptions(host=host, port=port, threads=threads, workers=workers)
+    # The sweeper runs in this process only; the workers it forks open their own engines.
+    engine.dispose()
     stop_sweeper = start_sweeper(app.extensions["fieldsync"])
     # A service manager stops the server with SIGTERM: leave through ``finally`` then too.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
     try:
-        waitress.serve(
-            app,
-            host=host,
-            port=port,
-            threads=threads,
-            ident="fieldsync",
-            max_request_body_size=settings.max_upload_bytes + 1024 * 1024,
-            channel_timeout=300,
-            # Behind trusted proxies (FIELDSYNC_PROXY_HOPS) the app reads X-Forwarded-For.
-            clear_untrusted_proxy_headers=not settings.proxy_hops,
-            _quiet=True,
-        )
+        if workers:
+            serve_gunicorn(settings, options)
+        else:
+            serve_waitress(app, settings, options)
     finally:
         stop_sweeper.set()
         forget_serving_address(settings.data_dir)

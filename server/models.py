@@ -11,6 +11,7 @@ from server.accounts.models import (
 from server.audit.models import AuditEntry
 from server.blobs.models import Blob
 from server.bundles.models import BundleResolution, ImportedBundle, LaptopKey, ProjectKey
+from server.config_cache import CacheGeneration
 from server.db import Base
 from server.donors.models import (
     Donor,
@@ -47,6 +48,7 @@ __all__ = [
     "Blob",
     "BlobUpload",
     "BundleResolution",
+    "CacheGeneration",
     "DigestNonce",
     "Donor",
     "DonorUser",

@@ -13,6 +13,7 @@ from sqlalchemy.orm import configure_mappers
 
 import server.models  # noqa: F401 - registers every model (see above)
 from server.blobs.store import FileBlobStore
+from server.config_cache import ConfigCache
 from server.db import make_engine, make_session_factory
 from server.files import private_dir
 from server.settings import Settings
@@ -28,6 +29,6 @@ def make_runtime(settings: Settings) -> Runtime:
     return Runtime(
         settings=settings,
         engine=engine,
-        session_factory=make_session_factory(engine, settings=settings),
+        session_factory=make_session_factory(engine, settings=settings, config_cache=ConfigCache()),
         blobs=FileBlobStore(settings.blob_dir),
     )

@@ -19,23 +19,29 @@ def register(
 ) -> Blob:
     """Insert the blob row if it is new; concurrent inserts of the same content are harmless.
     With ``project_id``, the project holds the blob from now on (:func:`grant`)."""
+    record(session, stored, content_type, project_id=project_id)
+    return session.scalars(select(Blob).where(Blob.sha256 == stored.sha256)).one()
+
+
+def record(
+    session: Session, stored: StoredBlob, content_type: str = "", *, project_id: int | None = None
+) -> None:
+    """:func:`register` without reading the row back: two inserts, for the ingest path."""
     values = {
         "sha256": stored.sha256,
         "md5": stored.md5,
         "size": stored.size,
         "content_type": content_type or "application/octet-stream",
     }
-    session.execute(_insert(session)(Blob).values(**values).on_conflict_do_nothing())
-    blob = session.scalars(select(Blob).where(Blob.sha256 == stored.sha256)).one()
+    session.execute(insert_for(session)(Blob).values(**values).on_conflict_do_nothing())
     if project_id is not None:
         grant(session, project_id, stored.sha256)
-    return blob
 
 
 def grant(session: Session, project_id: int, sha256: str) -> None:
     """Record that ``project_id`` holds the (registered) blob; harmless when it already does."""
     session.execute(
-        _insert(session)(ProjectBlob)
+        insert_for(session)(ProjectBlob)
         .values(project_id=project_id, sha256=sha256)
         .on_conflict_do_nothing()
     )
@@ -57,6 +63,7 @@ def held_by(session: Session, project_id: int, hashes: Iterable[str]) -> dict[st
     return rows
 
 
-def _insert(session: Session):  # type: ignore[no-untyped-def]
+def insert_for(session: Session):  # type: ignore[no-untyped-def]
+    """The dialect's ``insert`` (with ``on_conflict_do_nothing``) for the session's database."""
     dialect = session.get_bind().dialect.name
     return pg_insert if dialect == "postgresql" else sqlite_insert

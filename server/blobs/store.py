@@ -118,6 +118,35 @@ class FileBlobStore:
                 os.unlink(tmp_name)
             raise
 
+    def incoming_file(self) -> tuple[BinaryIO, Path]:
+        """A new temporary file in the store's own directory, for :meth:`adopt`."""
+        fd, name = tempfile.mkstemp(dir=self.tmp, prefix="part-")
+        return os.fdopen(fd, "wb"), Path(name)
+
+    def adopt(self, path: Path, sha256: str, md5: str, size: int) -> StoredBlob:
+        """Move a file written (and hashed) by the caller into the store, without copying it.
+        ``path`` must be one of :meth:`incoming_file`'s; it is gone afterwards either way.
+
+        Raises:
+            BlobSizeMismatch: the file's size is not ``size``.
+        """
+        try:
+            with path.open("rb+") as fh:
+                os.fsync(fh.fileno())
+                actual = os.fstat(fh.fileno()).st_size
+            if actual != size:
+                raise BlobSizeMismatch(f"received {actual} bytes, expected {size}")
+            target = self.path(sha256)
+            if target.exists():
+                path.unlink()
+            else:
+                private_dir(target.parent)
+                os.replace(path, target)
+            return StoredBlob(sha256=sha256, md5=md5, size=size)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+
     def copy_file(self, path: Path) -> StoredBlob:
         with path.open("rb") as fh:
             return self.put_stream(fh)

@@ -225,7 +225,9 @@ def apply_update(
     entity.conflict = (
         "hard" if result.state.review_needed else "soft" if result.state.conflicts else None
     )
-    _sync_conflicts(session, entity, result, update, number, user_id)
+    if versions or result.state.conflicts:
+        # A new entity has no conflict rows yet: nothing to read when it opens none.
+        _sync_conflicts(session, entity, result, update, number, user_id)
     if inbox is not None:
         inbox.status = InboxStatus.APPLIED.value
         inbox.reason = "force-applied: what it was waiting for never arrived" if forced else ""

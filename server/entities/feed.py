@@ -50,6 +50,8 @@ def entity_version_recorded(
             "conflict": entity.conflict,
         },
     )
+    if not result.conflicts_opened and not result.conflicts_closed:
+        return
     # The numeric id is what the resolution endpoint takes; the key is stable across orders.
     ids = dict(
         session.execute(

@@ -30,6 +30,7 @@ from server.accounts import service as accounts
 from server.accounts.models import AppUser, Role, User
 from server.accounts.permissions import allows
 from server.accounts.security import DIGEST_REALM, token_hash
+from server.config_cache import config_cache
 from server.errors import ChallengeRequired, Problem
 from server.projects.models import Project
 from server.submissions.service import Submitter
@@ -66,12 +67,20 @@ def authenticate_app_user(session: Session, token: str, project_id: int) -> Call
         Problem: 403 ``auth.app_user_token_invalid`` for an unknown or revoked token, or one
             issued for another project; never 401, which would make Collect ask for a password.
     """
-    # One round trip for the device and its project: this runs on every device request.
-    row = session.execute(
-        select(AppUser, Project)
-        .join(Project, Project.id == AppUser.project_id)
-        .where(AppUser.token_hash == token_hash(token))
-    ).first()
+    hashed = token_hash(token)
+
+    def load() -> tuple[AppUser, Project] | None:
+        row = session.execute(
+            select(AppUser, Project)
+            .join(Project, Project.id == AppUser.project_id)
+            .where(AppUser.token_hash == hashed)
+        ).first()
+        return (row[0], row[1]) if row is not None else None
+
+    # This runs on every device request: kept between requests, checked against the
+    # generation (server.config_cache), so a revocation is seen at the next request.
+    cache = config_cache(session)
+    row = cache.get(session, ("app_user", hashed), load) if cache is not None else load()
     if row is None:
         raise errors.app_user_token_invalid()
     app_user, project = row

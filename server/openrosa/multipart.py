@@ -1,16 +1,16 @@
 """Reading an OpenRosa submission body (multipart/form-data) as a stream.
 
-Attachment parts are written to temporary files in the upload directory as they arrive, so a
-submission with large photos never sits in memory; only the XML part is kept in memory (it is
+Attachment parts are written to temporary files in the blob store's incoming directory and
+hashed as they arrive, then moved into the store (no second copy), so a submission with large
+photos never sits in memory; only the XML part is kept in memory (it is
 parsed and stored in the database anyway). A body that ends before its closing boundary is
 refused and every temporary file removed, so nothing half-received goes any further.
 """
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +22,7 @@ from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
 from server import errors
-from server.blobs.store import BlobSizeMismatch, BlobTooLarge, FileBlobStore
+from server.blobs.store import BlobSizeMismatch, FileBlobStore
 from server.submissions.service import IncomingAttachment, check_attachment_name
 
 XML_PART = "xml_submission_file"
@@ -38,6 +38,8 @@ class ReceivedFile:
     content_type: str
     path: Path
     size: int
+    sha256: str = ""
+    md5: str = ""
 
 
 @dataclass
@@ -54,13 +56,13 @@ class ReceivedSubmission:
         """
         incoming = []
         for received in self.files:
-            with received.path.open("rb") as fh:
-                try:
-                    stored = blobs.put_stream(fh, max_bytes=max_bytes, expect_size=received.size)
-                except BlobTooLarge:
-                    raise errors.too_large(max_bytes) from None
-                except BlobSizeMismatch as exc:
-                    raise errors.bad_submission(f"attachment {received.name!r}: {exc}") from None
+            if received.size > max_bytes:
+                raise errors.too_large(max_bytes)
+            try:
+                # Hashed as it arrived, in the store's own directory: moved in, not copied.
+                stored = blobs.adopt(received.path, received.sha256, received.md5, received.size)
+            except BlobSizeMismatch as exc:
+                raise errors.bad_submission(f"attachment {received.name!r}: {exc}") from None
             content_type = received.content_type
             if content_type == "application/octet-stream":
                 content_type = mimetypes.guess_type(received.name)[0] or content_type
@@ -74,9 +76,11 @@ class ReceivedSubmission:
 
 @contextmanager
 def received_submission(
-    stream: IO[bytes], content_type: str, tmp_dir: Path, max_xml_bytes: int
+    stream: IO[bytes], content_type: str, blobs: FileBlobStore, max_xml_bytes: int
 ) -> Iterator[ReceivedSubmission]:
-    """Parse a submission body; its temporary files are removed when the block ends.
+    """Parse a submission body; attachments are written and hashed as they arrive into the
+    blob store's incoming directory, and whatever was not stored is removed when the block
+    ends.
 
     Raises:
         Problem: 400 when the body is not multipart, is truncated or malformed, names an
@@ -86,7 +90,7 @@ def received_submission(
     """
     received = ReceivedSubmission()
     try:
-        _parse(stream, content_type, tmp_dir, max_xml_bytes, received)
+        _parse(stream, content_type, blobs, max_xml_bytes, received)
         if received.xml is None:
             raise errors.bad_submission(
                 f"the upload has no '{XML_PART}' part; send the form instance under that name"
@@ -99,7 +103,7 @@ def received_submission(
 def _parse(
     stream: IO[bytes],
     content_type: str,
-    tmp_dir: Path,
+    blobs: FileBlobStore,
     max_xml_bytes: int,
     received: ReceivedSubmission,
 ) -> None:
@@ -115,7 +119,7 @@ def _parse(
         max_form_memory_size=max(max_xml_bytes, MAX_FIELD_BYTES),
         max_parts=MAX_PARTS,
     )
-    part = _PartSink(tmp_dir, max_xml_bytes, received)
+    part = _PartSink(blobs, max_xml_bytes, received)
     try:
         while True:
             data = stream.read(CHUNK)
@@ -145,8 +149,12 @@ def _parse(
 class _PartSink:
     """Where the bytes of the part being read go: memory for XML and fields, a file otherwise."""
 
-    def __init__(self, tmp_dir: Path, max_xml_bytes: int, received: ReceivedSubmission) -> None:
-        self.tmp_dir = tmp_dir
+    def __init__(
+        self, blobs: FileBlobStore, max_xml_bytes: int, received: ReceivedSubmission
+    ) -> None:
+        self.blobs = blobs
+        self.sha256 = hashlib.sha256()
+        self.md5 = hashlib.md5(usedforsecurity=False)
         self.max_xml_bytes = max_xml_bytes
         self.received = received
         self.name = ""
@@ -172,15 +180,17 @@ class _PartSink:
             self.name = check_attachment_name(event.name or event.filename)
             if event.filename and event.filename != self.name:
                 check_attachment_name(event.filename)
-            fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix="part-")
-            self.file = os.fdopen(fd, "wb")
-            self.path = Path(name)
+            self.file, self.path = self.blobs.incoming_file()
+            self.sha256 = hashlib.sha256()
+            self.md5 = hashlib.md5(usedforsecurity=False)
 
     def write(self, data: bytes) -> None:
         self.size += len(data)
         if self.kind == "file":
             assert self.file is not None
             self.file.write(data)
+            self.sha256.update(data)
+            self.md5.update(data)
             return
         if self.kind == "xml" and self.size > self.max_xml_bytes:
             raise errors.too_large(self.max_xml_bytes)
@@ -200,7 +210,14 @@ class _PartSink:
             assert self.file is not None and self.path is not None
             self.file.close()
             self.received.files.append(
-                ReceivedFile(self.name, self.content_type, self.path, self.size)
+                ReceivedFile(
+                    self.name,
+                    self.content_type,
+                    self.path,
+                    self.size,
+                    self.sha256.hexdigest(),
+                    self.md5.hexdigest(),
+                )
             )
             self.file = None
             self.path = None

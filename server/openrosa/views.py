@@ -241,7 +241,7 @@ def submission() -> Response:
     with received_submission(
         http.body_stream(settings.max_upload_bytes),
         request.content_type or "",
-        settings.upload_tmp_dir,
+        runtime().blobs,
         settings.max_form_bytes,
     ) as received:
         assert received.xml is not None

@@ -15,6 +15,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -26,9 +27,11 @@ from server import odk_encryption as odk
 from server.audit import service as audit
 from server.blobs import service as blob_service
 from server.blobs.store import StoredBlob
+from server.config_cache import config_cache
 from server.db import utcnow
 from server.forms.models import Form, FormState, FormVersion
 from server.projects.models import Project
+from server.submissions import fast
 from server.submissions import feed as sync_changes
 from server.submissions.models import (
     ReviewState,
@@ -109,14 +112,7 @@ def ingest(
     for attachment in attachments:
         check_attachment_name(attachment.name)
     parsed = parse_instance(xml)
-    # Form and version in one round trip: this runs for every submission.
-    row = session.execute(
-        select(Form, FormVersion)
-        .outerjoin(
-            FormVersion, (FormVersion.form_id == Form.id) & (FormVersion.version == parsed.version)
-        )
-        .where(Form.project_id == project.id, Form.xml_form_id == parsed.form_id)
-    ).first()
+    row = _form_and_version(session, project.id, parsed.form_id, parsed.version)
     if row is None:
         raise errors.form_not_found(parsed.form_id)
     form, form_version = row
@@ -134,6 +130,38 @@ def ingest(
         )
     sha256 = hashlib.sha256(xml).hexdigest()
     by_name = {a.name: a for a in attachments}
+
+    if not parsed.deprecated_id and manifest is None:
+        # A new plain submission: two inserts decide (an encrypted one keeps the full path,
+        # which records its encrypted files and holds its entity block).
+        now = utcnow()
+        stored = fast.store_if_new(
+            session,
+            project.id,
+            form,
+            form_version,
+            parsed,
+            xml,
+            sha256,
+            by_name,
+            expected,
+            _provenance(submitter, now),
+            (submitter.user_id, submitter.app_user_id),
+            now,
+        )
+        if stored is not None:
+            submission, version, filled = stored
+            return IngestResult(
+                outcome=Outcome.CREATED,
+                submission=submission,
+                version=version,
+                form=form,
+                form_version=form_version,
+                parsed=parsed,
+                attachments_expected=expected,
+                attachments_missing=[n for n in expected if n not in by_name],
+                attachments_added=filled,
+            )
 
     for _attempt in range(3):
         existing = find_version(session, form.id, parsed.instance_id)
@@ -189,6 +217,40 @@ def _manifest(parsed: ParsedInstance, form_version: FormVersion) -> odk.Manifest
     return manifest
 
 
+def _form_and_version(
+    session: Session, project_id: int, xml_form_id: str, version: str
+) -> tuple[Form, FormVersion | None] | None:
+    """The form and the version a submission names, kept between requests (this runs for
+    every submission; ``server.config_cache`` says when a kept copy is out of date)."""
+
+    def load() -> tuple[Form, FormVersion | None] | None:
+        row = session.execute(
+            select(Form, FormVersion)
+            .outerjoin(
+                FormVersion, (FormVersion.form_id == Form.id) & (FormVersion.version == version)
+            )
+            .where(Form.project_id == project_id, Form.xml_form_id == xml_form_id)
+        ).first()
+        return (row[0], row[1]) if row is not None else None
+
+    cache = config_cache(session)
+    if cache is None:
+        return load()
+    return cache.get(session, ("form", project_id, xml_form_id, version), load)
+
+
+def _provenance(submitter: Submitter, now: datetime) -> list[dict[str, Any]]:
+    return [
+        *submitter.via,
+        {
+            "hop": "server",
+            "received_at": now.isoformat(),
+            "app_user_id": submitter.app_user_id,
+            "user_id": submitter.user_id,
+        },
+    ]
+
+
 def _resend(
     session: Session,
     form: Form,
@@ -232,15 +294,7 @@ def _store_new(
     encrypted: bool = False,
 ) -> IngestResult:
     now = utcnow()
-    provenance = [
-        *submitter.via,
-        {
-            "hop": "server",
-            "received_at": now.isoformat(),
-            "app_user_id": submitter.app_user_id,
-            "user_id": submitter.user_id,
-        },
-    ]
+    provenance = _provenance(submitter, now)
     previous: SubmissionVersion | None = None
     if parsed.deprecated_id:
         previous = find_version(session, form.id, parsed.deprecated_id)

@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "public_url": 0,
     "files": 0,  # owner-only files and directories in the data directory
     "odk_encryption": 0,  # ODK managed encryption over bytes: key pairs, opening submissions
+    "config_cache": 0,  # what the ingest path keeps between requests, and its validity check
     # 1: storage every domain package writes to
     "blobs": 1,
     "audit": 1,
@@ -63,6 +64,7 @@ LAYERS: dict[str, int] = {
     "runtime": 8,
     "hub": 8,
     # 9: entry points
+    "serving": 9,  # waitress in one process, or gunicorn workers
     "cli": 9,
     "server": 9,
 }
