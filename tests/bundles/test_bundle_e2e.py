@@ -24,6 +24,7 @@ from server.cli import main as server_main
 from server.db import transaction
 from server.submissions.models import Submission, SubmissionAttachment, SubmissionVersion
 from server.submissions.parse import binary_paths
+from tests.bundles.test_peer_e2e import pull_fully
 from tests.conftest import LiveServer
 from tests.entities.builders import Filled
 from tests.entities.conftest import Field
@@ -65,8 +66,7 @@ def laptop(field: Field, live_server: LiveServer, tmp_path: Path) -> Iterator[Hu
     )
     assert login.returncode == 0, login.stderr
     assert "registered; centre key" in login.stdout
-    pulled = fieldsync(home, "pull")
-    assert pulled.returncode == 0, pulled.stderr
+    pull_fully(home, field, entities=0)
     hub = Hub(home)
     yield hub
     hub.stop()
@@ -105,7 +105,7 @@ def test_a_bundle_carried_to_the_centre_and_its_receipt_carried_back(
 ) -> None:
     known = str(uuid.uuid4())
     field.receive(new_area(field, known))
-    assert fieldsync(laptop.home, "pull").returncode == 0
+    pull_fully(laptop.home, field, entities=1)
     laptop.start()
     team = laptop.add_device("team 1 tablet")
     reports = [
