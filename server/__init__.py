@@ -89,6 +89,7 @@ def _register_blueprints(app: Flask) -> None:
     from server.central.entity_views import blueprint as central_entities
     from server.central.odata_views import blueprint as central_odata
     from server.central.views import blueprint as central_api
+    from server.data_protection.views import blueprint as personal_api
     from server.entities.views import blueprint as entities_api
     from server.exports.views import blueprint as exports_api
     from server.forms.views import blueprint as forms_api
@@ -106,6 +107,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(forms_api)  # /api/v1/projects/<id>/forms
     app.register_blueprint(submission_review)  # PATCH .../submissions/<id>: review state
     app.register_blueprint(openrosa_blueprint)  # /v1/...: ODK Collect (OpenRosa)
+    app.register_blueprint(personal_api)  # .../entities/<uuid>/consent-withdrawal
     app.register_blueprint(projects_api)  # /api/v1/projects
     app.register_blueprint(submissions_api)  # /api/v1/projects/<id>/forms/<id>/submissions
     app.register_blueprint(sync_api)  # /api/v1/sync: blobs, push, changes

@@ -15,6 +15,7 @@ import click
 
 from server.accounts.cli import app_user, user
 from server.console import CliState, fail, handle_errors, pass_state
+from server.data_protection.cli import app_user_assign, personal_data
 from server.entities.cli import entities
 from server.exports import cli as exports_cli
 from server.forms.cli import forms
@@ -189,6 +190,8 @@ main.add_command(entities)  # fieldsync-server entities process-backlog|require-
 main.add_command(gazetteer)  # fieldsync-server gazetteer import|publish
 main.add_command(exports_cli.export)  # fieldsync-server export FORM_ID --format ... --out FILE
 main.add_command(blobs)  # fieldsync-server blobs sweep
+main.add_command(personal_data)  # fieldsync-server personal-data retention|purge|withdraw|...
+app_user.add_command(app_user_assign)  # fieldsync-server app-user assign APP_USER_ID FORM_ID
 
 if __name__ == "__main__":
     main()

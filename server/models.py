@@ -3,6 +3,7 @@
 from server.accounts.models import (
     ApiToken,
     AppUser,
+    AppUserForm,
     DigestNonce,
     LoginAttempts,
     ProjectRole,
@@ -21,6 +22,7 @@ from server.entities.models import (
 from server.feed.models import SyncChange
 from server.forms.models import Form, FormAttachment, FormVersion
 from server.gazetteer.models import GazetteerArea
+from server.personal.models import ConsentWithdrawal
 from server.projects.models import Project
 from server.submissions.models import Submission, SubmissionAttachment, SubmissionVersion
 from server.sync.models import BlobUpload, IdempotencyKey
@@ -28,10 +30,12 @@ from server.sync.models import BlobUpload, IdempotencyKey
 __all__ = [
     "ApiToken",
     "AppUser",
+    "AppUserForm",
     "AuditEntry",
     "Base",
     "Blob",
     "BlobUpload",
+    "ConsentWithdrawal",
     "DigestNonce",
     "Entity",
     "EntityConflict",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -26,9 +27,11 @@ from server.central.render import timestamp
 from server.exports.filters import FilterError, Node, matches, parse_filter
 from server.forms import service as forms
 from server.forms.models import Form
+from server.forms.personal import submission_guard
+from server.personal.access import record_read
 from server.submissions.views import READ_ROLES
 from server.urls import base_url
-from server.web import db
+from server.web import commit, db
 
 blueprint = Blueprint("central_odata", __name__, url_prefix="/v1")
 
@@ -84,7 +87,8 @@ def table_rows(project_id: int, form_id: str, table: str) -> Any:
     expand = args.get("$expand")
     if expand not in (None, "*"):
         raise errors.central_odata_query("only $expand=* (every repeat) is supported")
-    submissions = _filtered(service.odata_submissions(db(), form), args.get("$filter"))
+    submissions = _shown(form, service.odata_submissions(db(), form))
+    submissions = _filtered(submissions, args.get("$filter"))
     submissions = _ordered(submissions, args.get("$orderby"))
     prefix = f"{odata.SUBMISSIONS}('"
 
@@ -107,6 +111,26 @@ def table_rows(project_id: int, form_id: str, table: str) -> Any:
             raise errors.central_odata_query("$select is supported on the Submissions table")
         rows = [r for s in submissions for r in odata.repeat_rows(tree, table, s.xml, context(s))]
     return jsonify(page_rows(rows, _service_url(project_id, form_id), table))
+
+
+def _shown(form: Form, submissions: list[service.ODataSubmission]) -> list[service.ODataSubmission]:
+    """The submissions as the caller may see them (server.personal): personal answers emptied
+    unless they are a survivor caseworker (then the read is audited), and none that consent
+    keeps from them."""
+    guard = submission_guard(db(), form)
+    shown = []
+    read = []
+    for s in submissions:
+        xml = guard.xml(s.xml)
+        if xml is None:
+            continue
+        if guard.shows_personal(s.xml):
+            read.append(s.instance_id)
+        shown.append(dataclasses.replace(s, xml=xml))
+    if read:
+        record_read(db(), guard.access, "submission", read)
+        commit()
+    return shown
 
 
 def _flag(name: str) -> bool:

@@ -43,6 +43,9 @@ def export(
     field: str | None,
 ) -> None:
     from server.exports import service
+    from server.forms import service as forms
+    from server.forms.personal import submission_guard
+    from server.personal.access import Access
 
     options = parse_options(
         ExportFormat(fmt),
@@ -68,6 +71,13 @@ def export(
             options,
             role="administrator",
             secret=runtime.settings.secret_key,
+            # A script has no caseworker behind it: personal fields stay out (use the API).
+            guard=submission_guard(
+                session,
+                forms.get_form(session, project_id, form_id),
+                Access(project_id),
+                export=True,
+            ),
         )
     # The session is closed: each page of the export reads in a transaction of its own.
     with click.progressbar(

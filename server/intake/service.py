@@ -8,11 +8,20 @@ submission and whatever its entity block did to the shared records are stored.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from server.entities import inbox as entity_inbox
 from server.entities.codec import HubContext
+from server.personal.consent import (
+    SHARING_ONLY,
+    sharing_consent_given,
+    submission_answers,
+    submission_consent,
+    withdraw,
+)
+from server.personal.policy import sharing
 from server.projects.models import Project
 from server.submissions import service as submissions
 from server.submissions.models import ReviewState, Submission, SubmissionVersion
@@ -39,7 +48,47 @@ def submission_arrives(
     result = submissions.ingest(session, project, xml, attachments, submitter)
     if result.outcome is not Outcome.DUPLICATE:
         entity_inbox.receive(session, _received(project, result), hub_context)
+        consent_answered(session, project.id, result.version, result.form_version.entity_spec)
     return result
+
+
+def consent_answered(
+    session: Session, project_id: int, version: SubmissionVersion, spec: dict[str, Any] | None
+) -> None:
+    """Enforce the consent a report records for its record (server.personal): a follow-up
+    answering no to follow-up consent withdraws it (a tombstone: the record leaves devices and
+    exports), no to sharing keeps it from partners, yes to sharing lifts that again."""
+    if not spec or not spec.get("dataset"):
+        return
+    list_name = str(spec["dataset"])
+    rule = sharing(session, list_name)
+    about = submission_consent(version.xml, spec, rule)
+    if about is None or not about.uuid:
+        return
+    answers = submission_answers(version.xml, spec, rule)
+    if rule.withdraws(answers):
+        withdraw(
+            session,
+            project_id,
+            list_name,
+            about.uuid,
+            source="followup",
+            instance_id=version.instance_id,
+            user_id=version.submitter_user_id,
+        )
+    elif rule.consent_sharing and rule.consent_sharing in answers:
+        if rule.sharing_consented(answers):
+            sharing_consent_given(session, project_id, list_name, about.uuid)
+        else:
+            withdraw(
+                session,
+                project_id,
+                list_name,
+                about.uuid,
+                source=SHARING_ONLY,
+                instance_id=version.instance_id,
+                user_id=version.submitter_user_id,
+            )
 
 
 def review_submission(

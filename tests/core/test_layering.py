@@ -40,6 +40,8 @@ LAYERS: dict[str, int] = {
     "projects": 2,
     # people and roles, who is calling, and the projects API (what a caller sees is their roles)
     "accounts": 2,
+    # personal data: who may read it, what devices and partners get, consent (docs/adr/0015)
+    "personal": 2,
     # 3-5: the domain, lowest first
     "entities": 3,
     "forms": 4,
@@ -48,6 +50,7 @@ LAYERS: dict[str, int] = {
     # 6: use cases that combine submissions and entities, and what reads them all
     "intake": 6,
     "exports": 6,
+    "data_protection": 6,  # withdrawing consent, the retention purge (above what they clean)
     # 7: protocols
     "openrosa": 7,
     "sync": 7,
