@@ -312,7 +312,7 @@ class EntityPolicies:
 _LIST_OPTIONS = frozenset({"accept_undeclared"})
 # What a list shares with devices and partners: read by server.personal.policy.
 _SHARING_OPTIONS = frozenset(
-    {"devices", "device_access", "consent_followup", "consent_sharing", "personal"}
+    {"devices", "device_access", "followup_consent", "sharing_consent", "personal"}
 )
 _PROPERTY_KEYS = frozenset({"policy", "type", "choices", "stages", "transitions", "prefer"})
 

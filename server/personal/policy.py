@@ -3,9 +3,9 @@
     [survivors]
     devices = ["survivor_code", "village", ...]   # the only properties devices download
     device_access = "assigned"                    # only devices assigned to the list's forms
-    consent_followup = "consent_followup"         # "yes" needed before devices get a record;
+    followup_consent = "consent_followup"         # "yes" needed before devices get a record;
                                                   # "no" withdraws consent (a tombstone)
-    consent_sharing = "consent_sharing"           # "yes" needed before partners see a record
+    sharing_consent = "consent_sharing"           # "yes" needed before partners see a record
     personal = ["phone"]                          # personal besides those saved from pii_ fields
 
 A list without these keys is shared as before: every property, every record, every device.
@@ -27,7 +27,7 @@ from server.settings import BUNDLED_FORMS_DIR, Settings
 
 # The list options this module reads; server.entities.policies leaves them to it.
 LIST_OPTIONS = frozenset(
-    {"devices", "device_access", "consent_followup", "consent_sharing", "personal"}
+    {"devices", "device_access", "followup_consent", "sharing_consent", "personal"}
 )
 YES = "yes"
 NO = "no"
@@ -111,8 +111,8 @@ def parse_list(name: str, table: Mapping[str, Any]) -> ListSharing:
         list_name=name,
         devices=names("devices"),
         assigned_only=access == "assigned",
-        consent_followup=one("consent_followup"),
-        consent_sharing=one("consent_sharing"),
+        consent_followup=one("followup_consent"),
+        consent_sharing=one("sharing_consent"),
         personal=names("personal") or (),
     )
 
