@@ -91,6 +91,7 @@ def export_context(
 class AdoptReport:
     adopted: int = 0
     kept: int = 0
+    removed: int = 0  # records the centre no longer shares (consent withdrawn)
 
 
 def adopt_entity_list(
@@ -107,10 +108,12 @@ def adopt_entity_list(
     ]
     entity_list = ensure_list(session, project_id, list_name, properties)
     adopted = kept = 0
+    listed: set[str] = set()
     for row in reader:
         uuid = row.get("name") or ""
         if not uuid:
             continue
+        listed.add(uuid)
         version = int(row.get("__version") or 0)
         label = row.get("label") or ""
         values = {p: row[p] for p in properties if row.get(p)}
@@ -174,5 +177,28 @@ def adopt_entity_list(
         entity.current_version = version
         entity.conflict = None
         adopted += 1
+    removed = _drop_unlisted(session, entity_list, listed, not_yet_at_centre)
     session.flush()
-    return AdoptReport(adopted, kept)
+    return AdoptReport(adopted, kept, removed)
+
+
+def _drop_unlisted(
+    session: Session, entity_list: EntityList, listed: set[str], not_yet_at_centre: set[str]
+) -> int:
+    """Records the centre no longer sends (consent withdrawn, server.personal) leave the hub,
+    and so its tablets at their next refresh; a record with reports the centre has not
+    received yet stays until they are pushed."""
+    removed = 0
+    for entity in session.scalars(select(Entity).where(Entity.list_id == entity_list.id)):
+        if entity.uuid in listed:
+            continue
+        versions = list(
+            session.scalars(select(EntityVersion).where(EntityVersion.entity_id == entity.id))
+        )
+        if any(not v.update.get(ADOPTED) and v.update_id in not_yet_at_centre for v in versions):
+            continue
+        session.execute(delete(EntityConflict).where(EntityConflict.entity_id == entity.id))
+        session.execute(delete(EntityVersion).where(EntityVersion.entity_id == entity.id))
+        session.delete(entity)
+        removed += 1
+    return removed

@@ -14,6 +14,8 @@ from server.personal.access import Access, caller_access, record_read
 from server.personal.guard import ListGuard, list_guard
 
 HIDDEN = None  # what a personal value is shown as to a caller who may not read it
+# The keys of a competing value in a conflict that hold the property's value.
+_VALUE_KEYS = frozenset({"value", "base_value", "provisional_value", "values"})
 
 
 def guard_for(session: Session, entity_list: EntityList, access: Access | None = None) -> ListGuard:
@@ -53,7 +55,10 @@ def conflict_body(guard: ListGuard, uuid: str, body: dict[str, Any]) -> dict[str
         return body
     for key in ("base_value", "current_value", "provisional_value"):
         body[key] = HIDDEN
-    body["incoming"] = [{**v, "value": HIDDEN} for v in body.get("incoming", [])]
+    body["incoming"] = [
+        {k: (HIDDEN if k in _VALUE_KEYS else x) for k, x in v.items()}
+        for v in body.get("incoming", [])
+    ]
     if body.get("resolution"):
         body["resolution"] = {**body["resolution"], "values": HIDDEN}
     return body
