@@ -98,7 +98,14 @@ def withdraw(state: CliState, list_name: str, uuid: str, project_id: int | None)
         project = chosen_project(session, project_id)
         entity_list = records.get_list(session, project.id, list_name)
         entity = records.get_entity(session, entity_list, uuid)
-        created = record_withdrawal(session, project.id, list_name, entity.uuid, source="api")
+        created = record_withdrawal(
+            session,
+            project.id,
+            list_name,
+            entity.uuid,
+            source="api",
+            version=entity.current_version,
+        )
     click.echo(f"{list_name}/{uuid}: consent withdrawn" + ("" if created else " (already)"))
 
 

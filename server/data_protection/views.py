@@ -30,7 +30,13 @@ def withdraw_consent(project_id: int, list_name: str, uuid: str) -> Any:
     entity_list = records.get_list(db(), project_id, list_name)
     entity = records.get_entity(db(), entity_list, uuid)
     created = withdraw(
-        db(), project_id, entity_list.name, entity.uuid, source="api", user_id=current_user().id
+        db(),
+        project_id,
+        entity_list.name,
+        entity.uuid,
+        source="api",
+        user_id=current_user().id,
+        version=entity.current_version,
     )
     commit()
     return jsonify({"list": list_name, "uuid": uuid, "withdrawn": True, "new": created}), (

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.audit import service as audit
+from server.feed.service import ChangeKind, record_change
 from server.personal.access import Access
 from server.personal.fields import redact_xml
 from server.personal.models import ConsentWithdrawal
@@ -70,10 +71,13 @@ def withdraw(
     source: str,
     instance_id: str | None = None,
     user_id: int | None = None,
+    version: int = 0,
 ) -> bool:
     """Record that the person withdrew consent (``source`` "followup" or "api") or consent to
     share (``source`` "sharing"); True when this is new. A full withdrawal replaces a sharing
-    tombstone. Audited; nothing personal is kept."""
+    tombstone. Audited; nothing personal is kept. A full withdrawal is also a change in the
+    change feed (the record at ``version``, without label or values), so laptops and field
+    hubs download the entity list again and drop the record."""
     existing = session.scalars(
         select(ConsentWithdrawal).where(
             ConsentWithdrawal.project_id == project_id,
@@ -103,6 +107,22 @@ def withdraw(
                 session.flush()
         except IntegrityError:
             return False  # the same withdrawal arrived twice at once
+    if source in WITHDRAWN:
+        record_change(
+            session,
+            project_id,
+            ChangeKind.ENTITY_VERSION,
+            f"{list_name}/{uuid}",
+            {
+                "list": list_name,
+                "uuid": uuid,
+                "version": version,
+                "label": "",
+                "values": {},
+                "conflict": None,
+                "withdrawn": True,
+            },
+        )
     audit.record(
         session,
         "personal_data.consent_withdrawn" if source != SHARING_ONLY else "personal_data.not_shared",

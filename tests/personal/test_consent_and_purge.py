@@ -88,7 +88,9 @@ def test_withdrawn_consent_leaves_devices_and_exports_and_keeps_a_tombstone(
     assert again.status_code == 200 and again.json()["new"] is False
     _, rows = device_list(p)
     assert rows == {}
-    api_stones = [e for e in audit(p, "personal_data.consent_withdrawn") if e.target_id.endswith(second)]
+    api_stones = [
+        e for e in audit(p, "personal_data.consent_withdrawn") if e.target_id.endswith(second)
+    ]
     assert [e.actor_user_id for e in api_stones] == [p.people["caseworker"].user.id]
 
 
@@ -139,7 +141,9 @@ def test_the_purge_removes_personal_data_past_retention_and_keeps_the_rest(
     body = p.get("caseworker", f"{p.api}/forms/case_visit/submissions/{instance}").json()
     assert PHONE not in body["xml"] and HEALTH not in body["xml"]
     assert "Ban Nakham" in body["xml"]
-    face = p.get("caseworker", f"{p.api}/forms/case_visit/submissions/{instance}/attachments/face.jpg")
+    face = p.get(
+        "caseworker", f"{p.api}/forms/case_visit/submissions/{instance}/attachments/face.jpg"
+    )
     assert face.status_code == 404
     with p.factories.session() as session:
         assert session.get(Blob, face_sha) is None

@@ -108,7 +108,9 @@ def test_each_role_sees_exactly_what_it_may(programme: Programme) -> None:
         odata = p.get(role, f"{p.central}/datasets/cases.svc/Entities").json()
         assert ("health" in odata["value"][0]) is sees, role
         # --- the change feed
-        feed = p.get(role, f"{p.server.url}/api/v1/sync/changes", params={"project_id": p.project.id})
+        feed = p.get(
+            role, f"{p.server.url}/api/v1/sync/changes", params={"project_id": p.project.id}
+        )
         assert feed.status_code == 200
         assert (HEALTH in feed.text) is sees, role
         # --- survivors: partners see only the record with consent to share
@@ -178,7 +180,7 @@ def test_data_collectors_read_no_submissions_and_devices_get_only_their_forms(
     programme: Programme,
 ) -> None:
     p = programme
-    case, case_instance = register_case(p)
+    _case, case_instance = register_case(p)
     shared, _ = register_survivor(p, "SV-0001", sharing="yes")
     private, _ = register_survivor(p, "SV-0002", sharing="no")
     base = f"{p.api}/forms/case_visit/submissions"
