@@ -64,6 +64,18 @@ def conflict_body(guard: ListGuard, uuid: str, body: dict[str, Any]) -> dict[str
     return body
 
 
+def payload_body(guard: ListGuard, payload: Any) -> Any:
+    """A held update as it was received, without personal properties (at any depth) unless
+    the caller is a survivor caseworker."""
+    if guard.access.may_read or not guard.personal:
+        return payload
+    if isinstance(payload, dict):
+        return {k: payload_body(guard, v) for k, v in payload.items() if k not in guard.personal}
+    if isinstance(payload, list):
+        return [payload_body(guard, v) for v in payload]
+    return payload
+
+
 def audit_reads(
     session: Session, guard: ListGuard, entity_list: EntityList, uuids: Iterable[str]
 ) -> None:

@@ -17,6 +17,7 @@ from server.entities.schemas import (
     ReopenRequest,
     ResolutionRequest,
 )
+from server.entities.store import find_list
 from server.web import commit, db, load_json
 
 # The largest page of entities one request reads; a larger or non-positive limit is refused.
@@ -191,7 +192,15 @@ def resolve_conflict(project_id: int, conflict_id: int) -> Any:
 @requires(Role.COORDINATOR)
 def entity_backlog(project_id: int) -> Any:
     rows = records.backlog(db(), project_id, request.args.get("status"))
-    return jsonify([render.inbox_json(row) for row in rows])
+    body = []
+    for row in rows:
+        item = render.inbox_json(row)
+        found = find_list(db(), project_id, row.list_name)
+        if found is not None:
+            guard = personal.guard_for(db(), found)
+            item["payload"] = personal.payload_body(guard, item["payload"])
+        body.append(item)
+    return jsonify(body)
 
 
 def _conflicts_json(rows: list[records.ConflictRow]) -> list[dict[str, Any]]:

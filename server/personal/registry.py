@@ -14,16 +14,9 @@ class Carries(enum.Enum):
     REDACTED = "personal fields left out unless the caller is a survivor caseworker (audited)"
     DEVICE = "only the properties the list declares for devices, consent and assignments kept"
     INBOUND = "receives personal data, answers without it"
-    CASEWORKER = "only for survivor caseworkers (audited)"
 
 
-N, R, D, IN, CW = (
-    Carries.NOTHING,
-    Carries.REDACTED,
-    Carries.DEVICE,
-    Carries.INBOUND,
-    Carries.CASEWORKER,
-)
+N, R, D, IN = (Carries.NOTHING, Carries.REDACTED, Carries.DEVICE, Carries.INBOUND)
 
 ROUTES: dict[str, Carries] = {
     "healthz": N,
@@ -63,7 +56,7 @@ ROUTES: dict[str, Carries] = {
     "entities_api.list_conflicts": R,
     "entities_api.get_conflict": R,
     "entities_api.resolve_conflict": R,
-    "entities_api.entity_backlog": CW,
+    "entities_api.entity_backlog": R,
     "personal_api.withdraw_consent": N,
     # submissions and exports
     "submissions_api.list_submissions": R,
