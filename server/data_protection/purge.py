@@ -141,15 +141,17 @@ def _purge_entities(
     """Take the lists' personal properties out of the records these submissions fed."""
     if not version_ids:
         return 0
+    # Ids first: PostgreSQL cannot compare JSON columns for DISTINCT.
+    fed = (
+        select(EntityVersion.entity_id)
+        .where(EntityVersion.source_submission_version_id.in_(version_ids))
+        .distinct()
+    )
     entities = session.execute(
         select(Entity, EntityList)
         .join(EntityList, EntityList.id == Entity.list_id)
-        .join(EntityVersion, EntityVersion.entity_id == Entity.id)
-        .where(
-            EntityList.project_id == project_id,
-            EntityVersion.source_submission_version_id.in_(version_ids),
-        )
-        .distinct()
+        .where(EntityList.project_id == project_id, Entity.id.in_(fed))
+        .order_by(Entity.id)
     ).all()
     count = 0
     for entity, entity_list in entities:
