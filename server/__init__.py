@@ -93,6 +93,7 @@ def _register_blueprints(app: Flask) -> None:
     from server.central.odata_views import blueprint as central_odata
     from server.central.submission_views import blueprint as central_submissions
     from server.central.views import blueprint as central_api
+    from server.data_protection.views import blueprint as personal_api
     from server.donors.views import blueprint as donors_api
     from server.entities.views import blueprint as entities_api
     from server.exports.views import blueprint as exports_api
@@ -120,6 +121,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(forms_api)  # /api/v1/projects/<id>/forms
     app.register_blueprint(submission_review)  # PATCH .../submissions/<id>: review state
     app.register_blueprint(openrosa_blueprint)  # /v1/...: ODK Collect (OpenRosa)
+    app.register_blueprint(personal_api)  # .../entities/<uuid>/consent-withdrawal
     app.register_blueprint(projects_api)  # /api/v1/projects
     app.register_blueprint(reports_api)  # /api/v1/projects/<id>/reports: coalition reports
     app.register_blueprint(submissions_api)  # /api/v1/projects/<id>/forms/<id>/submissions

@@ -23,6 +23,7 @@ from server.console import (
     passphrase_stdin_option,
     read_passphrase,
 )
+from server.data_protection.cli import app_user_assign, personal_data
 from server.donors.cli import donors
 from server.entities.cli import entities
 from server.exports import cli as exports_cli
@@ -243,6 +244,8 @@ main.add_command(keys_group)  # fieldsync-server keys list|revoke: laptops' bund
 main.add_command(bundle_group)  # fieldsync-server bundle import FILE.fsb
 main.add_command(donors)  # fieldsync-server donors add|list|agreement|transaction|iati|report
 main.add_command(reports)  # fieldsync-server reports build|settings|target|tasking|rebuild-facts
+main.add_command(personal_data)  # fieldsync-server personal-data retention|purge|withdraw|...
+app_user.add_command(app_user_assign)  # fieldsync-server app-user assign APP_USER_ID FORM_ID
 
 if __name__ == "__main__":
     main()

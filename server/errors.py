@@ -1638,5 +1638,41 @@ def ui_missing_field(field: str, detail: str) -> Problem:
     return Problem(400, UI_MISSING_FIELD, "A field is missing", detail, field=field)
 
 
+# --- personal data (survivor data protection: docs/personal-data.md) ----------------------------
+
+PERSONAL_DATA_REQUIRED = _define(
+    "personal.caseworker_required",
+    403,
+    "The file is personal data (a photo of a person, a consent signature): only survivor "
+    "caseworkers of the project may download it.",
+    "Ask a project administrator for the survivor caseworker permission (`personal_data`).",
+)
+PERSONAL_FORM_NOT_ASSIGNED = _define(
+    "personal.form_not_assigned",
+    403,
+    "The form, or the entity list it downloads, is given only to the devices assigned to it.",
+    "Assign the form to the device (`POST /v1/projects/ID/forms/FORM/assignments/2/DEVICE` or "
+    "`fieldsync-server app-user assign`).",
+)
+
+
+def personal_data_required(name: str) -> Problem:
+    return Problem(
+        403,
+        PERSONAL_DATA_REQUIRED,
+        "This file is personal data",
+        f"{name!r} is kept for survivor caseworkers of the project",
+    )
+
+
+def form_not_assigned(form_id: str) -> Problem:
+    return Problem(
+        403,
+        PERSONAL_FORM_NOT_ASSIGNED,
+        "This form is not assigned to this device",
+        f"form {form_id!r} is given only to the devices assigned to it",
+    )
+
+
 if __name__ == "__main__":
     print(catalogue_markdown(), end="")

@@ -10,7 +10,7 @@ needs to know the server's tables.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +20,7 @@ from typing import BinaryIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from server.accounts.assignments import assign_form
 from server.accounts.models import AppUser
 from server.accounts.service import create_app_user, revoke_app_user
 from server.blobs import service as blob_service
@@ -136,14 +137,20 @@ class Device:
     revoked: bool
 
 
-def add_device(session: Session, name: str, project_name: str = "") -> IssuedDevice:
-    """Issue an app-user token for a tablet.
+def add_device(
+    session: Session, name: str, project_name: str = "", forms: Sequence[str] = ()
+) -> IssuedDevice:
+    """Issue an app-user token for a tablet, assigned the ``forms`` (form ids) it alone gets
+    (the survivor forms go only to the devices assigned to them).
 
     Raises:
-        Problem: 400 when ``name`` is empty.
+        Problem: 400 when ``name`` is empty; 404 for a form the hub does not serve (yet).
     """
     project = hub_project(session, project_name)
     issued = create_app_user(session, project, name)
+    for form_id in forms:
+        form = get_form(session, project.id, form_id)
+        assign_form(session, issued.app_user, form.id)
     return IssuedDevice(issued.app_user.id, issued.token, project.id, project.name)
 
 

@@ -3,6 +3,7 @@
 from server.accounts.models import (
     ApiToken,
     AppUser,
+    AppUserForm,
     DigestNonce,
     LoginAttempts,
     ProjectRole,
@@ -30,6 +31,7 @@ from server.entities.models import (
 from server.feed.models import SyncChange
 from server.forms.models import Form, FormAttachment, FormVersion
 from server.gazetteer.models import GazetteerArea
+from server.personal.models import ConsentWithdrawal
 from server.projects.models import Project
 from server.reports.models import ReportFact, ReportItem, ReportSettings, StrategyTarget, Tasking
 from server.submissions.models import (
@@ -43,12 +45,14 @@ from server.sync.models import BlobUpload, IdempotencyKey
 __all__ = [
     "ApiToken",
     "AppUser",
+    "AppUserForm",
     "AuditEntry",
     "Base",
     "Blob",
     "BlobUpload",
     "BundleResolution",
     "CacheGeneration",
+    "ConsentWithdrawal",
     "DigestNonce",
     "Donor",
     "DonorUser",

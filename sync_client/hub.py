@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -110,14 +111,17 @@ class DeviceSetup:
     qr_payload: str
 
 
-def add_device(home: Path, name: str, base_url: str, project_name: str = "") -> DeviceSetup:
-    """Issue an app-user token on the hub and the settings ODK Collect needs to use it."""
+def add_device(
+    home: Path, name: str, base_url: str, project_name: str = "", forms: Sequence[str] = ()
+) -> DeviceSetup:
+    """Issue an app-user token on the hub (assigned ``forms``, which only assigned devices
+    get) and the settings ODK Collect needs to use it."""
     from server import hub as server_hub
 
     runtime = open_hub(home)
     try:
         with server_hub.writing(runtime) as session:
-            issued = server_hub.add_device(session, name, project_name)
+            issued = server_hub.add_device(session, name, project_name, forms)
         url = f"{base_url.rstrip('/')}/v1/key/{issued.token}/projects/{issued.project_id}"
         return DeviceSetup(
             issued.app_user_id, name, url, collect_qr_payload(url, issued.project_name, name)

@@ -223,7 +223,14 @@ def sync_once(home: Path) -> None:
     default=None,
     help="Also write the QR code to this PNG file (checked before the device is added).",
 )
-def add_device(name: str, url: str | None, png: Path | None) -> None:
+@click.option(
+    "--form",
+    "forms",
+    multiple=True,
+    help="Assign this form to the tablet (repeatable). Forms assigned to some tablets, and the "
+    "survivor forms, go only to the tablets assigned to them; pull before adding.",
+)
+def add_device(name: str, url: str | None, png: Path | None, forms: tuple[str, ...]) -> None:
     import segno
 
     home = fieldsync_home()
@@ -237,7 +244,7 @@ def add_device(name: str, url: str | None, png: Path | None) -> None:
         for line in loopback_advice(urlsplit(base).hostname or "127.0.0.1", config.port):
             warn(line)
         warn("or give the address with `fieldsync hub add-device NAME --url http://ADDRESS:PORT`")
-    setup = hub.add_device(home, name, base, client_config.project_name)
+    setup = hub.add_device(home, name, base, client_config.project_name, forms)
     code = segno.make(setup.qr_payload, error="m")
     if png is not None:
         try:

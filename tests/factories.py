@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from server.accounts import assignments
 from server.accounts import service as accounts
 from server.accounts.models import Role, User
 from server.db import transaction
@@ -103,9 +104,16 @@ class Factories:
     def logged_in(self, project: Project, role: Role | str) -> LoggedIn:
         return self.login(self.user(project, role))
 
-    def device(self, project: Project, name: str = "tablet") -> Device:
+    def device(
+        self, project: Project, name: str = "tablet", forms_assigned: tuple[str, ...] = ()
+    ) -> Device:
+        """A device (app user); ``forms_assigned`` are assigned to it (Central's form
+        assignments: the survivor forms go only to the devices assigned to them)."""
         with transaction(self.runtime.session_factory) as session:
             issued = accounts.create_app_user(session, project, name)
+            for form_id in forms_assigned:
+                form = forms.get_form(session, project.id, form_id)
+                assignments.assign_form(session, issued.app_user, form.id)
         return Device(app_user_id=issued.app_user.id, token=issued.token, project_id=project.id)
 
     def publish(self, project: Project, *paths: Path) -> list[PublishResult]:

@@ -3,7 +3,7 @@ version was published with, and encrypted submission versions whose entity block
 passphrase.
 
 Revision ID: 0008_encryption
-Revises: 0006_blob_scope
+Revises: 0007_personal_data
 Create Date: 2026-12-01
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_encryption"
-down_revision = "0006_blob_scope"
+down_revision = "0007_personal_data"
 branch_labels = None
 depends_on = None
 

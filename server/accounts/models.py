@@ -60,6 +60,9 @@ class ProjectRole(Base):
         ForeignKey("projects.id", ondelete="CASCADE"), index=True
     )
     role: Mapped[str] = mapped_column(String(32))
+    # Survivor caseworker: may read personal data (names, phones, home locations, health) in
+    # this project; every read is audited (docs/adr/0015-personal-data-access.md).
+    personal_data: Mapped[bool] = mapped_column(default=False)
     granted_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -94,6 +97,22 @@ class AppUser(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
     # After this moment the device's token is refused like a revoked one (None: no expiry).
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AppUserForm(Base):
+    """A form assigned to an app user (Central's form assignment). A form assigned to nobody
+    is given to every device of its project; an assigned form, and a form whose entity list is
+    kept for assigned devices, only to the devices assigned to it."""
+
+    __tablename__ = "app_user_forms"
+    __table_args__ = (UniqueConstraint("app_user_id", "form_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_users.id", ondelete="CASCADE"), index=True
+    )
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id", ondelete="CASCADE"), index=True)
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class DigestNonce(Base):

@@ -35,6 +35,8 @@ class PasswordRequest(Schema):
 class RoleGrantRequest(Schema):
     email = fields.Email(required=True)
     role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
+    # The survivor caseworker permission (docs/personal-data.md); absent: left as it was.
+    personal_data = fields.Boolean(load_default=None)
 
 
 class AppUserCreateRequest(Schema):

@@ -14,7 +14,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server import errors
-from server.accounts.models import ROLE_RANK, ApiToken, AppUser, ProjectRole, Role, User
+from server.accounts.models import (
+    ROLE_RANK,
+    ApiToken,
+    AppUser,
+    ProjectRole,
+    Role,
+    User,
+)
 from server.accounts.security import (
     MIN_PASSWORD_LENGTH,
     digest_ha1,
@@ -150,9 +157,16 @@ def _revoke_tokens(session: Session, user: User) -> int:
 
 
 def grant_role(
-    session: Session, user: User, project: Project, role: Role, actor_user_id: int | None = None
+    session: Session,
+    user: User,
+    project: Project,
+    role: Role,
+    actor_user_id: int | None = None,
+    *,
+    personal_data: bool | None = None,
 ) -> ProjectRole:
-    """Give ``user`` ``role`` in ``project``, replacing any role they had there."""
+    """Give ``user`` ``role`` in ``project``, replacing any role they had there.
+    ``personal_data`` sets or clears the survivor caseworker permission (None keeps it)."""
     existing = session.scalars(
         select(ProjectRole).where(
             ProjectRole.user_id == user.id, ProjectRole.project_id == project.id
@@ -164,6 +178,8 @@ def grant_role(
     else:
         grant = ProjectRole(user_id=user.id, project_id=project.id, role=role.value)
         session.add(grant)
+    if personal_data is not None:
+        grant.personal_data = personal_data
     audit.record(
         session,
         "role.grant",
@@ -172,8 +188,20 @@ def grant_role(
         target_type="user",
         target_id=user.id,
         role=role.value,
+        personal_data=bool(grant.personal_data),
     )
     return grant
+
+
+def holds_personal_data(session: Session, user_id: int, project_id: int) -> bool:
+    """Whether the user is a survivor caseworker in the project (may read personal data)."""
+    return bool(
+        session.scalar(
+            select(ProjectRole.personal_data).where(
+                ProjectRole.user_id == user_id, ProjectRole.project_id == project_id
+            )
+        )
+    )
 
 
 def remove_role(

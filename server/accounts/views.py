@@ -135,9 +135,23 @@ def grant_role(project_id: int) -> Any:
     actor = current_user()
     data = load_json(RoleGrantRequest())
     target = service.get_user_by_email(db(), data["email"])
-    service.grant_role(db(), target, get_project(db(), project_id), Role(data["role"]), actor.id)
+    grant = service.grant_role(
+        db(),
+        target,
+        get_project(db(), project_id),
+        Role(data["role"]),
+        actor.id,
+        personal_data=data["personal_data"],
+    )
     commit()
-    return jsonify({"email": target.email, "project_id": project_id, "role": data["role"]})
+    return jsonify(
+        {
+            "email": target.email,
+            "project_id": project_id,
+            "role": data["role"],
+            "personal_data": grant.personal_data,
+        }
+    )
 
 
 @blueprint.delete("/projects/<int:project_id>/roles/<email>")

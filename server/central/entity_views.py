@@ -18,10 +18,11 @@ from server.central import service
 from server.central.auth import basic_caller
 from server.central.odata_views import page_rows
 from server.central.render import timestamp
-from server.entities import records
+from server.entities import personal, records
 from server.entities.models import Entity, EntityList, EntityVersion
+from server.personal.guard import ListGuard
 from server.urls import base_url
-from server.web import db
+from server.web import commit, db
 
 # Named in server.central.problems.BLUEPRINTS, so refusals are rendered in Central's shape.
 blueprint = Blueprint("central_entities", __name__, url_prefix="/v1/projects/<int:project_id>")
@@ -41,14 +42,19 @@ def _list_json(entity_list: EntityList) -> dict[str, Any]:
 
 def entity_data(entity: Entity, version: EntityVersion | None) -> dict[str, str]:
     """An entity's properties as a version left them (the current state without a version):
-    what every Central route shows of them."""
+    what every Central route shows of them, before the caller's personal-data guard."""
     if version is None:
         return dict(entity.values)
     return dict(version.result.get("values", entity.values))
 
 
 def version_json(
-    entity: Entity, version: EntityVersion | None, creator: int, *, data: bool
+    entity: Entity,
+    version: EntityVersion | None,
+    creator: int,
+    *,
+    data: bool,
+    guard: ListGuard | None = None,
 ) -> dict[str, Any]:
     result = version.result if version is not None else {}
     body: dict[str, Any] = {
@@ -62,12 +68,20 @@ def version_json(
         "conflictingProperties": None,
     }
     if data:
-        body["data"] = entity_data(entity, version)
+        values = entity_data(entity, version)
+        if guard is not None:
+            values = {k: v for k, v in values.items() if guard.property_shown(entity.uuid, k)}
+        body["data"] = values
     return body
 
 
 def entity_json(
-    entity: Entity, current: EntityVersion | None, creator: int, *, data: bool
+    entity: Entity,
+    current: EntityVersion | None,
+    creator: int,
+    *,
+    data: bool,
+    guard: ListGuard | None = None,
 ) -> dict[str, Any]:
     return {
         "uuid": entity.uuid,
@@ -76,7 +90,7 @@ def entity_json(
         "updatedAt": timestamp(entity.updated_at) if entity.current_version > 1 else None,
         "deletedAt": None,
         "conflict": entity.conflict,
-        "currentVersion": version_json(entity, current, creator, data=data),
+        "currentVersion": version_json(entity, current, creator, data=data, guard=guard),
     }
 
 
@@ -110,27 +124,43 @@ def get_dataset(project_id: int, name: str) -> Any:
 @requires(Role.VIEWER)
 def list_entities(project_id: int, name: str) -> Any:
     entity_list = records.get_list(db(), project_id, name)
-    rows = service.entity_rows(db(), entity_list)
+    guard = personal.guard_for(db(), entity_list)
+    rows = [r for r in service.entity_rows(db(), entity_list) if _shown(guard, r.entity)]
     return jsonify([entity_json(r.entity, r.current, r.creator_id, data=False) for r in rows])
+
+
+def _shown(guard: ListGuard, entity: Entity) -> bool:
+    return guard.shown(entity.uuid, entity.values)
+
+
+def _shown_entity(project_id: int, name: str, uuid: str) -> tuple[EntityList, Entity, ListGuard]:
+    """Raises: Problem 404, also for a record consent keeps from the caller."""
+    entity_list = records.get_list(db(), project_id, name)
+    entity = records.get_entity(db(), entity_list, uuid)
+    guard = personal.guard_for(db(), entity_list)
+    if not _shown(guard, entity):
+        raise errors.not_found("Entity", f"there is no entity {uuid!r} in {name!r}")
+    personal.audit_reads(db(), guard, entity_list, [entity.uuid])
+    commit()
+    return entity_list, entity, guard
 
 
 @blueprint.get(DATASET + "/entities/<uuid>")
 @requires(Role.VIEWER)
 def get_entity(project_id: int, name: str, uuid: str) -> Any:
-    entity_list = records.get_list(db(), project_id, name)
-    row = service.entity_row(db(), records.get_entity(db(), entity_list, uuid))
-    return jsonify(entity_json(row.entity, row.current, row.creator_id, data=True))
+    _list, entity, guard = _shown_entity(project_id, name, uuid)
+    row = service.entity_row(db(), entity)
+    return jsonify(entity_json(row.entity, row.current, row.creator_id, data=True, guard=guard))
 
 
 @blueprint.get(DATASET + "/entities/<uuid>/versions")
 @requires(Role.VIEWER)
 def entity_versions(project_id: int, name: str, uuid: str) -> Any:
-    entity_list = records.get_list(db(), project_id, name)
-    entity = records.get_entity(db(), entity_list, uuid)
+    _list, entity, guard = _shown_entity(project_id, name, uuid)
     creators = service.version_creators(db(), records.versions(db(), entity))
     return jsonify(
         [
-            version_json(entity, v, creators.get(v.id, 0), data=True)
+            version_json(entity, v, creators.get(v.id, 0), data=True, guard=guard)
             for v in records.versions(db(), entity)
         ]
     )
@@ -146,11 +176,15 @@ def odata_entities(project_id: int, name: str) -> Any:
         if request.args.get(option):
             raise errors.central_odata_query(f"{option} is not supported on Entities yet")
     rows = []
-    for r in service.entity_rows(db(), entity_list):
+    guard = personal.guard_for(db(), entity_list)
+    shown = [r for r in service.entity_rows(db(), entity_list) if _shown(guard, r.entity)]
+    for r in shown:
         row: dict[str, Any] = {"__id": r.entity.uuid, "label": r.entity.label}
-        values = entity_data(r.entity, None)
+        values = guard.values(r.entity.uuid, r.entity.values)
         for prop in entity_list.properties:
-            row[prop] = values.get(prop) or None
+            if guard.property_shown(r.entity.uuid, prop):
+                row[prop] = values.get(prop) or None
+        personal.audit_reads(db(), guard, entity_list, [r.entity.uuid])
         row["__system"] = {
             "createdAt": timestamp(r.entity.created_at),
             "creatorId": str(r.creator_id),
@@ -162,4 +196,5 @@ def odata_entities(project_id: int, name: str) -> Any:
         }
         rows.append(row)
     service_url = f"{base_url()}/v1/projects/{project_id}/datasets/{quote(name, safe='')}.svc"
+    commit()  # the audit of personal data read, if any
     return jsonify(page_rows(rows, service_url, "Entities"))

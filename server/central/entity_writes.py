@@ -23,7 +23,7 @@ from server.accounts.permissions import requires
 from server.central import service
 from server.central.auth import basic_caller
 from server.central.entity_views import DATASET, entity_json
-from server.entities import records, review
+from server.entities import personal, records, review
 from server.entities.models import Entity, EntityList
 from server.web import commit, db
 
@@ -80,8 +80,12 @@ def _uuid(raw: Any, where: str) -> str:
 
 
 def _body(entity: Entity) -> dict[str, Any]:
+    """The written entity as Central answers it, its personal properties left out for a
+    caller who is not a caseworker (server.personal)."""
     row = service.entity_row(db(), entity)
-    return entity_json(row.entity, row.current, row.creator_id, data=True)
+    entity_list = db().get(EntityList, entity.list_id)
+    guard = personal.guard_for(db(), entity_list) if entity_list is not None else None
+    return entity_json(row.entity, row.current, row.creator_id, data=True, guard=guard)
 
 
 @blueprint.post(DATASET + "/entities")

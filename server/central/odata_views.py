@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -28,9 +29,11 @@ from server.exports.filters import FIELDS as SYSTEM_FILTER_FIELDS
 from server.exports.filters import FilterError, Node, matches, parse_filter
 from server.forms import service as forms
 from server.forms.models import Form
+from server.forms.personal import submission_guard
+from server.personal.access import record_read
 from server.submissions.views import READ_ROLES
 from server.urls import base_url
-from server.web import db
+from server.web import commit, db
 
 blueprint = Blueprint("central_odata", __name__, url_prefix="/v1")
 blueprint.before_request(basic_caller)  # HTTP Basic, as Central accepts
@@ -87,7 +90,9 @@ def table_rows(project_id: int, form_id: str, table: str) -> Any:
     expand = args.get("$expand")
     if expand not in (None, "*"):
         raise errors.central_odata_query("only $expand=* (every repeat) is supported")
-    submissions = _ordered(service.odata_submissions(db(), form), args.get("$orderby"))
+    # What the caller may see first (server.personal), so a filter cannot probe what is hidden.
+    submissions = _shown(form, service.odata_submissions(db(), form))
+    submissions = _ordered(submissions, args.get("$orderby"))
     prefix = f"{odata.SUBMISSIONS}('"
 
     def context(s: service.ODataSubmission, *, expanded: bool) -> odata.Context:
@@ -123,6 +128,26 @@ def table_rows(project_id: int, form_id: str, table: str) -> Any:
     if selected is not None:
         rows = [odata.select(row, selected) for row in rows]
     return jsonify(page_rows(rows, _service_url(project_id, form_id), table))
+
+
+def _shown(form: Form, submissions: list[service.ODataSubmission]) -> list[service.ODataSubmission]:
+    """The submissions as the caller may see them (server.personal): personal answers emptied
+    unless they are a survivor caseworker (then the read is audited), and none that consent
+    keeps from them."""
+    guard = submission_guard(db(), form)
+    shown = []
+    read = []
+    for s in submissions:
+        xml = guard.xml(s.xml)
+        if xml is None:
+            continue
+        if guard.shows_personal(s.xml):
+            read.append(s.instance_id)
+        shown.append(dataclasses.replace(s, xml=xml))
+    if read:
+        record_read(db(), guard.access, "submission", read)
+        commit()
+    return shown
 
 
 def _flag(name: str) -> bool:

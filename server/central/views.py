@@ -15,6 +15,7 @@ from flask import Blueprint, Response, jsonify, request
 from marshmallow import Schema, fields
 
 from server import errors, http
+from server.accounts import assignments
 from server.accounts import service as accounts
 from server.accounts.identity import current_user, login_required
 from server.accounts.models import Role
@@ -27,7 +28,9 @@ from server.exports.options import ExportFormat
 from server.exports.views import export_response
 from server.forms import service as forms
 from server.forms.models import Form
+from server.forms.personal import submission_guard
 from server.intake.service import review_submission, submission_arrives
+from server.personal.access import record_read
 from server.projects import keys
 from server.projects import service as projects
 from server.submissions import records
@@ -169,13 +172,15 @@ def revoke_app_user(project_id: int, app_user_id: int) -> Any:
 )
 @requires(Role.COORDINATOR)
 def assign_form(project_id: int, form_id: str, role_id: int, actor_id: int) -> Any:
-    """Central lets an app user fill only the forms it is assigned; here every device of a
-    project fills every open form of it, so an app-user assignment is already true. Other
-    roles are refused rather than ignored."""
-    forms.get_form(db(), project_id, form_id)
+    """As Central: a form assigned to some app users goes to those only (and a form of a list
+    kept for assigned devices, the survivors list, to no other device; see
+    server/openrosa/assigned.py). Other roles are refused rather than ignored."""
+    form = forms.get_form(db(), project_id, form_id)
     if role_id != APP_USER_ROLE_ID:
         raise errors.central_assignment_role(role_id)
-    accounts.get_app_user(db(), actor_id, project_id)
+    app_user = accounts.get_app_user(db(), actor_id, project_id)
+    assignments.assign_form(db(), app_user, form.id, current_user().id)
+    commit()
     return jsonify({"success": True})
 
 
@@ -328,13 +333,35 @@ def list_submissions(project_id: int, form_id: str) -> Any:
     total = records.count_submissions(db(), form)
     submissions = records.list_submissions(db(), form, limit=max(total, 1))
     current = service.current_versions(db(), submissions)
-    return jsonify([render.submission_json(s, current[s.id]) for s in submissions])
+    guard = submission_guard(db(), form)
+    shown = [s for s in submissions if guard.xml(_current_xml(s)) is not None]
+    return jsonify([render.submission_json(s, current[s.id]) for s in shown])
+
+
+def _current_xml(submission: Submission) -> str:
+    return records.current_version([(v, "") for v in records.versions_of(db(), submission)]).xml
+
+
+def _shown_version(form: Form, instance_id: str) -> tuple[Any, Any, str]:
+    """The addressed version, the caller's guard and the XML they may see.
+
+    Raises: Problem 404, also for a submission consent keeps from the caller."""
+    submission = records.get_submission(db(), form, instance_id)
+    version = records.addressed_version(
+        submission, records.versions_of(db(), submission), instance_id
+    )
+    guard = submission_guard(db(), form)
+    xml = guard.xml(version.xml)
+    if xml is None:
+        raise errors.not_found("Submission", f"there is no submission {instance_id!r}")
+    return version, guard, xml
 
 
 @blueprint.get(SUBMISSION)
 @requires(Role.VIEWER)
 def get_submission(project_id: int, form_id: str, instance_id: str) -> Any:
     form = readable_form(project_id, form_id)
+    _shown_version(form, instance_id)
     return jsonify(submission_body(records.get_submission(db(), form, instance_id)))
 
 
@@ -342,11 +369,11 @@ def get_submission(project_id: int, form_id: str, instance_id: str) -> Any:
 @requires(Role.VIEWER)
 def get_submission_xml(project_id: int, form_id: str, instance_id: str) -> Response:
     form = readable_form(project_id, form_id)
-    submission = records.get_submission(db(), form, instance_id)
-    version = records.addressed_version(
-        submission, records.versions_of(db(), submission), instance_id
-    )
-    return http.bytes_response(version.xml.encode("utf-8"), "application/xml; charset=utf-8")
+    version, guard, xml = _shown_version(form, instance_id)
+    if guard.shows_personal(version.xml):
+        record_read(db(), guard.access, "submission", [version.instance_id])
+        commit()
+    return http.bytes_response(xml.encode("utf-8"), "application/xml; charset=utf-8")
 
 
 @blueprint.post(FORM + "/submissions")
@@ -398,10 +425,7 @@ def own_or_readable(version: SubmissionVersion) -> None:
 @requires(Role.DATA_COLLECTOR)
 def list_submission_attachments(project_id: int, form_id: str, instance_id: str) -> Any:
     form = forms.get_form(db(), project_id, form_id)
-    submission = records.get_submission(db(), form, instance_id)
-    version = records.addressed_version(
-        submission, records.versions_of(db(), submission), instance_id
-    )
+    version, _guard, _xml = _shown_version(form, instance_id)
     own_or_readable(version)
     return jsonify(
         [
@@ -415,14 +439,16 @@ def list_submission_attachments(project_id: int, form_id: str, instance_id: str)
 @requires(Role.VIEWER)
 def get_submission_attachment(project_id: int, form_id: str, instance_id: str, name: str) -> Any:
     form = readable_form(project_id, form_id)
-    submission = records.get_submission(db(), form, instance_id)
-    version = records.addressed_version(
-        submission, records.versions_of(db(), submission), instance_id
-    )
+    version, guard, _xml = _shown_version(form, instance_id)
+    if not guard.attachment_allowed(version.xml, name):
+        raise errors.personal_data_required(name)
     row = records.received_file(db(), version, name)
     if row is None or row[1] is None:
         raise errors.not_found("Attachment", f"the submission has no received file {name!r}")
     blob = row[1]
+    if guard.shows_personal(version.xml):
+        record_read(db(), guard.access, "submission_attachment", [f"{version.instance_id}/{name}"])
+        commit()
     return http.stream_response(
         runtime().blobs.iter_chunks(blob.sha256),
         blob.content_type or "application/octet-stream",

@@ -92,6 +92,7 @@ def export_context(
 class AdoptReport:
     adopted: int = 0
     kept: int = 0
+    removed: int = 0  # records the centre no longer shares (consent withdrawn)
 
 
 def adopt_entity_list(
@@ -108,12 +109,12 @@ def adopt_entity_list(
     ]
     entity_list = ensure_list(session, project_id, list_name, properties)
     adopted = kept = 0
-    seen: set[str] = set()
+    listed: set[str] = set()
     for row in reader:
         uuid = row.get("name") or ""
         if not uuid:
             continue
-        seen.add(uuid)
+        listed.add(uuid)
         version = int(row.get("__version") or 0)
         label = row.get("label") or ""
         values = {p: row[p] for p in properties if row.get(p)}
@@ -177,22 +178,35 @@ def adopt_entity_list(
         entity.current_version = version
         entity.conflict = None
         adopted += 1
-    _drop_deleted_at_centre(session, entity_list, seen)
+    removed = _drop_unlisted(session, entity_list, listed, not_yet_at_centre)
     session.flush()
-    return AdoptReport(adopted, kept)
+    return AdoptReport(adopted, kept, removed)
 
 
-def _drop_deleted_at_centre(session: Session, entity_list: EntityList, listed: set[str]) -> None:
-    """An entity the hub had from the centre that the centre's list no longer has was deleted
-    there: the hub deletes it too. One with reports of the hub's own the centre has not seen is
-    left alone (it may be new here)."""
+def _drop_unlisted(
+    session: Session, entity_list: EntityList, listed: set[str], not_yet_at_centre: set[str]
+) -> int:
+    """Records the centre no longer sends (deleted there, or consent withdrawn: server.personal)
+    leave the hub, and so its tablets at their next refresh: each is kept only as a tombstone
+    (``deleted_at``, no label, no values, no versions), so its uuid stays taken and nothing of
+    the person stays on the laptop. A record with reports the centre has not received yet stays
+    until they are pushed."""
+    removed = 0
     for entity in session.scalars(
         select(Entity).where(Entity.list_id == entity_list.id, Entity.deleted_at.is_(None))
     ):
         if entity.uuid in listed:
             continue
-        versions = session.scalars(
-            select(EntityVersion.update).where(EntityVersion.entity_id == entity.id)
-        ).all()
-        if versions and all(v.get(ADOPTED) for v in versions):
-            entity.deleted_at = utcnow()
+        versions = list(
+            session.scalars(select(EntityVersion).where(EntityVersion.entity_id == entity.id))
+        )
+        if any(not v.update.get(ADOPTED) and v.update_id in not_yet_at_centre for v in versions):
+            continue
+        session.execute(delete(EntityConflict).where(EntityConflict.entity_id == entity.id))
+        session.execute(delete(EntityVersion).where(EntityVersion.entity_id == entity.id))
+        entity.label = ""
+        entity.values = {}
+        entity.conflict = None
+        entity.deleted_at = utcnow()
+        removed += 1
+    return removed

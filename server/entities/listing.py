@@ -12,13 +12,19 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.entities.models import Entity, EntityList
 from server.entities.store import find_list
+from server.personal import consent
+from server.personal.access import Access
+from server.personal.policy import sharing
+
+# Whether a record goes to devices, given its uuid and merged values.
+Keep = Callable[[str, Mapping[str, str]], bool]
 
 PAGE = 5000
 
@@ -27,22 +33,30 @@ def header(entity_list: EntityList) -> list[str]:
     return ["name", "label", "__version", *entity_list.properties]
 
 
-def iter_csv(factory: sessionmaker[Session], list_id: int) -> Iterator[bytes]:
+def iter_csv(
+    factory: sessionmaker[Session],
+    list_id: int,
+    device_properties: list[str] | None = None,
+    keep: Keep | None = None,
+) -> Iterator[bytes]:
     """Yield the CSV in chunks. On PostgreSQL the database writes the rows itself (``COPY ...
     TO STDOUT``), which is an order of magnitude faster than building them in Python; elsewhere
     the entities are read page by page (keyset pagination) in short transactions of their own,
-    so streaming never holds a request's transaction open."""
+    so streaming never holds a request's transaction open. A list that declares what devices
+    get (``device_properties``, ``keep`` for consent) is always written row by row."""
     with factory() as session:
         entity_list = session.get(EntityList, list_id)
         if entity_list is None:
             return
-        columns = header(entity_list)
-        properties = list(entity_list.properties)
+        properties = (
+            list(entity_list.properties) if device_properties is None else device_properties
+        )
+        columns = ["name", "label", "__version", *properties]
         dialect = session.get_bind().dialect.name
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
-    if dialect == "postgresql":
+    if dialect == "postgresql" and device_properties is None and keep is None:
         yield buffer.getvalue().encode("utf-8")
         yield from _copy_rows(factory, list_id, properties)
         return
@@ -57,8 +71,10 @@ def iter_csv(factory: sessionmaker[Session], list_id: int) -> Iterator[bytes]:
                 .limit(PAGE)
             ).all()
         for entity_id, uuid, label, version, values in rows:
-            writer.writerow([uuid, label, version, *(values.get(p, "") for p in properties)])
             last_id = entity_id
+            if keep is not None and not keep(uuid, values):
+                continue
+            writer.writerow([uuid, label, version, *(values.get(p, "") for p in properties)])
         yield buffer.getvalue().encode("utf-8")
         buffer.seek(0)
         buffer.truncate()
@@ -116,7 +132,12 @@ def entity_list_fingerprint(session: Session, entity_list: EntityList) -> str:
             func.count(Entity.deleted_at),
         ).where(Entity.list_id == entity_list.id)
     ).one()
-    raw = f"{entity_list.id}:{count}:{total}:{last}:{deleted}:{','.join(entity_list.properties)}"
+    # A withdrawal of consent changes what devices get without a new version.
+    stones = consent.tombstone_count(session, entity_list.project_id, entity_list.name)
+    raw = (
+        f"{entity_list.id}:{count}:{total}:{last}:{deleted}:"
+        f"{','.join(entity_list.properties)}:{stones}"
+    )
     return hashlib.md5(raw.encode(), usedforsecurity=False).hexdigest()
 
 
@@ -135,4 +156,14 @@ def entity_list_csv(
         return None
     etag = entity_list_fingerprint(session, entity_list)
     factory = sessionmaker(bind=session.get_bind(), info=dict(session.info))
-    return etag, iter_csv(factory, entity_list.id)
+    rule = sharing(session, list_name)
+    if rule.devices is None and rule.consent_followup is None:
+        return etag, iter_csv(factory, entity_list.id)
+    stones = consent.tombstones(session, project_id, list_name)
+    device = Access(project_id, device=True)
+
+    def keep(uuid: str, values: Mapping[str, str]) -> bool:
+        return consent.record_shown(device, rule, uuid, values, stones)
+
+    columns = rule.device_columns(entity_list.properties)
+    return etag, iter_csv(factory, entity_list.id, columns, keep)

@@ -31,6 +31,9 @@ class EntityList(Base):
     properties: Mapped[list[str]] = mapped_column(JSON, default=list)
     # When true, an update is applied only once its submission is approved by a data verifier.
     approval_required: Mapped[bool] = mapped_column(default=False)
+    # Properties saved from personal fields of the forms (``pii_`` names, ``fieldsync:personal``
+    # binds): shown only to callers who may read personal data (server.personal).
+    personal_properties: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -310,6 +310,10 @@ class EntityPolicies:
 # -- reading the file ---------------------------------------------------------------------------
 
 _LIST_OPTIONS = frozenset({"accept_undeclared"})
+# What a list shares with devices and partners: read by server.personal.policy.
+_SHARING_OPTIONS = frozenset(
+    {"devices", "device_access", "followup_consent", "sharing_consent", "personal"}
+)
 _PROPERTY_KEYS = frozenset({"policy", "type", "choices", "stages", "transitions", "prefer"})
 
 
@@ -352,6 +356,8 @@ def _parse_list(list_name: str, table: Mapping[str, Any], origin: str) -> ListPo
             properties[key] = _parse_property(key, value, f"{origin}: {list_name}.{key}")
         elif key in _LIST_OPTIONS:
             options[key] = value
+        elif key in _SHARING_OPTIONS:
+            continue
         else:
             raise PolicyError(f"{origin}: {list_name}.{key}: unknown list option")
     accept = options.get("accept_undeclared", False)

@@ -65,7 +65,15 @@ def register_form_version(session: Session, project_id: int, spec: dict[str, Any
     """Called when a form is published: its entity list exists from then on."""
     if spec and spec.get("dataset"):
         names = [str(p["name"]) for p in spec.get("properties", [])]
-        ensure_list(session, project_id, str(spec["dataset"]), names)
+        entity_list = ensure_list(session, project_id, str(spec["dataset"]), names)
+        # Saved from a personal field in any version: personal from then on (server.personal).
+        personal = [
+            str(p["name"])
+            for p in spec.get("properties", [])
+            if p.get("personal") and p["name"] not in entity_list.personal_properties
+        ]
+        if personal:
+            entity_list.personal_properties = [*entity_list.personal_properties, *personal]
 
 
 def lock_entity(session: Session, project_id: int, list_name: str, uuid: str) -> None:

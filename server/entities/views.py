@@ -6,17 +6,18 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from server import http
+from server import errors, http
 from server.accounts.identity import current_user
 from server.accounts.models import Role
 from server.accounts.permissions import requires
-from server.entities import records, render, review
+from server.entities import personal, records, render, review
 from server.entities.schemas import (
     EntityEditRequest,
     EntityListSettingsRequest,
     ReopenRequest,
     ResolutionRequest,
 )
+from server.entities.store import find_list
 from server.web import commit, db, load_json
 
 # The largest page of entities one request reads; a larger or non-positive limit is refused.
@@ -52,19 +53,39 @@ def list_entities(project_id: int, list_name: str) -> Any:
     rows = records.entities(
         db(), entity_list, conflict=request.args.get("conflict"), limit=limit, offset=offset
     )
-    return jsonify([render.entity_json(e, entity_list) for e in rows])
+    guard = personal.guard_for(db(), entity_list)
+    shown = personal.visible(guard, rows)
+    body = [personal.entity_body(guard, e, render.entity_json(e, entity_list)) for e in shown]
+    _audited(guard, entity_list, [e.uuid for e in shown])
+    return jsonify(body)
+
+
+def _audited(guard: Any, entity_list: Any, uuids: list[str]) -> None:
+    personal.audit_reads(db(), guard, entity_list, uuids)
+    commit()
+
+
+def _shown_entity(project_id: int, list_name: str, uuid: str) -> tuple[Any, Any, Any]:
+    """The list, the entity and the caller's guard. Raises: Problem 404, also for a record
+    consent keeps from the caller."""
+    entity_list = records.get_list(db(), project_id, list_name)
+    entity = records.get_entity(db(), entity_list, uuid)
+    guard = personal.guard_for(db(), entity_list)
+    if not guard.shown(entity.uuid, entity.values):
+        raise errors.not_found("Entity", f"there is no entity {uuid!r} in {list_name!r}")
+    return entity_list, entity, guard
 
 
 @blueprint.get("/entity-lists/<list_name>/entities/<uuid>")
 @requires(Role.VIEWER)
 def get_entity(project_id: int, list_name: str, uuid: str) -> Any:
-    entity_list = records.get_list(db(), project_id, list_name)
-    entity = records.get_entity(db(), entity_list, uuid)
-    body = render.entity_json(entity, entity_list)
+    entity_list, entity, guard = _shown_entity(project_id, list_name, uuid)
+    body = personal.entity_body(guard, entity, render.entity_json(entity, entity_list))
     rows = records.conflicts(
         db(), project_id, list_name=list_name, entity_uuid=uuid, include_soft=True
     )
     body["conflicts"] = _conflicts_json(rows)
+    _audited(guard, entity_list, [entity.uuid])
     return jsonify(body)
 
 
@@ -86,7 +107,8 @@ def edit_entity(project_id: int, list_name: str, uuid: str) -> Any:
         merge_if_stale=data["merge"],
     )
     commit()
-    return jsonify(render.entity_json(entity, entity_list))
+    guard = personal.guard_for(db(), entity_list)
+    return jsonify(personal.entity_body(guard, entity, render.entity_json(entity, entity_list)))
 
 
 @blueprint.post("/entity-lists/<list_name>/entities/<uuid>/reopen")
@@ -100,15 +122,20 @@ def reopen_entity(project_id: int, list_name: str, uuid: str) -> Any:
         db(), entity_list, entity, status=data["status"], reason=data["reason"], user_id=user_id
     )
     commit()
-    return jsonify(render.entity_json(entity, entity_list))
+    guard = personal.guard_for(db(), entity_list)
+    return jsonify(personal.entity_body(guard, entity, render.entity_json(entity, entity_list)))
 
 
 @blueprint.get("/entity-lists/<list_name>/entities/<uuid>/versions")
 @requires(Role.VIEWER)
 def entity_versions(project_id: int, list_name: str, uuid: str) -> Any:
-    entity_list = records.get_list(db(), project_id, list_name)
-    entity = records.get_entity(db(), entity_list, uuid)
-    return jsonify([render.version_json(v) for v in records.versions(db(), entity)])
+    entity_list, entity, guard = _shown_entity(project_id, list_name, uuid)
+    body = [
+        personal.version_body(guard, uuid, render.version_json(v))
+        for v in records.versions(db(), entity)
+    ]
+    _audited(guard, entity_list, [entity.uuid])
+    return jsonify(body)
 
 
 @blueprint.get("/conflicts")
@@ -130,7 +157,10 @@ def list_conflicts(project_id: int) -> Any:
 @requires(Role.VIEWER)
 def get_conflict(project_id: int, conflict_id: int) -> Any:
     row = records.get_conflict(db(), project_id, conflict_id)
-    return jsonify(_conflicts_json([row])[0])
+    shown = _conflicts_json([row])
+    if not shown:
+        raise errors.not_found("Conflict", f"there is no conflict {conflict_id}")
+    return jsonify(shown[0])
 
 
 @blueprint.post("/conflicts/<int:conflict_id>/resolution")
@@ -151,7 +181,10 @@ def resolve_conflict(project_id: int, conflict_id: int) -> Any:
     commit()
     body = _conflicts_json([row])[0]
     body["entity_version"] = applied.version.version if applied.version else None
-    body["entity"] = render.entity_json(row.entity, row.entity_list)
+    guard = personal.guard_for(db(), row.entity_list)
+    body["entity"] = personal.entity_body(
+        guard, row.entity, render.entity_json(row.entity, row.entity_list)
+    )
     return jsonify(body)
 
 
@@ -159,9 +192,28 @@ def resolve_conflict(project_id: int, conflict_id: int) -> Any:
 @requires(Role.COORDINATOR)
 def entity_backlog(project_id: int) -> Any:
     rows = records.backlog(db(), project_id, request.args.get("status"))
-    return jsonify([render.inbox_json(row) for row in rows])
+    body = []
+    for row in rows:
+        item = render.inbox_json(row)
+        found = find_list(db(), project_id, row.list_name)
+        if found is not None:
+            guard = personal.guard_for(db(), found)
+            item["payload"] = personal.payload_body(guard, item["payload"])
+        body.append(item)
+    return jsonify(body)
 
 
 def _conflicts_json(rows: list[records.ConflictRow]) -> list[dict[str, Any]]:
+    """Conflicts as the caller may see them: none of a record consent keeps from them, and no
+    values of a personal property unless they are a survivor caseworker."""
     arrivals = records.arrivals(db(), rows)
-    return [render.conflict_json(row, arrivals) for row in rows]
+    guards: dict[int, Any] = {}
+    body = []
+    for row in rows:
+        guard = guards.get(row.entity_list.id)
+        if guard is None:
+            guard = guards[row.entity_list.id] = personal.guard_for(db(), row.entity_list)
+        if guard.shown(row.entity.uuid, row.entity.values):
+            uuid = row.entity.uuid
+            body.append(personal.conflict_body(guard, uuid, render.conflict_json(row, arrivals)))
+    return body

@@ -54,6 +54,9 @@ def export(
     passphrase_stdin: bool,
 ) -> None:
     from server.exports import service
+    from server.forms import service as forms
+    from server.forms.personal import submission_guard
+    from server.personal.access import Access
 
     options = parse_options(
         ExportFormat(fmt),
@@ -69,6 +72,7 @@ def export(
     )
     runtime = state.runtime
     target = out or Path(f"{form_id}.{fmt}")
+    passphrase = read_passphrase(True) if passphrase_stdin else None
     with runtime.session_factory() as session:
         prepared = service.prepare(
             session,
@@ -79,7 +83,16 @@ def export(
             options,
             role="administrator",
             secret=runtime.settings.secret_key,
-            passphrase=read_passphrase(True) if passphrase_stdin else None,
+            passphrase=passphrase,
+            # A script has no caseworker behind it: personal fields stay out (use the API),
+            # unless it gives the project's encryption passphrase, which is what the survivor
+            # data is sealed with; that read is audited like a caseworker's (ADR 0015, 0016).
+            guard=submission_guard(
+                session,
+                forms.get_form(session, project_id, form_id),
+                Access(project_id, may_read=passphrase is not None),
+                export=True,
+            ),
         )
     # The session is closed: each page of the export reads in a transaction of its own.
     with click.progressbar(

@@ -23,6 +23,7 @@ from server.entities.listing import entity_list_fingerprint
 from server.entities.models import Entity, EntityList
 from server.exports.geojson import geometry
 from server.exports.source import iso_millis
+from server.personal.guard import ListGuard
 
 PAGE = 2000
 # Property names taken for the map, best first: a hazard area's perimeter before its benchmark
@@ -39,11 +40,26 @@ GEOMETRY_NAMES = (
 )
 
 
-def header(entity_list: EntityList) -> list[str]:
+def shown_properties(entity_list: EntityList, guard: ListGuard | None) -> list[str]:
+    """The list's properties, without the personal ones unless the caller is a caseworker."""
+    if guard is None or guard.access.may_read:
+        return list(entity_list.properties)
+    return [p for p in entity_list.properties if p not in guard.personal]
+
+
+def exported(guard: ListGuard | None, entity: Entity) -> bool:
+    """Whether a record is in the export: never once consent was withdrawn, and for partners
+    only with consent to share."""
+    if guard is None:
+        return True
+    return not guard.withdrawn(entity.uuid) and guard.shown(entity.uuid, entity.values)
+
+
+def header(entity_list: EntityList, guard: ListGuard | None = None) -> list[str]:
     return [
         "__id",
         "label",
-        *entity_list.properties,
+        *shown_properties(entity_list, guard),
         "__createdAt",
         "__updatedAt",
         "__version",
@@ -99,14 +115,17 @@ def safe_cell(value: object) -> object:
     return value
 
 
-def people_csv(factory: sessionmaker[Session], entity_list: EntityList) -> Iterator[bytes]:
+def people_csv(
+    factory: sessionmaker[Session], entity_list: EntityList, guard: ListGuard | None = None
+) -> Iterator[bytes]:
     """The list as CSV for people, in chunks; formula-like text is neutralised
-    (:func:`safe_cell`)."""
+    (:func:`safe_cell`). With a ``guard``, as its caller may see the list."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header(entity_list))
-    properties = list(entity_list.properties)
-    for n, entity in enumerate(_entities(factory, entity_list.id), 1):
+    writer.writerow(header(entity_list, guard))
+    properties = shown_properties(entity_list, guard)
+    entities = (e for e in _entities(factory, entity_list.id) if exported(guard, e))
+    for n, entity in enumerate(entities, 1):
         writer.writerow(
             [
                 entity.uuid,
@@ -157,20 +176,27 @@ def _shape(value: str) -> dict[str, Any] | None:
 
 
 def people_geojson(
-    factory: sessionmaker[Session], entity_list: EntityList, prop: str
+    factory: sessionmaker[Session],
+    entity_list: EntityList,
+    prop: str,
+    guard: ListGuard | None = None,
 ) -> Iterator[bytes]:
-    """A FeatureCollection of the list's entities whose ``prop`` reads as a geometry."""
+    """A FeatureCollection of the list's entities whose ``prop`` reads as a geometry (with a
+    ``guard``, as its caller may see the list; a personal geometry only for caseworkers)."""
     out = bytearray(b'{"type":"FeatureCollection","features":[')
     first = True
-    names = header(entity_list)
+    names = header(entity_list, guard)
+    properties = shown_properties(entity_list, guard)
     for entity in _entities(factory, entity_list.id):
+        if not exported(guard, entity) or prop not in properties:
+            continue
         shape = _shape(entity.values.get(prop, "") or "")
         if shape is None:
             continue
         values = [
             entity.uuid,
             entity.label,
-            *(entity.values.get(p, "") for p in entity_list.properties),
+            *(entity.values.get(p, "") for p in properties),
             iso_millis(entity.created_at),
             iso_millis(entity.updated_at),
             entity.current_version,

@@ -7,6 +7,7 @@ Uses the forms and submissions models as they are; the writers live in ``csv``, 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from server.exports.options import ExportFormat, ExportOptions
 from server.exports.rows import select_values_in
 from server.exports.source import CENTRAL_REVIEW_STATE, ExportAttachment, ExportSubmission
 from server.exports.tables import (
+    ColumnAction,
     ColumnPolicy,
     ExportSchema,
     Field,
@@ -37,6 +39,9 @@ from server.exports.tables import (
 )
 from server.forms import service as forms
 from server.forms.models import Form, FormVersion
+from server.personal.access import record_read
+from server.personal.fields import is_personal_name
+from server.personal.guard import FormGuard
 from server.projects.keys import unlock_project_key
 from server.submissions.models import Submission, SubmissionAttachment, SubmissionVersion
 
@@ -123,9 +128,13 @@ def prepare(
     secret: str,
     policy: ColumnPolicy = keep_everything,
     passphrase: str | None = None,
+    guard: FormGuard | None = None,
 ) -> PreparedExport:
     """Everything an export needs, checked before the response starts. With ``passphrase``,
-    encrypted submissions are decrypted in memory as they are written (ADR 0016).
+    encrypted submissions are decrypted in memory as they are written (ADR 0016). With a
+    ``guard`` (server.personal), the export is what its caller may see: personal columns and
+    files only for a survivor caseworker (the export is then audited), no submission of a
+    record whose consent was withdrawn, and for partners only records with consent to share.
 
     Raises:
         Problem: 404 ``form.not_found`` or ``export.version_not_found``; with a passphrase,
@@ -145,6 +154,8 @@ def prepare(
         paths = {f.path for f in fields if f.select_multiple}
         pages = _pages(_in(session), query.xml_only(), query.oldest_first_after)
         select_values = select_values_in((row.xml for row in pages), paths)
+    if guard is not None and not guard.access.may_read:
+        policy = personal_columns_dropped(guard.paths, policy)
     schema = build_schema(
         form.xml_form_id,
         fields,
@@ -160,20 +171,34 @@ def prepare(
         geometry_field(schema, options.geo_field)  # refuse a bad field= before streaming
     count, fingerprint = query.fingerprint(session)
     opened = "decrypted" if private_key is not None else "closed"
+    seen = _guard_tag(guard)
     etag = hashlib.sha256(
-        "|".join([options.key(), role, fingerprint, str(len(schema.root.columns)), opened]).encode()
+        "|".join(
+            [options.key(), role, fingerprint, str(len(schema.root.columns)), opened, seen]
+        ).encode()
     ).hexdigest()[:32]
+    if guard is not None:
+        record_read(session, guard.access, "form_export", [form.xml_form_id])
     opener = EncryptedOpener(factory, blobs, private_key) if private_key is not None else None
 
     def submissions() -> Iterator[ExportSubmission]:
         for row in _pages(_own(factory), query.rows(), query.newest_first_after):
-            yield _submission(row, opener)
+            shown = _submission(row, opener)
+            text = shown.xml if isinstance(shown.xml, str) else shown.xml.decode("utf-8")
+            xml = guard.xml(text) if guard is not None else shown.xml
+            if xml is not None:
+                yield dataclasses.replace(shown, xml=xml)
 
     def attachments() -> Iterator[ExportAttachment]:
         for row in _pages(_own(factory), query.attachments(), _attachment_after):
-            if not row.encrypted:  # an encrypted version's .enc files are useless as they are
-                yield ExportAttachment(row.name, row.size, _opener(blobs, row.sha256))
-        if opener is not None:
+            if row.encrypted:  # an encrypted version's .enc files are useless as they are
+                continue
+            if guard is not None and not guard.attachment_allowed(row.xml, row.name):
+                continue
+            yield ExportAttachment(name=row.name, size=row.size, open=_opener(blobs, row.sha256))
+        # Decrypted media go only to a caller who may read personal data: which file a
+        # personal answer names is known only inside the encrypted instance.
+        if opener is not None and (guard is None or guard.access.may_read):
             for row in _pages(_own(factory), query.encrypted(), query.oldest_first_after):
                 yield from opener.media(row)
 
@@ -188,6 +213,27 @@ def prepare(
         pseudonymise=pseudonymiser(secret),
         decrypting=private_key is not None,
     )
+
+
+def personal_columns_dropped(paths: frozenset[str], policy: ColumnPolicy) -> ColumnPolicy:
+    """The column policy for a caller who may not read personal data: personal fields
+    (``pii_`` names, ``fieldsync:personal`` binds) are left out, the rest as ``policy`` says."""
+
+    def decide(fld: Field, role: str) -> ColumnAction:
+        # Field paths, like personal paths, leave the instance's root out.
+        if fld.path in paths or is_personal_name(fld.path):
+            return ColumnAction.DROP
+        return policy(fld, role)
+
+    return decide
+
+
+def _guard_tag(guard: FormGuard | None) -> str:
+    if guard is None:
+        return ""
+    stones = guard.stones
+    seen = f"{int(guard.access.may_read)}{int(guard.access.partner)}"
+    return f"{seen}:{len(stones.withdrawn)}:{len(stones.not_shared)}"
 
 
 Run = Callable[[Select[Any]], list[Any]]
@@ -462,6 +508,7 @@ class _Query:
             self._base(
                 SubmissionAttachment.id.label("attachment_id"),
                 SubmissionAttachment.name,
+                self.current.xml.label("xml"),
                 Blob.sha256,
                 Blob.size,
                 self.current.encrypted,

@@ -14,8 +14,12 @@ from flask import Blueprint, Response, request, stream_with_context
 from server import errors, http
 from server.accounts.models import Role
 from server.accounts.permissions import current_role, requires
+from server.entities.personal import guard_for
 from server.exports import people, service
 from server.exports.options import ExportFormat, parse_options
+from server.forms import service as forms
+from server.forms.personal import submission_guard
+from server.personal.access import Access, record_read
 from server.submissions.views import READ_ROLES
 from server.web import commit, db, runtime
 
@@ -56,6 +60,11 @@ def posted_passphrase() -> str:
     return candidates[0]
 
 
+def _access_tag(access: Access) -> str:
+    """Part of an export's ETag: callers who see different things get different tags."""
+    return f"{int(access.may_read)}{int(access.partner)}"
+
+
 def export_response(
     project_id: int, form_id: str, fmt: ExportFormat, passphrase: str | None = None
 ) -> Any:
@@ -78,6 +87,7 @@ def export_response(
         role=role.value,
         secret=rt.settings.secret_key,
         passphrase=passphrase,
+        guard=submission_guard(db(), forms.get_form(db(), project_id, form_id), export=True),
     )
     # Nothing was written; end the request's transaction before streaming (each page of the
     # export reads in a short transaction of its own).
@@ -146,13 +156,15 @@ def submissions_geojson(project_id: int, form_id: str) -> Any:
 def entity_list_csv(project_id: int, list_name: str) -> Any:
     """``entities.csv`` for people (devices get theirs from the OpenRosa manifest)."""
     entity_list = people.get_list(db(), project_id, list_name)
-    etag = people.etag(db(), entity_list, "csv")
+    guard = guard_for(db(), entity_list)
+    etag = people.etag(db(), entity_list, f"csv-{_access_tag(guard.access)}")
+    record_read(db(), guard.access, "entity_list_export", [list_name])
     commit()
     headers = {"ETag": f'"{etag}"'}
     if request.if_none_match.contains(etag):
         return Response(status=304, headers=headers)
     headers["Content-Disposition"] = f'attachment; filename="{list_name}.csv"'
-    chunks = people.people_csv(runtime().session_factory, entity_list)
+    chunks = people.people_csv(runtime().session_factory, entity_list, guard)
     return Response(
         stream_with_context(chunks), content_type="text/csv; charset=utf-8", headers=headers
     )
@@ -163,12 +175,14 @@ def entity_list_csv(project_id: int, list_name: str) -> Any:
 def entity_list_geojson(project_id: int, list_name: str) -> Any:
     entity_list = people.get_list(db(), project_id, list_name)
     prop = people.geometry_property(entity_list, request.args.get("property"))
-    etag = people.etag(db(), entity_list, f"geojson-{prop}")
+    guard = guard_for(db(), entity_list)
+    etag = people.etag(db(), entity_list, f"geojson-{prop}-{_access_tag(guard.access)}")
+    record_read(db(), guard.access, "entity_list_export", [list_name])
     commit()
     headers = {"ETag": f'"{etag}"'}
     if request.if_none_match.contains(etag):
         return Response(status=304, headers=headers)
-    chunks = people.people_geojson(runtime().session_factory, entity_list, prop)
+    chunks = people.people_geojson(runtime().session_factory, entity_list, prop, guard)
     return Response(
         stream_with_context(chunks), content_type="application/geo+json", headers=headers
     )

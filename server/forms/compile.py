@@ -21,6 +21,12 @@ from lxml import etree
 from server import errors
 from server.errors import Problem
 from server.files import is_plain_file_name
+from server.personal.fields import (
+    FIELDSYNC_NS,
+    PERSONAL_ATTRIBUTE,
+    is_personal_name,
+    marked_personal,
+)
 from server.xmlsafe import child, local_name, parse
 
 XLSX_MAGIC = b"PK\x03\x04"
@@ -128,11 +134,37 @@ def _compile_xlsform_uncached(data: bytes, file_type: str) -> CompiledForm:
         raise errors.invalid_form(
             "The XLSForm could not be read", f"{type(exc).__name__}: {exc}"
         ) from None
-    _check_expressions(result.xform, data, file_type)
-    compiled = describe_xform(result.xform.encode("utf-8"))
+    xform = _mark_personal(result.xform, data, file_type)
+    _check_expressions(xform, data, file_type)
+    compiled = describe_xform(xform.encode("utf-8"))
     compiled.warnings = list(warnings)
     compiled.itemsets_csv = result.itemsets
     return compiled
+
+
+PERSONAL_COLUMN = "fieldsync::personal"
+
+
+def _mark_personal(xform: str, data: bytes, file_type: str) -> str:
+    """pyxform drops a ``fieldsync::personal`` column (only ``bind::fieldsync:personal`` with
+    the ``namespaces`` setting reaches the XForm); carry it into the binds as
+    ``fieldsync:personal="yes"``, so every version's XForm says which fields are personal."""
+    rows = _survey_rows(data, file_type)
+    marked = {
+        str(r.get("name", "")).strip()
+        for r in rows
+        if marked_personal(r.get(PERSONAL_COLUMN)) and str(r.get("name", "")).strip()
+    }
+    if not marked:
+        return xform
+    root = parse(xform.encode("utf-8"), "the XForm")
+    for bind in root.iter():
+        if not isinstance(bind.tag, str) or local_name(bind) != "bind":
+            continue
+        if bind.get("nodeset", "").rsplit("/", 1)[-1] in marked:
+            bind.set(PERSONAL_ATTRIBUTE, "yes")
+    etree.cleanup_namespaces(root, top_nsmap={"fieldsync": FIELDSYNC_NS})
+    return etree.tostring(root, encoding="unicode", xml_declaration=False)
 
 
 XPATH_NAMESPACES = {
@@ -264,7 +296,11 @@ def _entity_spec(model: etree._Element, primary: etree._Element) -> dict[str, An
             continue
         saveto = bind.get(f"{{{ENTITIES_NS}}}saveto")
         if saveto:
-            properties.append({"name": saveto, "path": bind.get("nodeset", "")})
+            nodeset = bind.get("nodeset", "")
+            prop: dict[str, Any] = {"name": saveto, "path": nodeset}
+            if is_personal_name(nodeset) or marked_personal(bind.get(PERSONAL_ATTRIBUTE)):
+                prop["personal"] = True
+            properties.append(prop)
     return {
         "dataset": entity.get("dataset", ""),
         "create": entity.get("create") is not None,

@@ -31,6 +31,9 @@ class Form(Base):
     state: Mapped[str] = mapped_column(String(16), default=FormState.OPEN.value)
     # The version string devices get now; older versions stay readable.
     current_version: Mapped[str] = mapped_column(String(200))
+    # Personal fields of submissions older than this many days are removed by
+    # ``fieldsync-server personal-data purge`` (None: kept until someone asks).
+    personal_retention_days: Mapped[int | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -17,7 +17,7 @@ from server.audit import service as audit
 from server.blobs.store import FileBlobStore
 from server.entities import inbox as entity_inbox
 from server.forms.models import Form, FormVersion
-from server.intake.service import received_version
+from server.intake.service import consent_answered, received_version
 from server.projects.keys import unlock_project_key
 from server.projects.models import Project
 from server.reports import facts as report_facts
@@ -84,6 +84,9 @@ def apply_encrypted_entities(
             parsed.root,
         )
         entity_inbox.receive(session, received)
+        consent_answered(
+            session, project.id, version, form_version.entity_spec, opened.xml.decode("utf-8")
+        )
         if version.instance_id == submission.current_instance_id:
             # The report figures of a version that was unreadable at arrival (ADR 0017).
             report_facts.record(

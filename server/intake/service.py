@@ -15,6 +15,14 @@ from sqlalchemy.orm import Session
 
 from server.entities import inbox as entity_inbox
 from server.entities.codec import HubContext
+from server.personal.consent import (
+    SHARING_ONLY,
+    sharing_consent_given,
+    submission_answers,
+    submission_consent,
+    withdraw,
+)
+from server.personal.policy import sharing
 from server.projects.models import Project
 from server.reports import facts as report_facts
 from server.submissions import service as submissions
@@ -40,10 +48,11 @@ def submission_arrives(
         Problem: as :func:`server.submissions.service.ingest`.
     """
     result = submissions.ingest(session, project, xml, attachments, submitter)
-    # An encrypted submission's entity block and report figures are unread until the batch is
-    # decrypted with the passphrase (server.intake.encrypted, ADR 0016).
+    # An encrypted submission's entity block, consent answer and report figures are unread until
+    # the batch is decrypted with the passphrase (server.intake.encrypted, ADR 0016).
     if result.outcome is not Outcome.DUPLICATE and not result.version.encrypted:
         entity_inbox.receive(session, received_submission(project, result), hub_context)
+        consent_answered(session, project.id, result.version, result.form_version.entity_spec)
         report_facts.record(
             session,
             result.submission,
@@ -52,6 +61,51 @@ def submission_arrives(
             result.version.received_at.date(),
         )
     return result
+
+
+def consent_answered(
+    session: Session,
+    project_id: int,
+    version: SubmissionVersion,
+    spec: dict[str, Any] | None,
+    xml: str | None = None,
+) -> None:
+    """Enforce the consent a report records for its record (server.personal): a follow-up
+    answering no to follow-up consent withdraws it (a tombstone: the record leaves devices and
+    exports), no to sharing keeps it from partners, yes to sharing lifts that again. ``xml`` is
+    the clear instance of an encrypted version (the stored XML is its manifest)."""
+    if not spec or not spec.get("dataset"):
+        return
+    instance = xml if xml is not None else version.xml
+    list_name = str(spec["dataset"])
+    rule = sharing(session, list_name)
+    about = submission_consent(instance, spec, rule)
+    if about is None or not about.uuid:
+        return
+    answers = submission_answers(instance, spec, rule)
+    if rule.withdraws(answers):
+        withdraw(
+            session,
+            project_id,
+            list_name,
+            about.uuid,
+            source="followup",
+            instance_id=version.instance_id,
+            user_id=version.submitter_user_id,
+        )
+    elif rule.consent_sharing and rule.consent_sharing in answers:
+        if rule.sharing_consented(answers):
+            sharing_consent_given(session, project_id, list_name, about.uuid)
+        else:
+            withdraw(
+                session,
+                project_id,
+                list_name,
+                about.uuid,
+                source=SHARING_ONLY,
+                instance_id=version.instance_id,
+                user_id=version.submitter_user_id,
+            )
 
 
 def review_submission(

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from server.entities import listing
 from server.forms.models import Form, FormVersion
+from server.personal.policy import sharing
 
 BASE_COLUMNS = ("name", "label", "__version")
 
@@ -49,7 +50,10 @@ def entity_list_csv(session: Session, project_id: int, list_name: str) -> Entity
 
 
 def _columns_only(session: Session, project_id: int, list_name: str) -> EntityListCsv:
-    data = _columns_only_csv(declared_properties(session, project_id, list_name))
+    columns = sharing(session, list_name).device_columns(
+        declared_properties(session, project_id, list_name)
+    )
+    data = _columns_only_csv(columns)
     return EntityListCsv(md5=hashlib.md5(data, usedforsecurity=False).hexdigest(), chunks=(data,))
 
 

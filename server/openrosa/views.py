@@ -21,6 +21,7 @@ from server.forms import service as forms
 from server.forms.models import Form, FormState, FormVersion
 from server.intake.service import submission_arrives
 from server.openrosa import auth, entity_lists, formats
+from server.openrosa.assigned import Assignments
 from server.openrosa.multipart import received_submission
 from server.submissions.service import Outcome
 from server.urls import base_url
@@ -120,6 +121,8 @@ def form_list() -> Response:
     entries: list[formats.FormListEntry] = []
     if who.may_fill:
         rows = forms.open_forms(session, who.project.id, request.args.get("formID"))
+        given = Assignments(session, who)
+        rows = [(f, v) for f, v in rows if given.given(f, v)]
         with_media = forms.versions_with_media(session, [v.id for _f, v in rows])
         base = caller_base_url()
         for form, version in rows:
@@ -143,11 +146,14 @@ def _downloadable(form_id: str) -> tuple[Form, FormVersion]:
     """The form and its current version (the caller's role was checked by ``@requires``).
 
     Raises:
-        Problem: 404 for an unknown form, 409 for a closed one.
+        Problem: 404 for an unknown form, 409 for a closed one, 403 for a form not assigned to
+            the calling device (server.openrosa.assigned).
     """
     form, version = forms.current_form(db(), caller().project.id, form_id)
     if form.state == FormState.CLOSED.value:
         raise errors.form_closed(form_id)
+    if not Assignments(db(), caller()).given(form, version):
+        raise errors.form_not_assigned(form_id)
     return form, version
 
 

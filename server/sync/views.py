@@ -14,6 +14,7 @@ from server import errors, http
 from server.accounts.identity import current_user, login_required
 from server.accounts.models import Role
 from server.accounts.permissions import require
+from server.entities.personal import feed_json
 from server.feed import service as changes
 from server.feed.cursors import START, CursorInvalid, decode_cursor, encode_cursor
 from server.projects.service import get_project
@@ -157,9 +158,11 @@ def pull_changes() -> Any:
     if page.not_modified(scope, etag if http.etag_matches(etag) else None):
         response = Response(status=304)
     else:
+        shown = feed_json(db(), project.id, page.changes)
+        commit()  # the audit of personal data read, if any
         response = http.json_response(
             {
-                "changes": [c.to_json() for c in page.changes],
+                "changes": shown,
                 "cursor": encode_cursor(secret, scope, page.position),
                 "more": page.more,
             }

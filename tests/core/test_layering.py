@@ -42,6 +42,8 @@ LAYERS: dict[str, int] = {
     "projects": 2,
     # people and roles, who is calling, and the projects API (what a caller sees is their roles)
     "accounts": 2,
+    # personal data: who may read it, what devices and partners get, consent (docs/adr/0015)
+    "personal": 2,
     # 3-5: the domain, lowest first
     "entities": 3,
     "forms": 4,
@@ -52,6 +54,7 @@ LAYERS: dict[str, int] = {
     "exports": 6,
     "donors": 6,  # donor accountability: agreements, transactions, the donor report, IATI XML
     "reports": 6,  # coalition reports; their facts are written by intake, beside them
+    "data_protection": 6,  # withdrawing consent, the retention purge (above what they clean)
     # 7: protocols
     "openrosa": 7,
     "sync": 7,

@@ -25,6 +25,7 @@ REGISTERED = {
     "exports_api": "/api/v1/projects/<int:project_id>",
     "forms_api": "/api/v1/projects/<int:project_id>",
     "openrosa": "/v1",
+    "personal_api": "/api/v1/projects/<int:project_id>",
     "projects_api": "/api/v1",
     "reports_api": "/api/v1/projects/<int:project_id>/reports",
     "submissions_api": "/api/v1/projects/<int:project_id>/forms/<form_id>/submissions",

@@ -336,7 +336,9 @@ def tablet(
         assert db_project is not None
         gazetteer.publish(session, factories.runtime.blobs, db_project)
         session.commit()
-    device = factories.device(project)
+    device = factories.device(
+        project, forms_assigned=("survivor_needs_assessment", "survivor_followup")
+    )
     coordinator = factories.logged_in(project, "coordinator")
     return Tablet(live_server, device.base_path, tmp_path), coordinator, project
 
