@@ -185,7 +185,7 @@ def area_views(
     reports only when the scope says so), filtered by the scope's areas, by being open or
     closed, and by cluster munition remnants."""
     f = ReportFact
-    counted_here = [f.status.is_not(None)]
+    counted_here: list[ColumnElement[bool]] = [f.status.is_not(None)]
     if scope.approved_only:
         counted_here.append(f.approved.is_(True))
     if scope.operator is not None:
