@@ -94,12 +94,12 @@ def donors_by_hazard_area(session: Session, project_id: int) -> dict[str, list[s
             wanted.append(f.task_id.in_(sorted(agreement.activities)))
         if not wanted:
             continue
-        for area in session.scalars(
+        for reported in session.scalars(
             select(f.hazard_area)
             .where(f.project_id == project_id, f.hazard_area.is_not(None), or_(*wanted))
             .distinct()
         ):
-            funded[str(area)].add(name)
+            funded[str(reported)].add(name)
     return {area: sorted(names) for area, names in funded.items()}
 
 

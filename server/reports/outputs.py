@@ -20,7 +20,7 @@ about an area carry their own P-codes. Areas are stored and summed in m².
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -33,7 +33,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    distinct,
     func,
     or_,
     select,
@@ -360,19 +359,30 @@ def facts_counted(
     with ``area_counts``, also the hazard areas they are about (``areas``) and how many of
     those a report in the period closed (``closed_areas``)."""
     f = ReportFact
-    sums: list[Any] = [func.count().label("count")]
-    if area_counts:
-        g = aliased(ReportFact)
-        closing = select(g.hazard_area).where(
-            *fact_filters(scope, g), g.hazard_area.is_not(None), g.status.in_(CLOSED_STATUSES)
-        )
-        sums.append(func.count(distinct(f.hazard_area)).label("areas"))
-        sums.append(
-            func.count(distinct(f.hazard_area))
-            .filter(f.hazard_area.in_(closing))
-            .label("closed_areas")
-        )
-    return _fold(session, scope, by, sums, (f.kind.in_(kinds),), explain=explain)
+    if not area_counts:
+        sums = [func.count().label("count")]
+        return _fold(session, scope, by, sums, (f.kind.in_(kinds),), explain=explain)
+    g = aliased(ReportFact)
+    closing = select(g.hazard_area).where(
+        *fact_filters(scope, g), g.hazard_area.is_not(None), g.status.in_(CLOSED_STATUSES)
+    )
+    # Counted in two grouped passes: per group and hazard area first, then per group, where
+    # count(DISTINCT ...) would sort every report of the period.
+    per_area = [
+        func.count().label("count"),
+        func.max(case((f.hazard_area.in_(closing), 1), else_=0)).label("closing"),
+    ]
+
+    def per_group(inner: Subquery) -> list[Any]:
+        return [
+            func.sum(inner.c.count).label("count"),
+            func.count(inner.c.area).label("areas"),
+            func.count(case((inner.c.closing == 1, inner.c.area))).label("closed_areas"),
+        ]
+
+    return _fold(
+        session, scope, by, per_area, (f.kind.in_(kinds),), explain=explain, then=per_group
+    )
 
 
 def fact_filters(scope: Scope, f: Any = ReportFact) -> list[ColumnElement[bool]]:
@@ -400,9 +410,11 @@ def _fold(
     *,
     items: bool = False,
     explain: bool = False,
+    then: Callable[[Subquery], Sequence[Any]] | None = None,
 ) -> dict[tuple[str, ...], Sum]:
     """Sums grouped in SQL by ``by``; a report about a hazard area is placed where the area
-    is (:func:`server.reports.facts.place_area`), others by their own P-codes."""
+    is (:func:`server.reports.facts.place_area`), others by their own P-codes. With ``then``,
+    ``sums`` are per group and hazard area (``area``), and ``then`` sums those per group."""
     f = ReportFact
     admin = {"admin1": func.coalesce(f.admin1, ""), "admin2": func.coalesce(f.admin2, "")}
     group: list[Any] = []
@@ -429,7 +441,17 @@ def _fold(
         query = query.where(or_(admin["admin1"].in_(wanted), admin["admin2"].in_(wanted)))
     if scope.hazard_areas is not None:
         query = query.where(f.hazard_area.in_(sorted(scope.hazard_areas)))
-    query = query.group_by(*group)
+    if then is None:
+        query = query.group_by(*group)
+    else:
+        inner = (
+            query.add_columns(f.hazard_area.label("area"))
+            .group_by(*group, f.hazard_area)
+            .subquery()
+        )
+        kept = [inner.c[column.key] for column in group]
+        sums = then(inner)
+        query = select(*kept, *sums).group_by(*kept)
     folded: dict[tuple[str, ...], Sum] = {}
     names = [s.key for s in sums]
     for row in session.execute(query):
