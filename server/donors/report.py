@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from server.db import utcnow
@@ -22,6 +22,7 @@ from server.donors.codes import TransactionType
 from server.donors.models import Donor, FundingAgreement, FundingTransaction
 from server.donors.outputs import Scope, compute_outputs, total
 from server.donors.render import money
+from server.reports.models import ReportFact
 
 
 def form_i_funding(session: Session, project_id: int, year: int) -> list[dict[str, Any]]:
@@ -68,6 +69,38 @@ def form_i_funding(session: Session, project_id: int, year: int) -> list[dict[st
         }
         for (name, ref, currency), cell in sorted(sums.items())
     ]
+
+
+def donors_by_hazard_area(session: Session, project_id: int) -> dict[str, list[str]]:
+    """The donors (by name, sorted) funding each hazard area (by entity id), for the donor column
+    of the 3W/4W matrix: an agreement funds the areas it names, the areas placed in one of its
+    admin areas and the areas some report under one of its activities is about (the donor
+    report's scope rules, without the period: the matrix's period is its own)."""
+    funded: dict[str, set[str]] = defaultdict(set)
+    f = ReportFact
+    rows = session.execute(
+        select(Donor.name, FundingAgreement)
+        .join(FundingAgreement, FundingAgreement.donor_id == Donor.id)
+        .where(Donor.project_id == project_id)
+    )
+    for name, agreement in rows:
+        for area in agreement.hazard_areas:
+            funded[area].add(name)
+        wanted = []
+        if agreement.admin_areas:
+            places = sorted(agreement.admin_areas)
+            wanted += [f.admin1.in_(places), f.admin2.in_(places)]
+        if agreement.activities:
+            wanted.append(f.task_id.in_(sorted(agreement.activities)))
+        if not wanted:
+            continue
+        for reported in session.scalars(
+            select(f.hazard_area)
+            .where(f.project_id == project_id, f.hazard_area.is_not(None), or_(*wanted))
+            .distinct()
+        ):
+            funded[str(reported)].add(name)
+    return {area: sorted(names) for area, names in funded.items()}
 
 
 def scope_of(agreement: FundingAgreement, year: int | None = None) -> Scope:

@@ -20,13 +20,27 @@ about an area carry their own P-codes. Areas are stored and summed in m².
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Subquery, distinct, func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    Subquery,
+    and_,
+    case,
+    cast,
+    func,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.functions import FunctionElement
 
 from server.reports.models import ReportFact, ReportItem
 from server.submissions.models import Submission
@@ -35,6 +49,13 @@ CLOSED_STATUSES = frozenset({"cleared", "cancelled", "handed_over"})
 # Cluster munition remnants that are not submunitions (Article 2: the container, unused stock).
 NOT_SUBMUNITIONS = frozenset({"failed_cm", "abandoned_cm"})
 AREA_KINDS = ("nts", "ts", "clearance", "bac", "completion")
+# The reports that carry items of a kind (server.reports.extract), where they are few.
+ITEM_FACT_KINDS = {
+    "eore": ("eore",),
+    "casualty": ("accident",),
+    "referral": ("assessment", "followup"),
+    "land_beneficiary": ("nts", "completion"),
+}
 ITEM_COLUMNS = ("category", "model", "sex", "age", "grp", "outcome", "need", "status")
 
 
@@ -170,20 +191,18 @@ def area_views(
     reports only when the scope says so), filtered by the scope's areas, by being open or
     closed, and by cluster munition remnants."""
     f = ReportFact
-    conditions = [
-        f.project_id == scope.project_id,
-        f.hazard_area.is_not(None),
-        f.status.is_not(None),
-        f.fact_date <= scope.end,
-    ]
+    counted_here: list[ColumnElement[bool]] = [f.status.is_not(None)]
     if scope.approved_only:
-        conditions.append(f.approved.is_(True))
+        counted_here.append(f.approved.is_(True))
     if scope.operator is not None:
-        conditions.append(f.organisation == scope.operator)
+        counted_here.append(f.organisation == scope.operator)
     latest = _latest(
         [f.hazard_area, f.status, f.remaining_m2, f.ha_code, f.submission_id, f.hazard_type,
          f.contamination, f.admin1, f.admin2],
-        conditions,
+        scope.project_id,
+        scope.end,
+        counted_here,
+        cmr_only=cmr_only,
     )  # fmt: skip
     admin1 = func.coalesce(latest.c.admin1, "")
     admin2 = func.coalesce(latest.c.admin2, "")
@@ -202,8 +221,6 @@ def area_views(
         query = query.where(latest.c.status.not_in(CLOSED_STATUSES))
     elif is_open is False:
         query = query.where(latest.c.status.in_(CLOSED_STATUSES))
-    if cmr_only:
-        query = query.where(latest.c.hazard_area.in_(cmr_areas_query(scope.project_id, scope.end)))
     if scope.admin_areas is not None:
         wanted = sorted(scope.admin_areas)
         query = query.where(or_(admin1.in_(wanted), admin2.in_(wanted)))
@@ -225,26 +242,68 @@ def area_views(
     ]
 
 
-def _latest(columns: Sequence[Any], conditions: Sequence[ColumnElement[bool]]) -> Subquery:
-    """Per hazard area, the columns of its latest fact (date of information, then arrival).
+def _latest(
+    columns: Sequence[Any],
+    project_id: int,
+    end: date,
+    conditions: Sequence[ColumnElement[bool]],
+    *,
+    cmr_only: bool = False,
+) -> Subquery:
+    """Per hazard area, the columns of its latest fact up to ``end`` among those meeting
+    ``conditions`` (date of information, then arrival); with ``cmr_only``, only for areas some
+    report up to ``end`` (any report) names cluster munition remnants on.
 
-    Two grouped passes (the latest date per area, then the last fact on that date) and a
-    join by primary key: hash aggregates, where a window function would sort every fact."""
+    One grouped pass over the areas' facts: the latest fact is the greatest of one number that
+    orders by date, then id (:func:`_day_then_id`), and the remnants a condition on the same
+    pass; then a join by primary key. (Two passes, or a window function, read or sort
+    every fact twice.)"""
     f = ReportFact
-    last_date = (
-        select(f.hazard_area.label("area"), func.max(f.fact_date).label("day"))
-        .where(*conditions)
+    wanted = and_(*conditions) if conditions else true()
+    per_area = (
+        select(func.max(case((wanted, _day_then_id(f.fact_date, f.id)), else_=None)).label("key"))
+        .where(f.project_id == project_id, f.hazard_area.is_not(None), f.fact_date <= end)
         .group_by(f.hazard_area)
+    )
+    if cmr_only:
+        per_area = per_area.having(func.max(case((f.contamination.like("%cmr%"), 1), else_=0)) == 1)
+    last = per_area.subquery()
+    return (
+        select(*columns)
+        .join(last, f.id == last.c.key % _ID_SPAN)
+        .where(last.c.key.is_not(None))
         .subquery()
     )
-    last_id = (
-        select(func.max(f.id).label("id"))
-        .join(last_date, (last_date.c.area == f.hazard_area) & (last_date.c.day == f.fact_date))
-        .where(*conditions)
-        .group_by(f.hazard_area)
-        .subquery()
-    )
-    return select(*columns).join(last_id, last_id.c.id == f.id).subquery()
+
+
+# A fact's id is below 2**32; a day number times 2**32 plus the id orders facts by date, then id,
+# and stays an exact integer (days since 1970 < 2**21).
+_ID_SPAN = 2**32
+
+
+def _day_then_id(day: Any, fact_id: Any) -> ColumnElement[int]:
+    return cast(_day_number(day), BigInteger) * _ID_SPAN + fact_id
+
+
+class _DayNumber(FunctionElement[int]):
+    """Days since 1970-01-01 of a date column, on PostgreSQL and SQLite."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+def _day_number(day: Any) -> _DayNumber:
+    return _DayNumber(day)
+
+
+@compiles(_DayNumber)
+def _day_number_sqlite(element: _DayNumber, compiler: Any, **kw: Any) -> str:
+    return f"CAST(julianday({compiler.process(element.clauses, **kw)}) - 2440587.5 AS INTEGER)"
+
+
+@compiles(_DayNumber, "postgresql")
+def _day_number_postgresql(element: _DayNumber, compiler: Any, **kw: Any) -> str:
+    return f"(({compiler.process(element.clauses, **kw)}) - DATE '1970-01-01')"
 
 
 # --- folding facts -------------------------------------------------------------------------------
@@ -283,12 +342,17 @@ def counted(
 ) -> dict[tuple[str, ...], Sum]:
     """The quantities of the items of ``item_kind`` (destroyed, eore, land_beneficiary,
     casualty, referral) in reports dated in the period, folded by ``by`` (``count``)."""
+    conditions: list[ColumnElement[bool]] = [ReportItem.kind == item_kind]
+    if item_kind in ITEM_FACT_KINDS:
+        # Narrow the reports first: the items of a few thousand are read by index, where
+        # joining every item of the kind would hash hundreds of thousands.
+        conditions.append(ReportFact.kind.in_(ITEM_FACT_KINDS[item_kind]))
     return _fold(
         session,
         scope,
         by,
         [func.sum(ReportItem.quantity).label("count")],
-        (ReportItem.kind == item_kind,),
+        conditions,
         items=True,
         explain=explain,
     )
@@ -307,19 +371,30 @@ def facts_counted(
     with ``area_counts``, also the hazard areas they are about (``areas``) and how many of
     those a report in the period closed (``closed_areas``)."""
     f = ReportFact
-    sums: list[Any] = [func.count().label("count")]
-    if area_counts:
-        g = aliased(ReportFact)
-        closing = select(g.hazard_area).where(
-            *fact_filters(scope, g), g.hazard_area.is_not(None), g.status.in_(CLOSED_STATUSES)
-        )
-        sums.append(func.count(distinct(f.hazard_area)).label("areas"))
-        sums.append(
-            func.count(distinct(f.hazard_area))
-            .filter(f.hazard_area.in_(closing))
-            .label("closed_areas")
-        )
-    return _fold(session, scope, by, sums, (f.kind.in_(kinds),), explain=explain)
+    if not area_counts:
+        sums = [func.count().label("count")]
+        return _fold(session, scope, by, sums, (f.kind.in_(kinds),), explain=explain)
+    g = aliased(ReportFact)
+    closing = select(g.hazard_area).where(
+        *fact_filters(scope, g), g.hazard_area.is_not(None), g.status.in_(CLOSED_STATUSES)
+    )
+    # Counted in two grouped passes: per group and hazard area first, then per group, where
+    # count(DISTINCT ...) would sort every report of the period.
+    per_area = [
+        func.count().label("count"),
+        func.max(case((f.hazard_area.in_(closing), 1), else_=0)).label("closing"),
+    ]
+
+    def per_group(inner: Subquery) -> list[Any]:
+        return [
+            func.sum(inner.c.count).label("count"),
+            func.count(inner.c.area).label("areas"),
+            func.count(case((inner.c.closing == 1, inner.c.area))).label("closed_areas"),
+        ]
+
+    return _fold(
+        session, scope, by, per_area, (f.kind.in_(kinds),), explain=explain, then=per_group
+    )
 
 
 def fact_filters(scope: Scope, f: Any = ReportFact) -> list[ColumnElement[bool]]:
@@ -347,9 +422,11 @@ def _fold(
     *,
     items: bool = False,
     explain: bool = False,
+    then: Callable[[Subquery], Sequence[Any]] | None = None,
 ) -> dict[tuple[str, ...], Sum]:
     """Sums grouped in SQL by ``by``; a report about a hazard area is placed where the area
-    is (:func:`server.reports.facts.place_area`), others by their own P-codes."""
+    is (:func:`server.reports.facts.place_area`), others by their own P-codes. With ``then``,
+    ``sums`` are per group and hazard area (``area``), and ``then`` sums those per group."""
     f = ReportFact
     admin = {"admin1": func.coalesce(f.admin1, ""), "admin2": func.coalesce(f.admin2, "")}
     group: list[Any] = []
@@ -376,7 +453,17 @@ def _fold(
         query = query.where(or_(admin["admin1"].in_(wanted), admin["admin2"].in_(wanted)))
     if scope.hazard_areas is not None:
         query = query.where(f.hazard_area.in_(sorted(scope.hazard_areas)))
-    query = query.group_by(*group)
+    if then is None:
+        query = query.group_by(*group)
+    else:
+        inner = (
+            query.add_columns(f.hazard_area.label("area"))
+            .group_by(*group, f.hazard_area)
+            .subquery()
+        )
+        kept = [inner.c[column.key] for column in group]
+        sums = then(inner)
+        query = select(*kept, *sums).group_by(*kept)
     folded: dict[tuple[str, ...], Sum] = {}
     names = [s.key for s in sums]
     for row in session.execute(query):

@@ -10,7 +10,7 @@ from typing import Any
 import requests
 
 from server.accounts.models import Role
-from server.donors.report import form_i_funding
+from server.donors.report import donors_by_hazard_area, form_i_funding
 from tests.conftest import LiveServer
 from tests.donors.conftest import Coalition
 from tests.factories import LoggedIn
@@ -308,3 +308,25 @@ def test_report_query_refusals_name_the_parameter(coalition: Coalition) -> None:
         assert name in body["errors"], query
     missing = c.client.get(f"{c.base}/reports/donors/999999", headers=c.coordinator.headers)
     assert missing.status_code == 404
+
+
+def test_the_who_what_where_donor_column_names_the_funding_donor(coalition: Coalition) -> None:
+    # A1 names HA-0001 and A2 covers its district (LA0901): the United Kingdom; B1 covers
+    # Savannakhet (LA13) and tasking order T-03: UNDP. Risk education is about no hazard area.
+    c = coalition
+    response = c.client.get(
+        f"{c.base}/reports/who-what-where?year=2026", headers=c.coordinator.headers
+    )
+    assert response.status_code == 200, response.get_json()
+    donors = {
+        (row["activity"], row["admin1"], row["admin2"]): row["donor"]
+        for row in response.get_json()["rows"]
+    }
+    assert donors[("clearance", "LA09", "LA0901")] == "United Kingdom FCDO"
+    assert donors[("completion", "LA09", "LA0901")] == "United Kingdom FCDO"
+    assert donors[("clearance", "LA13", "LA1301")] == "UNDP"
+    assert donors[("eore", "LA09", "LA0901")] == ""
+    with c.factories.session() as session:
+        by_area = donors_by_hazard_area(session, c.project.id)
+    assert by_area[c.areas["HA-0001"]] == ["United Kingdom FCDO"]
+    assert by_area[c.areas["HA-0003"]] == ["UNDP"]
