@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 import requests
 from openpyxl import Workbook
-
 from sqlalchemy import select
 
 from server.accounts import service as accounts
