@@ -81,10 +81,13 @@ def _uuid(raw: Any, where: str) -> str:
 
 def _body(entity: Entity) -> dict[str, Any]:
     """The written entity as Central answers it, its personal properties left out for a
-    caller who is not a caseworker (server.personal)."""
+    caller who is not a caseworker (server.personal); a caseworker's read of them is audited
+    with the write's transaction."""
     row = service.entity_row(db(), entity)
     entity_list = db().get(EntityList, entity.list_id)
     guard = personal.guard_for(db(), entity_list) if entity_list is not None else None
+    if guard is not None and entity_list is not None:
+        personal.audit_reads(db(), guard, entity_list, [entity.uuid])
     return entity_json(row.entity, row.current, row.creator_id, data=True, guard=guard)
 
 
@@ -127,8 +130,9 @@ def create_entities(project_id: int, name: str) -> Any:
         values=_text_values(body.get("data"), entity_list, "the entity"),
         user_id=user_id,
     )
+    body = _body(applied.entity)
     commit()
-    return jsonify(_body(applied.entity))
+    return jsonify(body)
 
 
 def _base_version(entity: Entity) -> tuple[int, bool]:
@@ -178,8 +182,9 @@ def update_entity(project_id: int, name: str, uuid: str) -> Any:
         merge_if_stale=True,
     )
     if forced or base == current:
+        answer = _body(applied.entity)
         commit()
-        return jsonify(_body(applied.entity))
+        return jsonify(answer)
     # Stale: stored and merged (committed), then refused as Central refuses it.
     opened = applied.result.conflicts_opened if applied.result else ()
     outcome = {

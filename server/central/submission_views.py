@@ -23,6 +23,7 @@ from server.central.views import (
     SUBMISSION,
     own_or_readable,
     readable_form,
+    shown_version,
     submission_body,
 )
 from server.forms import service as forms
@@ -66,6 +67,7 @@ def _comment_json(comment: SubmissionComment, *, extended: bool) -> dict[str, An
 @requires(Role.VIEWER)
 def list_comments(project_id: int, form_id: str, instance_id: str) -> Any:
     form = readable_form(project_id, form_id)
+    shown_version(form, instance_id)  # 404 for a submission consent keeps from the caller
     submission = records.get_submission(db(), form, instance_id)
     extended = _extended()
     return jsonify(

@@ -342,7 +342,7 @@ def _current_xml(submission: Submission) -> str:
     return records.current_version([(v, "") for v in records.versions_of(db(), submission)]).xml
 
 
-def _shown_version(form: Form, instance_id: str) -> tuple[Any, Any, str]:
+def shown_version(form: Form, instance_id: str) -> tuple[Any, Any, str]:
     """The addressed version, the caller's guard and the XML they may see.
 
     Raises: Problem 404, also for a submission consent keeps from the caller."""
@@ -361,7 +361,7 @@ def _shown_version(form: Form, instance_id: str) -> tuple[Any, Any, str]:
 @requires(Role.VIEWER)
 def get_submission(project_id: int, form_id: str, instance_id: str) -> Any:
     form = readable_form(project_id, form_id)
-    _shown_version(form, instance_id)
+    shown_version(form, instance_id)
     return jsonify(submission_body(records.get_submission(db(), form, instance_id)))
 
 
@@ -369,7 +369,7 @@ def get_submission(project_id: int, form_id: str, instance_id: str) -> Any:
 @requires(Role.VIEWER)
 def get_submission_xml(project_id: int, form_id: str, instance_id: str) -> Response:
     form = readable_form(project_id, form_id)
-    version, guard, xml = _shown_version(form, instance_id)
+    version, guard, xml = shown_version(form, instance_id)
     if guard.shows_personal(version.xml):
         record_read(db(), guard.access, "submission", [version.instance_id])
         commit()
@@ -425,7 +425,7 @@ def own_or_readable(version: SubmissionVersion) -> None:
 @requires(Role.DATA_COLLECTOR)
 def list_submission_attachments(project_id: int, form_id: str, instance_id: str) -> Any:
     form = forms.get_form(db(), project_id, form_id)
-    version, _guard, _xml = _shown_version(form, instance_id)
+    version, _guard, _xml = shown_version(form, instance_id)
     own_or_readable(version)
     return jsonify(
         [
@@ -439,7 +439,7 @@ def list_submission_attachments(project_id: int, form_id: str, instance_id: str)
 @requires(Role.VIEWER)
 def get_submission_attachment(project_id: int, form_id: str, instance_id: str, name: str) -> Any:
     form = readable_form(project_id, form_id)
-    version, guard, _xml = _shown_version(form, instance_id)
+    version, guard, _xml = shown_version(form, instance_id)
     if not guard.attachment_allowed(version.xml, name):
         raise errors.personal_data_required(name)
     row = records.received_file(db(), version, name)

@@ -84,7 +84,7 @@ def get_entity(project_id: int, list_name: str, uuid: str) -> Any:
     rows = records.conflicts(
         db(), project_id, list_name=list_name, entity_uuid=uuid, include_soft=True
     )
-    body["conflicts"] = _conflicts_json(rows)
+    body["conflicts"] = conflicts_json(rows)
     _audited(guard, entity_list, [entity.uuid])
     return jsonify(body)
 
@@ -150,14 +150,14 @@ def list_conflicts(project_id: int) -> Any:
         status=None if status == "all" else status,
         include_soft=request.args.get("soft") in ("1", "true", "yes"),
     )
-    return jsonify(_conflicts_json(rows))
+    return jsonify(conflicts_json(rows))
 
 
 @blueprint.get("/conflicts/<int:conflict_id>")
 @requires(Role.VIEWER)
 def get_conflict(project_id: int, conflict_id: int) -> Any:
     row = records.get_conflict(db(), project_id, conflict_id)
-    shown = _conflicts_json([row])
+    shown = conflicts_json([row])
     if not shown:
         raise errors.not_found("Conflict", f"there is no conflict {conflict_id}")
     return jsonify(shown[0])
@@ -179,7 +179,7 @@ def resolve_conflict(project_id: int, conflict_id: int) -> Any:
     )
     row = records.get_conflict(db(), project_id, conflict_id)
     commit()
-    body = _conflicts_json([row])[0]
+    body = conflicts_json([row])[0]
     body["entity_version"] = applied.version.version if applied.version else None
     guard = personal.guard_for(db(), row.entity_list)
     body["entity"] = personal.entity_body(
@@ -203,7 +203,7 @@ def entity_backlog(project_id: int) -> Any:
     return jsonify(body)
 
 
-def _conflicts_json(rows: list[records.ConflictRow]) -> list[dict[str, Any]]:
+def conflicts_json(rows: list[records.ConflictRow]) -> list[dict[str, Any]]:
     """Conflicts as the caller may see them: none of a record consent keeps from them, and no
     values of a personal property unless they are a survivor caseworker."""
     arrivals = records.arrivals(db(), rows)

@@ -4,6 +4,7 @@ area), sorted and paged in the database."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from server.exports.rows import Cell, submission_rows
 from server.exports.source import CENTRAL_REVIEW_STATE
 from server.exports.tables import ColumnPolicy, build_schema, keep_everything
 from server.forms import service as forms
+from server.personal.guard import FormGuard
 from server.submissions.models import Submission
 
 SORTS = ("received", "review_state", "submitter", "device")
@@ -92,8 +94,11 @@ def table_page(
     role: str,
     secret: str,
     policy: ColumnPolicy = keep_everything,
+    guard: FormGuard | None = None,
 ) -> TablePage:
-    """One page of the form's submissions as the CSV export's root table.
+    """One page of the form's submissions as the CSV export's root table. With a ``guard``
+    (server.personal), a submission consent keeps from the caller is left out of the page and
+    the rest are what the caller may see (the export's rule).
 
     Raises:
         Problem: 404 ``form.not_found``; 400 ``export.bad_filter`` (never for a query built
@@ -127,6 +132,12 @@ def table_page(
     )
     for row in session.execute(ordered.where(Submission.id.in_(ids))) if ids else []:
         submission = service.export_submission(row)
+        if guard is not None:
+            text = submission.xml if isinstance(submission.xml, str) else submission.xml.decode()
+            shown = guard.xml(text)
+            if shown is None:
+                continue
+            submission = dataclasses.replace(submission, xml=shown)
         cells = submission_rows(schema, submission, pseudonymise).root
         page.rows.append(TableRow(submission.instance_id, row.review_state, cells))
     return page

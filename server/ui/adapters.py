@@ -2,6 +2,9 @@
 personal-data rules (``server.personal``). Each is one small function here; until its package
 is wired in it answers ``None`` and the page says "not available" instead of guessing. Wiring a
 package in means replacing the body of its function with a call to that package.
+
+The personal-data rules are wired in: a page shows a form's answers through the same guard as
+the JSON API (:func:`server.forms.personal.submission_guard`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from server.exports.service import personal_columns_dropped
 from server.exports.tables import ColumnAction, ColumnPolicy, Field, keep_everything
+from server.forms.models import Form
+from server.forms.personal import submission_guard
+from server.personal.fields import is_personal_name
+from server.personal.guard import FormGuard
 
 # The reports the coalition asked for, in the order the Reports page lists them.
 REPORTS = (
@@ -48,13 +56,23 @@ class PersonalRules:
 
     fields: frozenset[str]  # paths of the personal fields (marked on every page)
     policy: ColumnPolicy  # drops or pseudonymises them in tables, as in exports
+    guard: FormGuard | None = None  # the caller's view of the form's submissions
 
 
-def personal_rules(form_fields: list[Field], role: str) -> PersonalRules | None:
-    """The personal fields of a form and how the caller's role sees them, or None when the
-    personal-data package is not installed (pages then say the marking is not available).
-    Wiring it in: ask ``server.personal`` for the form's personal fields and the role's policy."""
-    return None
+def personal_rules(
+    session: Session, form: Form, form_fields: list[Field], role: str
+) -> PersonalRules | None:
+    """The personal fields of a form and how the request's caller sees them: the fields are
+    marked for everyone; their values are left out unless the caller is a survivor caseworker
+    (``server.personal``), whatever their ``role``."""
+    guard = submission_guard(session, form)
+    marked = guard.paths | {f.path for f in form_fields if is_personal_name(f.path)}
+    policy = (
+        keep_everything
+        if guard.access.may_read
+        else personal_columns_dropped(frozenset(marked), keep_everything)
+    )
+    return PersonalRules(frozenset(marked), policy, guard)
 
 
 def column_policy(rules: PersonalRules | None) -> ColumnPolicy:

@@ -13,7 +13,8 @@ from server import errors
 from server.accounts.identity import current_user
 from server.accounts.models import Role
 from server.accounts.permissions import requires
-from server.entities import records, render, review
+from server.entities import records, review
+from server.entities import views as entities_api
 from server.entities.schemas import ResolutionRequest
 from server.ui.blueprint import blueprint
 from server.ui.pages import page
@@ -24,10 +25,11 @@ OTHER = "__other__"
 
 def _queue(project_id: int, status: int = 200, **context: Any) -> Any:
     rows = records.conflicts(db(), project_id, list_name=request.args.get("list") or None)
-    arrivals = records.arrivals(db(), rows)
     return page(
         "conflicts.html",
-        conflicts=[render.conflict_json(r, arrivals) for r in rows],
+        # as the JSON API shows them: none of a record consent keeps from the caller, no
+        # values of a personal property unless they are a survivor caseworker
+        conflicts=entities_api.conflicts_json(rows),
         other=OTHER,
         status=status,
         **context,

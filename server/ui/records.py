@@ -13,7 +13,8 @@ from server import errors
 from server.accounts.identity import current_user
 from server.accounts.models import Role
 from server.accounts.permissions import requires
-from server.entities import records, render, review
+from server.entities import personal, records, render, review
+from server.entities import views as entities_api
 from server.entities.schemas import ReopenRequest
 from server.exports import people
 from server.exports import views as exports_api
@@ -53,10 +54,15 @@ def entity_list(project_id: int, list_name: str) -> Any:
     rows = records.entities(
         db(), found, conflict=conflict, limit=PAGE_SIZE + 1, offset=(number - 1) * PAGE_SIZE
     )
+    guard = personal.guard_for(db(), found)
+    shown = personal.visible(guard, rows[:PAGE_SIZE])
+    _audited(guard, found, [e.uuid for e in shown])
     return page(
         "entity_list.html",
         entity_list=found,
-        entities=rows[:PAGE_SIZE],
+        entities=shown,
+        shown={e.uuid: guard.values(e.uuid, e.values) for e in shown},
+        personal_properties=guard.personal,
         more=len(rows) > PAGE_SIZE,
         page_number=number,
         conflict=conflict or "",
@@ -94,21 +100,39 @@ def entity(project_id: int, list_name: str, uuid: str) -> Any:
 
 
 def _entity_page(project_id: int, list_name: str, uuid: str, **context: Any) -> Any:
+    """The record as the caller may see it (server.personal): 404 for a record consent keeps
+    from them, personal properties only for a survivor caseworker, whose read is audited."""
     session = db()
     found_list = records.get_list(session, project_id, list_name)
     found = records.get_entity(session, found_list, uuid)
+    guard = personal.guard_for(session, found_list)
+    if not guard.shown(found.uuid, found.values):
+        raise errors.not_found("Entity", f"there is no entity {uuid!r} in {list_name!r}")
     rows = records.conflicts(
         session, project_id, list_name=list_name, entity_uuid=uuid, include_soft=True
     )
-    arrivals = records.arrivals(session, rows)
+    versions = [
+        personal.version_body(guard, found.uuid, render.version_json(v))
+        for v in reversed(records.versions(session, found))
+    ]
+    _audited(guard, found_list, [found.uuid])
     return page(
         "entity.html",
         entity_list=found_list,
         entity=found,
-        versions=[render.version_json(v) for v in reversed(records.versions(session, found))],
-        conflicts=[render.conflict_json(r, arrivals) for r in rows],
+        values=guard.values(found.uuid, found.values),
+        personal_properties=guard.personal,
+        versions=versions,
+        conflicts=entities_api.conflicts_json(rows),
         **context,
     )
+
+
+def _audited(guard: Any, entity_list: Any, uuids: list[str]) -> None:
+    """Audit a caseworker's read of these records' personal properties (server.personal)."""
+    if guard.access.may_read and guard.personal:
+        personal.audit_reads(db(), guard, entity_list, uuids)
+        commit()
 
 
 @blueprint.post("/projects/<int:project_id>/entities/<list_name>/<uuid>/reopen")

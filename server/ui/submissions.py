@@ -14,12 +14,14 @@ from server.accounts import service as accounts
 from server.accounts.identity import current_user
 from server.accounts.models import Role
 from server.accounts.permissions import current_role, requires
+from server.entities import personal as entity_personal
 from server.entities import records as entity_records
 from server.exports import table
 from server.exports.tables import form_fields
 from server.forms import service as forms
 from server.gazetteer.service import project_areas
 from server.intake.service import review_submission
+from server.personal.access import record_read
 from server.submissions import records
 from server.submissions import views as submissions_api
 from server.submissions.models import ReviewState
@@ -75,7 +77,7 @@ def submissions(project_id: int, form_id: str) -> Any:
     form = forms.get_form(session, project_id, form_id)
     query = _query()
     current = forms.get_version(session, form)
-    rules = adapters.personal_rules(form_fields(current.xml), role)
+    rules = adapters.personal_rules(session, form, form_fields(current.xml), role)
     result = table.table_page(
         session,
         project_id,
@@ -84,7 +86,11 @@ def submissions(project_id: int, form_id: str) -> Any:
         role=role,
         secret=runtime().settings.secret_key,
         policy=adapters.column_policy(rules),
+        guard=rules.guard if rules is not None else None,
     )
+    if rules is not None and rules.guard is not None and rules.guard.access.may_read:
+        record_read(session, rules.guard.access, "submission", [r.instance_id for r in result.rows])
+        commit()
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return page(
         "submissions.html",
@@ -114,22 +120,47 @@ def submission(project_id: int, form_id: str, instance_id: str) -> Any:
         session, form, next(v for c, v in versions if c.id == current.id)
     )
     fields = form_fields(form_version.xml)
-    rules = adapters.personal_rules(fields, role)
+    rules = adapters.personal_rules(session, form, fields, role)
+    guard = rules.guard if rules is not None else None
+    xml = guard.xml(current.xml) if guard is not None else current.xml
+    if xml is None or guard is None:
+        raise errors.not_found("Submission", f"there is no submission {instance_id!r}")
+    if guard.shows_personal(current.xml):
+        record_read(session, guard.access, "submission", [current.instance_id])
+        commit()
     received = {a.name for a in attachments if a.blob_sha256}
+    changes = entity_records.changes_from(session, [v.id for v, _ in versions])
     return page(
         "submission.html",
         form=form,
         submission=found,
         current=current,
         versions=versions,
-        laid=lay_out(current.xml, fields),
+        laid=lay_out(xml, fields),
         received=received,
-        changes=entity_records.changes_from(session, [v.id for v, _ in versions]),
+        changes=changes,
+        sent=_values_sent(changes),
         actions=[s.value for s in REVIEW_ACTIONS],
         may_review=at_least(Role.COORDINATOR),
         personal=rules,
         hidden=adapters.hidden_paths(rules, fields, role),
     )
+
+
+def _values_sent(changes: list[Any]) -> list[dict[str, Any]]:
+    """The values each entity change sent, as the caller may see them (server.personal)."""
+    guards: dict[int, Any] = {}
+    sent = []
+    for change in changes:
+        guard = guards.get(change.entity_list.id)
+        if guard is None:
+            guard = guards[change.entity_list.id] = entity_personal.guard_for(
+                db(), change.entity_list
+            )
+        uuid = change.entity.uuid
+        values = dict(change.version.update.get("values", {}))
+        sent.append({k: v for k, v in values.items() if guard.property_shown(uuid, k)})
+    return sent
 
 
 @blueprint.post("/projects/<int:project_id>/forms/<form_id>/submissions/<instance_id>/review")

@@ -11,6 +11,9 @@ import io
 import json
 import uuid
 
+import requests
+
+from server.ui.blueprint import SESSION_COOKIE
 from tests.personal.conftest import Programme, zip_names, zip_text
 
 PHONE = "+856 20 5555 1234"
@@ -126,8 +129,76 @@ def test_each_role_sees_exactly_what_it_may(programme: Programme) -> None:
         assert (len(p.reads_audited(role)) > reads) is sees, role
     for role in STAFF:
         check_submissions(p, role, case_instance, shared_instance, private_instance)
+        check_ui(p, role, case, case_instance, private_instance, private)
     for role in STAFF:
         assert (p.reads_audited(role) != []) is (role == "caseworker"), role
+    check_central_entity_writes(p)
+
+
+def check_ui(
+    p: Programme, role: str, case: str, case_instance: str, private_instance: str, private: str
+) -> None:
+    """The web UI's pages answer as the API does (the session cookie is the login's token)."""
+    sees = role == "caseworker"
+    reads = len(p.reads_audited(role))
+    ui = f"{p.server.url}/ui/projects/{p.project.id}"
+    cookies = {SESSION_COOKIE: p.people[role].token}
+    page = p.get(role, f"{ui}/forms/case_visit/submissions/{case_instance}", cookies=cookies)
+    assert page.status_code == 200 and "Ban Nakham" in page.text, role
+    assert (PHONE in page.text) is sees and (HEALTH in page.text) is sees, role
+    face = p.get(
+        role, f"{ui}/forms/case_visit/submissions/{case_instance}/files/face.jpg", cookies=cookies
+    )
+    assert face.status_code == (200 if sees else 403), role
+    survey = f"{ui}/forms/survivor_needs_assessment/submissions"
+    table = p.get(role, survey, cookies=cookies)
+    assert table.status_code == 200 and "SV-0001" in table.text, role
+    assert ("SV-0002" in table.text) is (role != "viewer") and (NAME in table.text) is sees, role
+    hidden = p.get(role, f"{survey}/{private_instance}", cookies=cookies)
+    assert hidden.status_code == (404 if role == "viewer" else 200), role
+    record = p.get(role, f"{ui}/entities/cases/{case}", cookies=cookies)
+    assert record.status_code == 200 and "Ban Nakham" in record.text, role
+    assert (PHONE in record.text) is sees and (HEALTH in record.text) is sees, role
+    listed = p.get(role, f"{ui}/entities/cases", cookies=cookies)
+    assert (HEALTH in listed.text) is sees, role
+    queue = p.get(role, f"{ui}/conflicts", cookies=cookies)
+    assert queue.status_code == 200 and ("+856 20 2222 2222" in queue.text) is sees, role
+    survivor = p.get(role, f"{ui}/entities/survivors/{private}", cookies=cookies)
+    assert survivor.status_code == (404 if role == "viewer" else 200), role
+    assert (len(p.reads_audited(role)) > reads) is sees, role
+
+
+def check_central_entity_writes(p: Programme) -> None:
+    """Central's entity writes answer with the entity as the writer may see it."""
+    for role in ("administrator", "coordinator", "caseworker"):
+        sees = role == "caseworker"
+        reads = len(p.reads_audited(role))
+        written = requests.post(
+            f"{p.central}/datasets/cases/entities",
+            json={"label": "Ban Done", "data": {"village": "Ban Done", "phone": PHONE}},
+            headers=p.people[role].headers,
+            timeout=30,
+        )
+        assert written.status_code == 200, written.text
+        data = written.json()["currentVersion"]["data"]
+        assert data["village"] == "Ban Done" and ("phone" in data) is sees, role
+        updated = requests.patch(
+            f"{p.central}/datasets/cases/entities/{written.json()['uuid']}",
+            params={"force": "true"},
+            json={"data": {"health": HEALTH}},
+            headers=p.people[role].headers,
+            timeout=30,
+        )
+        assert updated.status_code == 200, updated.text
+        assert (HEALTH in updated.text) is sees and (PHONE in updated.text) is sees, role
+        assert (len(p.reads_audited(role)) > reads) is sees, role
+    refused = requests.post(
+        f"{p.central}/datasets/cases/entities",
+        json={"label": "Ban Done", "data": {"phone": PHONE}},
+        headers=p.people["viewer"].headers,
+        timeout=30,
+    )
+    assert refused.status_code == 403 and PHONE not in refused.text
 
 
 def check_submissions(

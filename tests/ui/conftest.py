@@ -132,14 +132,21 @@ def png_size(data: bytes) -> tuple[int, int]:
     return width, height
 
 
-def survivor_assessment(scene: Scene, full_name: str) -> bytes:
-    """A survivor needs assessment naming the survivor (a personal field, ``pii_full_name``)."""
+def survivor_assessment(scene: Scene, full_name: str, entity_id: str | None = None) -> bytes:
+    """A survivor needs assessment naming the survivor (a personal field, ``pii_full_name``),
+    with consent to follow-up and to share (so partners see the record, without the name)."""
     filled = scene.field.fill(
         "survivor_needs_assessment",
-        entity_id=str(uuid.uuid4()),
+        entity_id=entity_id or str(uuid.uuid4()),
         create=True,
         label="SV-0001",
-        values={"survivor_code": "SV-0001", "sex": "male", "year_of_birth": "1990"},
+        values={
+            "survivor_code": "SV-0001",
+            "consent_followup": "yes",
+            "consent_sharing": "yes",
+            "sex": "male",
+            "year_of_birth": "1990",
+        },
     )
     root = etree.fromstring(filled.xml())
     demographics = root.find("demographics")

@@ -8,19 +8,29 @@ from __future__ import annotations
 
 import io
 import re
+import uuid
 from typing import Any
 
 import pytest
 import requests
 from openpyxl import Workbook
+from sqlalchemy import select
 
-from server.exports.tables import ColumnAction, Field
-from server.ui import adapters
+from server.accounts import service as accounts
+from server.accounts.models import Role, User
+from server.audit.models import AuditEntry
+from server.db import transaction
+from server.forms.models import Form, FormVersion
+from server.personal.access import READ_ACTION
+from server.projects.models import Project
+from tests.entities.builders import Filled
+from tests.personal.conftest import FIXTURES
 from tests.ui.browser import Browser, open_browser
 from tests.ui.browser import chromium as chromium
 from tests.ui.conftest import Scene
 
 pytestmark = pytest.mark.e2e
+CASE_VISIT = FIXTURES / "case_visit.xml"
 
 
 @pytest.fixture
@@ -179,47 +189,91 @@ def test_resolve_a_conflict_in_the_queue_and_see_the_new_version(
     accessible(browser)
 
 
-def test_a_viewer_does_not_see_survivor_names(
-    browser: Browser, scene: Scene, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def caseworker(scene: Scene) -> str:
+    """A coordinator whose role carries the survivor caseworker flag (server.personal)."""
+    factories = scene.field.factories
+    user = factories.user(scene.project, Role.COORDINATOR, email="caseworker@example.org")
+    with transaction(factories.runtime.session_factory) as session:
+        found = session.get(User, user.id)
+        project = session.get(Project, scene.project.id)
+        assert found is not None and project is not None
+        accounts.grant_role(session, found, project, Role.COORDINATOR, personal_data=True)
+    return user.email
+
+
+def personal_reads(scene: Scene, email: str) -> list[AuditEntry]:
+    with scene.field.factories.session() as session:
+        return list(
+            session.scalars(
+                select(AuditEntry)
+                .join(User, User.id == AuditEntry.actor_user_id)
+                .where(AuditEntry.action == READ_ACTION, User.email == email)
+            )
+        )
+
+
+def test_only_a_caseworker_sees_survivor_names(browser: Browser, scene: Scene) -> None:
     from tests.ui.conftest import survivor_assessment
 
     name = "Somchai Phommavong"
     scene.submit(scene.tablets[0], survivor_assessment(scene, name))
-    asked: list[str] = []
-    real = adapters.personal_rules
-
-    def rules(fields: list[Field], role: str) -> adapters.PersonalRules | None:
-        # The personal-data package's rule as this test states it: pii_ fields are personal,
-        # and only coordinators and administrators see them.
-        asked.append(role)
-        assert real(fields, role) is None  # the package is not wired in on this branch
-        personal = frozenset(f.path for f in fields if f.name.startswith("pii_"))
-
-        def policy(fld: Field, who: str) -> ColumnAction:
-            if fld.path in personal and who not in ("coordinator", "administrator"):
-                return ColumnAction.DROP
-            return ColumnAction.KEEP
-
-        return adapters.PersonalRules(personal, policy)
-
-    monkeypatch.setattr(adapters, "personal_rules", rules)
+    # A visit whose phone number (a pii_ field) is saved to the record: a personal property.
+    factories = scene.field.factories
+    factories.publish(scene.project, CASE_VISIT)
+    with factories.session() as session:
+        version = session.scalars(
+            select(FormVersion)
+            .join(Form, Form.id == FormVersion.form_id)
+            .where(Form.project_id == scene.project.id, Form.xml_form_id == "case_visit")
+        ).one()
+    case = str(uuid.uuid4())
+    phone = "+856 20 5555 1234"
+    visit = Filled(
+        form_id="case_visit",
+        form=version,
+        entity_id=case,
+        create=True,
+        label="Ban Nakham",
+        values={"village": "Ban Nakham", "phone": phone},
+    )
+    scene.submit(scene.tablets[0], visit.xml())
     table = f"/ui/projects/{scene.project.id}/forms/survivor_needs_assessment/submissions"
-    browser.log_in(scene.people.viewer, scene.people.password)
-    browser.goto(table)
+    record = f"/ui/projects/{scene.project.id}/entities/cases/{case}"
     page = browser.page
-    assert page.locator("#submissions tbody tr").count() == 1
-    assert name not in page.content()
+    # A partner (viewer) and a coordinator without the flag: the record, never the name.
+    for email in (scene.people.viewer, scene.people.coordinator):
+        browser.log_in(email, scene.people.password)
+        browser.goto(table)
+        assert page.locator("#submissions tbody tr").count() == 1
+        assert name not in page.content()
+        assert page.locator(".personal-unavailable").count() == 0  # the rules are wired in
+        page.locator("#submissions tbody tr a").first.click()
+        page.wait_for_load_state("networkidle")
+        assert name not in page.content()
+        assert page.locator(".hidden-personal").count() >= 1
+        browser.goto(record)
+        assert "Ban Nakham" in page.inner_text("#current-values")
+        assert phone not in page.content()
+        assert page.locator("#current-values .hidden-personal").count() == 1
+        browser.log_out()
+        assert personal_reads(scene, email) == []
+    # A survivor caseworker follows the survivor up: the name, marked as personal, audited.
+    email = caseworker(scene)
+    browser.log_in(email, scene.people.password)
+    browser.goto(table)
+    assert name in page.inner_text("#submissions")
+    assert page.locator("th .personal").count() >= 1  # the column is marked as personal
     page.locator("#submissions tbody tr a").first.click()
     page.wait_for_load_state("networkidle")
-    assert name not in page.content()
-    assert page.locator(".hidden-personal").count() >= 1
-    assert asked == ["viewer", "viewer"]
-    browser.log_out()
-    browser.log_in(scene.people.coordinator, scene.people.password)
-    browser.goto(table)
-    assert name in page.content()  # a coordinator follows the survivor up
-    assert page.locator("th .personal").count() >= 1  # and sees the field marked
+    field = page.locator("dd", has_text=name)
+    assert field.count() == 1 and field.locator(".personal").count() == 1
+    assert page.locator(".hidden-personal").count() == 0
+    browser.goto(record)
+    value = page.locator("#current-values dd", has_text=phone)
+    assert value.count() == 1 and value.locator(".personal").count() == 1
+    accessible(browser)
+    targets = {e.target_type for e in personal_reads(scene, email)}
+    assert targets == {"submission", "entity"}
 
 
 def test_a_post_without_the_csrf_token_is_refused(browser: Browser, scene: Scene) -> None:
