@@ -244,3 +244,45 @@ def test_the_exports_page_downloads_the_export(scene: Scene) -> None:
     assert answer.headers["Content-Disposition"] == 'attachment; filename="hazard_report.csv"'
     lines = answer.text.strip().splitlines()
     assert lines[0].startswith("SubmissionDate,") and len(lines) == 1 + 4
+
+
+def test_reports_download_through_the_reports_renderers_and_donors_see_their_own(
+    scene: Scene,
+) -> None:
+    from server.accounts.models import Role, User
+    from server.db import transaction
+    from server.donors import members
+    from server.donors import service as donors
+
+    factories = scene.field.factories
+    donor_user = factories.user(scene.project, Role.VIEWER, email="donor@example.org")
+    with transaction(factories.runtime.session_factory) as session:
+        ours = donors.create_donor(
+            session, scene.project.id, {"name": "Our Fund", "iati_org_ref": "XM-DAC-1"}
+        )
+        donors.create_donor(
+            session, scene.project.id, {"name": "Other Fund", "iati_org_ref": "XM-DAC-2"}
+        )
+        user = session.get(User, donor_user.id)
+        assert user is not None
+        members.link_user(session, ours, user)
+        ours_id = ours.id
+    http = log_in(scene.server.url, scene.people.coordinator, scene.people.password)
+    page = http.get(f"{scene.ui}/reports?report=donors&period=2026", timeout=30)
+    assert 'id="donor-list"' in page.text
+    assert "Our Fund" in page.text and "Other Fund" in page.text  # the coordinator sees both
+    csv = http.get(f"{scene.ui}/reports/article7?period=2026&format=csv", timeout=30)
+    assert csv.status_code == 200 and csv.headers["Content-Type"].startswith("text/csv")
+    assert "# table: form_f.totals" in csv.text
+    xlsx = http.get(f"{scene.ui}/reports/3w?period=2026&format=xlsx", timeout=30)
+    assert xlsx.content[:2] == b"PK"
+    wrong = http.get(f"{scene.ui}/reports?report=article7&period=2026-Q2", timeout=30)
+    assert 'id="report-problem"' in wrong.text  # Article 7 is by year: the package says so
+    donor = log_in(scene.server.url, "donor@example.org", scene.people.password)
+    own = donor.get(f"{scene.ui}/reports?report=donors&period=2026", timeout=30)
+    assert "Our Fund" in own.text and "Other Fund" not in own.text
+    assert "Outputs by funding agreement" in own.text  # its one donor opens at once
+    other = donor.get(f"{scene.ui}/reports/donors/{ours_id + 1}.csv?period=2026", timeout=30)
+    assert other.status_code == 404
+    mine = donor.get(f"{scene.ui}/reports/donors/{ours_id}.csv?period=2026", timeout=30)
+    assert mine.status_code == 200 and mine.text.startswith("donor,iati_org_ref")
