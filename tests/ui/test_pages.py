@@ -286,3 +286,63 @@ def test_reports_download_through_the_reports_renderers_and_donors_see_their_own
     assert other.status_code == 404
     mine = donor.get(f"{scene.ui}/reports/donors/{ours_id}.csv?period=2026", timeout=30)
     assert mine.status_code == 200 and mine.text.startswith("donor,iati_org_ref")
+
+
+def test_suppressed_counts_show_with_the_projects_minimum(scene: Scene) -> None:
+    import uuid
+
+    from lxml import etree
+
+    from server.db import transaction
+    from server.reports import service as reports
+
+    with transaction(scene.field.factories.runtime.session_factory) as session:
+        reports.update_settings(session, scene.project.id, approved_only=False, min_cell_size=3)
+    form = scene.field.forms["accident_report"]
+    root = etree.Element("data", id="accident_report", version=form.version)
+    etree.SubElement(root, "date_of_information").text = "2026-04-03"
+    fields = {"organisation": "NRA", "accident_date": "2026-04-01", "admin1": "LA09"}
+    for key, value in fields.items():
+        etree.SubElement(root, key).text = value
+    for _ in range(2):  # two injured men: fewer than 3, so never shown as a number
+        casualty = etree.SubElement(root, "casualties")
+        item = {"casualty_id": str(uuid.uuid4()), "casualty_group": "civilian"}
+        item |= {"casualty_outcome": "injured", "sex": "male", "age_known": "yes", "age": "30"}
+        for key, value in (item | {"age_band": "adult"}).items():
+            etree.SubElement(casualty, key).text = value
+    meta = etree.SubElement(root, "meta")
+    etree.SubElement(meta, "instanceID").text = f"uuid:{uuid.uuid4()}"
+    scene.submit(scene.tablets[0], etree.tostring(root, xml_declaration=True, encoding="utf-8"))
+    http = log_in(scene.server.url, scene.people.viewer, scene.people.password)
+    page = http.get(f"{scene.ui}/reports?report=article7&period=2026", timeout=30)
+    assert page.status_code == 200
+    table = page.text[page.text.index("Form H: casualties in the year") :]
+    table = table[: table.index("</table>")]
+    assert "&lt;3" in table and "&lt;5" not in table
+    assert "Counts of people below 3 are shown as &lt;3." in page.text
+    csv = http.get(f"{scene.ui}/reports/article7?period=2026&format=csv", timeout=30)
+    assert "<3" in csv.text  # the download suppresses the same cells
+
+
+def test_every_report_renders_with_its_filters(scene: Scene) -> None:
+    http = log_in(scene.server.url, scene.people.viewer, scene.people.password)
+    for name, period in (
+        ("article7", "2026"),
+        ("monitor", "2026"),
+        ("3w", "2026-Q4"),
+        ("3w", "2026-11"),
+        ("3w", "2026-01-01/2026-11-30"),
+        ("strategy", "2026"),
+        ("donors", "2026"),
+    ):
+        page = http.get(
+            f"{scene.ui}/reports", params={"report": name, "period": period, "area": "LA09"}
+        )
+        assert page.status_code == 200, (name, page.text[:2000])
+        assert 'id="report-problem"' not in page.text, (name, period)
+        assert 'id="reports-unavailable"' not in page.text
+    printed = http.get(f"{scene.ui}/reports?report=monitor&period=2026&print=1", timeout=30)
+    assert '<body class="print">' in printed.text
+    html = http.get(f"{scene.ui}/reports/monitor?period=2026&format=html", timeout=30)
+    assert html.headers["Content-Type"].startswith("text/html")
+    assert "break-before:page" in html.text  # the reports' printable HTML
