@@ -9,17 +9,26 @@ from typing import Any
 
 from flask import Response, request
 
+from server import errors
 from server.accounts.models import Role
-from server.accounts.permissions import requires
+from server.accounts.permissions import current_role, requires
 from server.db import utcnow
 from server.gazetteer.service import project_areas
+from server.submissions.views import READ_ROLES
 from server.ui import adapters
 from server.ui.blueprint import blueprint, ui_user
 from server.ui.pages import page
 from server.web import db
 
 
+def _reader() -> None:
+    """Data collectors (the tablets' accounts) send reports and read none, as on the API."""
+    if current_role() not in READ_ROLES:
+        raise errors.forbidden("data collectors send reports but do not read the coalition's")
+
+
 def _chosen() -> tuple[str, str, str, int | None]:
+    _reader()
     names = dict(adapters.REPORTS)
     chosen = request.args.get("report", adapters.REPORTS[0][0])
     chosen = chosen if chosen in names else adapters.REPORTS[0][0]

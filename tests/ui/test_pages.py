@@ -346,3 +346,15 @@ def test_every_report_renders_with_its_filters(scene: Scene) -> None:
     html = http.get(f"{scene.ui}/reports/monitor?period=2026&format=html", timeout=30)
     assert html.headers["Content-Type"].startswith("text/html")
     assert "break-before:page" in html.text  # the reports' printable HTML
+
+
+def test_a_data_collector_reads_no_report(scene: Scene) -> None:
+    from server.accounts.models import Role
+
+    scene.field.factories.user(scene.project, Role.DATA_COLLECTOR, email="team@example.org")
+    http = log_in(scene.server.url, "team@example.org", scene.people.password)
+    assert http.get(f"{scene.ui}/reports", timeout=30).status_code == 403
+    download = http.get(f"{scene.ui}/reports/article7?period=2026&format=csv", timeout=30)
+    assert download.status_code == 403
+    viewer = log_in(scene.server.url, scene.people.viewer, scene.people.password)
+    assert viewer.get(f"{scene.ui}/reports", timeout=30).status_code == 200
