@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from lxml import etree
 from openpyxl import Workbook
 from sqlalchemy import select
 
@@ -24,6 +25,7 @@ from server.forms.models import Form, FormVersion
 from server.personal.access import READ_ACTION
 from server.projects.models import Project
 from tests.entities.builders import Filled
+from tests.entities.test_entity_service import clearance
 from tests.personal.conftest import FIXTURES
 from tests.ui.browser import Browser, open_browser
 from tests.ui.browser import chromium as chromium
@@ -292,3 +294,81 @@ def test_a_post_without_the_csrf_token_is_refused(browser: Browser, scene: Scene
         f"/ui/projects/{scene.project.id}/forms/hazard_report/submissions/{scene.first_report}"
     )
     assert page.locator("#review-state").inner_text() == "received"
+
+
+def clearance_by(scene: Scene, organisation: str, cleared: int, date: str) -> str:
+    """A clearance report on the scene's hazard area by ``organisation`` (its instanceID)."""
+    filled = clearance(scene.field, scene.area, 1, date=date, remaining_area_m2="9000")
+    root = etree.fromstring(filled.xml())
+    meta = root.find("meta")
+    assert meta is not None
+    sent = {"organisation": organisation, "task_id": "T-1", "hazard_area": scene.area}
+    sent |= {"method": "clearance", "area_cleared_m2": str(cleared), "area_cancelled_m2": "0"}
+    for key, value in sent.items():
+        node = etree.Element(key)
+        node.text = value
+        meta.addprevious(node)
+    scene.submit(scene.tablets[0], etree.tostring(root, xml_declaration=True, encoding="utf-8"))
+    return filled.instance_id
+
+
+def figure(browser: Browser, caption: str, column: str, row: int = 0) -> str:
+    """The text of one cell of the report table with ``caption``."""
+    text = browser.page.evaluate(
+        """([caption, column, row]) => {
+            const table = [...document.querySelectorAll('table.report-table')]
+                .find(t => t.caption && t.caption.innerText.trim() === caption);
+            if (!table) return null;
+            const heads = [...table.tHead.rows[0].cells].map(c => c.innerText.trim());
+            const body = table.tBodies[0].rows[row];
+            return body ? body.cells[heads.indexOf(column)].innerText.trim() : null;
+        }""",
+        [caption, column, row],
+    )
+    assert text is not None, f"no table {caption!r} with a row {row} and column {column!r}"
+    return str(text)
+
+
+def approve(browser: Browser, scene: Scene, form_id: str, instance_id: str) -> None:
+    browser.goto(f"/ui/projects/{scene.project.id}/forms/{form_id}/submissions/{instance_id}")
+    browser.page.get_by_label("Comment").fill("cleared area checked on site")
+    browser.page.get_by_role("button", name="Approve").click()
+    browser.page.wait_for_load_state("networkidle")
+    assert browser.page.locator("#review-state").inner_text() == "approved"
+
+
+def test_approve_a_report_and_see_a_report_figure_change(browser: Browser, scene: Scene) -> None:
+    mag = clearance_by(scene, "MAG", 3000, "2026-11-12")
+    halo = clearance_by(scene, "HALO", 1000, "2026-11-14")
+    browser.log_in(scene.people.coordinator, scene.people.password)
+    reports = f"/ui/projects/{scene.project.id}/reports?period=2026"
+    totals = "Form F: totals"
+    browser.goto(f"{reports}&report=article7")
+    before = float(figure(browser, totals, "cleared_m2").replace(",", ""))
+    approve(browser, scene, "clearance_report", mag)
+    browser.goto(f"{reports}&report=article7")
+    assert float(figure(browser, totals, "cleared_m2").replace(",", "")) == before + 3000
+    assert browser.page.locator("#report-downloads a").count() == 3
+    accessible(browser)
+    browser.screenshot("reports-article7")
+    # 3W/4W: only MAG's approved work so far, no overlap.
+    browser.goto(f"{reports}&report=3w")
+    assert browser.page.locator("tr.overlap").count() == 0
+    approve(browser, scene, "clearance_report", halo)
+    browser.goto(f"{reports}&report=3w&area=LA09")
+    page = browser.page
+    highlighted = page.locator("table.report-table tbody tr.overlap")
+    operators = {row.locator("td").nth(1).inner_text() for row in highlighted.all()[:2]}
+    assert operators == {"HALO", "MAG"}  # both operators' rows in the matrix
+    assert page.locator("tr.overlap .flag").count() == highlighted.count() == 3  # + the overlap
+    overlap = figure(browser, "Overlaps", "operators")
+    assert overlap == "HALO MAG"
+    assert figure(browser, "Who does what where: 2026", "cleared_m2") in ("1,000", "3,000")
+    accessible(browser)
+    browser.screenshot("reports-3w-overlap")
+    # The print view keeps the figures and drops the filters.
+    page.get_by_role("button", name="Print view").click()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("body.print").count() == 1
+    assert not page.locator("form.filters").is_visible()
+    assert page.locator("tr.overlap").count() == 3

@@ -244,3 +244,117 @@ def test_the_exports_page_downloads_the_export(scene: Scene) -> None:
     assert answer.headers["Content-Disposition"] == 'attachment; filename="hazard_report.csv"'
     lines = answer.text.strip().splitlines()
     assert lines[0].startswith("SubmissionDate,") and len(lines) == 1 + 4
+
+
+def test_reports_download_through_the_reports_renderers_and_donors_see_their_own(
+    scene: Scene,
+) -> None:
+    from server.accounts.models import Role, User
+    from server.db import transaction
+    from server.donors import members
+    from server.donors import service as donors
+
+    factories = scene.field.factories
+    donor_user = factories.user(scene.project, Role.VIEWER, email="donor@example.org")
+    with transaction(factories.runtime.session_factory) as session:
+        ours = donors.create_donor(
+            session, scene.project.id, {"name": "Our Fund", "iati_org_ref": "XM-DAC-1"}
+        )
+        donors.create_donor(
+            session, scene.project.id, {"name": "Other Fund", "iati_org_ref": "XM-DAC-2"}
+        )
+        user = session.get(User, donor_user.id)
+        assert user is not None
+        members.link_user(session, ours, user)
+        ours_id = ours.id
+    http = log_in(scene.server.url, scene.people.coordinator, scene.people.password)
+    page = http.get(f"{scene.ui}/reports?report=donors&period=2026", timeout=30)
+    assert 'id="donor-list"' in page.text
+    assert "Our Fund" in page.text and "Other Fund" in page.text  # the coordinator sees both
+    csv = http.get(f"{scene.ui}/reports/article7?period=2026&format=csv", timeout=30)
+    assert csv.status_code == 200 and csv.headers["Content-Type"].startswith("text/csv")
+    assert "# table: form_f.totals" in csv.text
+    xlsx = http.get(f"{scene.ui}/reports/3w?period=2026&format=xlsx", timeout=30)
+    assert xlsx.content[:2] == b"PK"
+    wrong = http.get(f"{scene.ui}/reports?report=article7&period=2026-Q2", timeout=30)
+    assert 'id="report-problem"' in wrong.text  # Article 7 is by year: the package says so
+    donor = log_in(scene.server.url, "donor@example.org", scene.people.password)
+    own = donor.get(f"{scene.ui}/reports?report=donors&period=2026", timeout=30)
+    assert "Our Fund" in own.text and "Other Fund" not in own.text
+    assert "Outputs by funding agreement" in own.text  # its one donor opens at once
+    other = donor.get(f"{scene.ui}/reports/donors/{ours_id + 1}.csv?period=2026", timeout=30)
+    assert other.status_code == 404
+    mine = donor.get(f"{scene.ui}/reports/donors/{ours_id}.csv?period=2026", timeout=30)
+    assert mine.status_code == 200 and mine.text.startswith("donor,iati_org_ref")
+
+
+def test_suppressed_counts_show_with_the_projects_minimum(scene: Scene) -> None:
+    import uuid
+
+    from lxml import etree
+
+    from server.db import transaction
+    from server.reports import service as reports
+
+    with transaction(scene.field.factories.runtime.session_factory) as session:
+        reports.update_settings(session, scene.project.id, approved_only=False, min_cell_size=3)
+    form = scene.field.forms["accident_report"]
+    root = etree.Element("data", id="accident_report", version=form.version)
+    etree.SubElement(root, "date_of_information").text = "2026-04-03"
+    fields = {"organisation": "NRA", "accident_date": "2026-04-01", "admin1": "LA09"}
+    for key, value in fields.items():
+        etree.SubElement(root, key).text = value
+    for _ in range(2):  # two injured men: fewer than 3, so never shown as a number
+        casualty = etree.SubElement(root, "casualties")
+        item = {"casualty_id": str(uuid.uuid4()), "casualty_group": "civilian"}
+        item |= {"casualty_outcome": "injured", "sex": "male", "age_known": "yes", "age": "30"}
+        for key, value in (item | {"age_band": "adult"}).items():
+            etree.SubElement(casualty, key).text = value
+    meta = etree.SubElement(root, "meta")
+    etree.SubElement(meta, "instanceID").text = f"uuid:{uuid.uuid4()}"
+    scene.submit(scene.tablets[0], etree.tostring(root, xml_declaration=True, encoding="utf-8"))
+    http = log_in(scene.server.url, scene.people.viewer, scene.people.password)
+    page = http.get(f"{scene.ui}/reports?report=article7&period=2026", timeout=30)
+    assert page.status_code == 200
+    table = page.text[page.text.index("Form H: casualties in the year") :]
+    table = table[: table.index("</table>")]
+    assert "&lt;3" in table and "&lt;5" not in table
+    assert "Counts of people below 3 are shown as &lt;3." in page.text
+    csv = http.get(f"{scene.ui}/reports/article7?period=2026&format=csv", timeout=30)
+    assert "<3" in csv.text  # the download suppresses the same cells
+
+
+def test_every_report_renders_with_its_filters(scene: Scene) -> None:
+    http = log_in(scene.server.url, scene.people.viewer, scene.people.password)
+    for name, period in (
+        ("article7", "2026"),
+        ("monitor", "2026"),
+        ("3w", "2026-Q4"),
+        ("3w", "2026-11"),
+        ("3w", "2026-01-01/2026-11-30"),
+        ("strategy", "2026"),
+        ("donors", "2026"),
+    ):
+        page = http.get(
+            f"{scene.ui}/reports", params={"report": name, "period": period, "area": "LA09"}
+        )
+        assert page.status_code == 200, (name, page.text[:2000])
+        assert 'id="report-problem"' not in page.text, (name, period)
+        assert 'id="reports-unavailable"' not in page.text
+    printed = http.get(f"{scene.ui}/reports?report=monitor&period=2026&print=1", timeout=30)
+    assert '<body class="print">' in printed.text
+    html = http.get(f"{scene.ui}/reports/monitor?period=2026&format=html", timeout=30)
+    assert html.headers["Content-Type"].startswith("text/html")
+    assert "break-before:page" in html.text  # the reports' printable HTML
+
+
+def test_a_data_collector_reads_no_report(scene: Scene) -> None:
+    from server.accounts.models import Role
+
+    scene.field.factories.user(scene.project, Role.DATA_COLLECTOR, email="team@example.org")
+    http = log_in(scene.server.url, "team@example.org", scene.people.password)
+    assert http.get(f"{scene.ui}/reports", timeout=30).status_code == 403
+    download = http.get(f"{scene.ui}/reports/article7?period=2026&format=csv", timeout=30)
+    assert download.status_code == 403
+    viewer = log_in(scene.server.url, scene.people.viewer, scene.people.password)
+    assert viewer.get(f"{scene.ui}/reports", timeout=30).status_code == 200
