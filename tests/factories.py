@@ -82,7 +82,10 @@ class Factories:
         password: str = DEFAULT_PASSWORD,
         site_admin: bool = False,
         digest: bool = False,
+        personal_data: bool = False,
     ) -> User:
+        """A user, with ``role`` in ``project`` when both are given (``personal_data``: the
+        survivor caseworker flag of that role, server.personal)."""
         with transaction(self.runtime.session_factory) as session:
             user = accounts.create_user(
                 session,
@@ -92,7 +95,9 @@ class Factories:
                 digest=digest,
             )
             if project is not None and role is not None:
-                accounts.grant_role(session, user, project, Role(role))
+                accounts.grant_role(
+                    session, user, project, Role(role), personal_data=personal_data
+                )
             return user
 
     def login(self, user: User, password: str = DEFAULT_PASSWORD) -> LoggedIn:

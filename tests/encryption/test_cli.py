@@ -24,6 +24,9 @@ from tests.encryption.test_encrypted_submissions import NAME, survivor_instance
 from tests.factories import ENCRYPTION_PASSPHRASE, Factories
 from tests.openrosa.helpers import OPENROSA, PHOTO, form_data, new_instance_id, publish_fixture
 
+# The survivors list goes only to devices assigned its forms (ADR 0015).
+SURVIVOR_FORMS = ("survivor_intake",)
+
 
 @pytest.fixture
 def cli_env(app: Flask, database_url: str) -> dict[str, str]:
@@ -51,7 +54,7 @@ def current_versions(app: Flask, project_id: int) -> dict[str, FormVersion]:
 
 def send_encrypted(client: FlaskClient, factories: Factories, project: Project) -> str:
     """A tablet of the project sends one encrypted survivor_intake (with its photo)."""
-    device = factories.device(project)
+    device = factories.device(project, forms_assigned=SURVIVOR_FORMS)
     xform = client.get(f"{device.base_path}/forms/survivor_intake.xml", headers=OPENROSA)
     text = xform.get_data(as_text=True)
     version = text.split('id="survivor_intake" version="', 1)[1].split('"', 1)[0]

@@ -30,6 +30,9 @@ from .test_odk_engine import FILLINGS, Tablet
 
 FORM = "survivor_needs_assessment"
 
+# The survivors list goes only to devices assigned its forms (ADR 0015).
+SURVIVOR_FORMS = ("survivor_needs_assessment", "survivor_followup")
+
 
 def test_an_encrypted_survivor_form_runs_in_the_engine_and_decrypts_through_the_export(
     odk_engine: RunForm,
@@ -45,7 +48,9 @@ def test_an_encrypted_survivor_form_runs_in_the_engine_and_decrypts_through_the_
         assert db_project is not None
         gazetteer.publish(session, factories.runtime.blobs, db_project)
         session.commit()
-    tablet = Tablet(live_server, factories.device(project).base_path, tmp_path)
+    tablet = Tablet(
+        live_server, factories.device(project, forms_assigned=SURVIVOR_FORMS).base_path, tmp_path
+    )
 
     path = tablet.download(FORM)
     xform = path.read_text(encoding="utf-8")
