@@ -95,9 +95,7 @@ class Factories:
                 digest=digest,
             )
             if project is not None and role is not None:
-                accounts.grant_role(
-                    session, user, project, Role(role), personal_data=personal_data
-                )
+                accounts.grant_role(session, user, project, Role(role), personal_data=personal_data)
             return user
 
     def login(self, user: User, password: str = DEFAULT_PASSWORD) -> LoggedIn:
