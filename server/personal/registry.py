@@ -201,6 +201,8 @@ ROUTES: dict[str, Carries] = {
     "ui.form_state": N,
     "ui.publish": N,
     "ui.reports": N,
+    "ui.report_download": N,  # aggregates, small cells suppressed (server.reports.people)
+    "ui.donor_download": N,
     "ui.exports": N,
     "ui.review": N,
     "ui.submissions": R,
