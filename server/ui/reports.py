@@ -1,7 +1,11 @@
 """The Reports page: Article 7 (Forms F-I), Monitor, 3W/4W (overlaps highlighted), strategy
 progress and donor reports for a period and an admin area, drawn from the reports package
 through :mod:`server.ui.adapters`; their downloads are the reports' own renderers (CSV, XLSX,
-printable HTML) and the donor report's CSV."""
+printable HTML) and the donor report's CSV.
+
+A user linked to a donor of the project (``server.donors``: a donor's programme officer) opens
+the page with no project role, or with one that reads no report (a data collector): they are
+shown the donor report alone, and only their own donor's (:func:`_donor_only`)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from flask import Response, request
 
 from server import errors
 from server.accounts.models import Role
-from server.accounts.permissions import current_role, requires
+from server.accounts.permissions import current_role, require, requires
 from server.db import utcnow
 from server.gazetteer.service import project_areas
 from server.submissions.views import READ_ROLES
@@ -27,11 +31,43 @@ def _reader() -> None:
         raise errors.forbidden("data collectors send reports but do not read the coalition's")
 
 
-def _chosen() -> tuple[str, str, str, int | None]:
+def _donor_only(project_id: int) -> bool:
+    """Whether the caller reads the donor report alone: a user linked to a donor of the project
+    whose role (none, or a data collector's) reads no other report. Anyone else needs a role
+    that reads reports, as :func:`_reader` says.
+
+    Raises:
+        Problem: 401 without a login; 404 for a project the caller has no role and no donor
+            in; 403 for a data collector who speaks for no donor.
+    """
+    from server.donors import members
+
+    user = ui_user()
+    try:
+        require(Role.VIEWER, project_id)
+    except errors.Problem as exc:
+        if user is None or exc.status != 404:
+            raise
+        if not members.linked_donor_ids(db(), user, project_id):
+            raise
+        return True
+    if current_role() in READ_ROLES:
+        return False
+    assert user is not None  # require() let only a logged-in user through
+    if members.linked_donor_ids(db(), user, project_id):
+        return True
     _reader()
+    return False
+
+
+def _chosen(*, donor_only: bool = False) -> tuple[str, str, str, int | None]:
+    if not donor_only:
+        _reader()
     names = dict(adapters.REPORTS)
     chosen = request.args.get("report", adapters.REPORTS[0][0])
     chosen = chosen if chosen in names else adapters.REPORTS[0][0]
+    if donor_only:
+        chosen = "donors"
     period = request.args.get("period", "").strip() or str(utcnow().year)
     area = request.args.get("area", "").strip()
     donor = request.args.get("donor", "").strip()
@@ -39,15 +75,16 @@ def _chosen() -> tuple[str, str, str, int | None]:
 
 
 @blueprint.get("/projects/<int:project_id>/reports")
-@requires(Role.VIEWER)
 def reports(project_id: int) -> Any:
-    chosen, period, area, donor = _chosen()
+    donor_only = _donor_only(project_id)
+    chosen, period, area, donor = _chosen(donor_only=donor_only)
     shown = adapters.report(
         db(), project_id, chosen, period=period, area=area, user=ui_user(), donor=donor
     )
+    listed = [r for r in adapters.REPORTS if r[0] == "donors"] if donor_only else adapters.REPORTS
     return page(
         "reports.html",
-        reports=adapters.REPORTS,
+        reports=listed,
         chosen=chosen,
         chosen_title=dict(adapters.REPORTS)[chosen],
         period=period,
@@ -78,13 +115,12 @@ def report_download(project_id: int, name: str) -> Response:
 
 
 @blueprint.get("/projects/<int:project_id>/reports/donors/<int:donor_id>.csv")
-@requires(Role.VIEWER)
 def donor_download(project_id: int, donor_id: int) -> Response:
     """The donor report's CSV (a donor-linked user's own donor only; another is a 404)."""
     from server.donors import report
     from server.donors.access import donor_access
 
-    _, period, _, _ = _chosen()
+    _, period, _, _ = _chosen(donor_only=_donor_only(project_id))
     user = ui_user()
     assert user is not None  # requires() let only a logged-in user through
     donor = donor_access(db(), user, project_id).donor(db(), donor_id)

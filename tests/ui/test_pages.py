@@ -358,3 +358,44 @@ def test_a_data_collector_reads_no_report(scene: Scene) -> None:
     assert download.status_code == 403
     viewer = log_in(scene.server.url, scene.people.viewer, scene.people.password)
     assert viewer.get(f"{scene.ui}/reports", timeout=30).status_code == 200
+
+
+def test_a_donors_programme_officer_without_a_role_opens_only_their_donors_report(
+    scene: Scene,
+) -> None:
+    from server.accounts.models import User
+    from server.db import transaction
+    from server.donors import members
+    from server.donors import service as donors
+
+    factories = scene.field.factories
+    officer = factories.user(email="officer@example.org")  # no role in any project
+    factories.user(email="nobody@example.org")
+    with transaction(factories.runtime.session_factory) as session:
+        ours = donors.create_donor(
+            session, scene.project.id, {"name": "Our Fund", "iati_org_ref": "XM-DAC-1"}
+        )
+        other = donors.create_donor(
+            session, scene.project.id, {"name": "Other Fund", "iati_org_ref": "XM-DAC-2"}
+        )
+        user = session.get(User, officer.id)
+        assert user is not None
+        members.link_user(session, ours, user)
+        ours_id, other_id = ours.id, other.id
+    http = log_in(scene.server.url, "officer@example.org", scene.people.password)
+    page = http.get(f"{scene.ui}/reports", timeout=30)
+    assert page.status_code == 200, page.text[:2000]
+    assert "Our Fund" in page.text and "Other Fund" not in page.text
+    assert "Outputs by funding agreement" in page.text  # their one donor opens at once
+    options = re.findall(r'<option value="([^"]*)"', page.text.split('id="r-report"')[1])
+    assert options[0] == "donors" and "article7" not in options and "3w" not in options
+    asked = http.get(f"{scene.ui}/reports?report=article7&period=2026", timeout=30)
+    assert asked.status_code == 200 and "Form F" not in asked.text  # still the donor report
+    assert "Our Fund" in asked.text
+    assert http.get(f"{scene.ui}/reports/article7?period=2026&format=csv").status_code == 404
+    mine = http.get(f"{scene.ui}/reports/donors/{ours_id}.csv?period=2026", timeout=30)
+    assert mine.status_code == 200 and mine.text.startswith("donor,iati_org_ref")
+    theirs = http.get(f"{scene.ui}/reports/donors/{other_id}.csv?period=2026", timeout=30)
+    assert theirs.status_code == 404
+    stranger = log_in(scene.server.url, "nobody@example.org", scene.people.password)
+    assert stranger.get(f"{scene.ui}/reports", timeout=30).status_code == 404
