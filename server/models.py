@@ -30,7 +30,7 @@ from server.entities.models import (
 )
 from server.feed.models import SyncChange
 from server.forms.models import Form, FormAttachment, FormVersion
-from server.gazetteer.models import GazetteerArea
+from server.gazetteer.models import GazetteerArea, GazetteerBoundary
 from server.personal.models import ConsentWithdrawal
 from server.projects.models import Project
 from server.reports.models import ReportFact, ReportItem, ReportSettings, StrategyTarget, Tasking
@@ -67,6 +67,7 @@ __all__ = [
     "FundingAgreement",
     "FundingTransaction",
     "GazetteerArea",
+    "GazetteerBoundary",
     "IdempotencyKey",
     "ImportedBundle",
     "LaptopKey",

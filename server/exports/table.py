@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Select, asc, desc
+from sqlalchemy import Select, asc, desc, func, select
 from sqlalchemy.orm import Session
 
+from server.accounts.models import AppUser
 from server.exports import service
 from server.exports.options import ExportFormat, parse_options
 from server.exports.rows import Cell, submission_rows
@@ -85,6 +86,114 @@ def _ordered(stmt: Select[Any], query: TableQuery) -> Select[Any]:
     return stmt.order_by(None).order_by(order(key), order(Submission.id))
 
 
+def _first(stmt: Select[Any]) -> Any:
+    """The submission's first version in the export's statement (the row its device and
+    submitter come from). It belongs to the submission itself, so its ``submission_id`` is the
+    submission's id, and ordering by it is ordering by the submission."""
+    return stmt.selected_columns.device_id.table
+
+
+def _ids(stmt: Select[Any]) -> Select[Any]:
+    return stmt.with_only_columns(Submission.id)
+
+
+def _page_ids(session: Session, ordered: Select[Any], query: TableQuery, limit: int) -> list[int]:
+    """The ids of the page's submissions, in the table's order.
+
+    Sorted by device or submitter, the key is a column of the first version (or of the app
+    user it names), and ordering by it and then the submission's id made PostgreSQL join and
+    sort every submission of the form for each page (0.9 s at 100,000). The first version's
+    own ``submission_id`` orders the same rows the same way, so an index on (form, device,
+    submission) gives the page in its order (migration 0016); by submitter, the page is read
+    one submitter name at a time, each through the index on (form, app user, submission).
+    """
+    if query.sort == "device":
+        first = _first(ordered)
+        order = desc if query.descending else asc
+        # device_id is never NULL: saying so lets the planner walk the first versions' index.
+        stmt = ordered.where(first.c.device_id.is_not(None)).order_by(None)
+        stmt = stmt.order_by(order(first.c.device_id), order(first.c.submission_id))
+        return list(session.scalars(_ids(stmt).limit(limit).offset(query.offset)))
+    if query.sort == "submitter":
+        return _ids_by_submitter(session, ordered, query, limit)
+    return list(session.scalars(_ids(ordered).limit(limit).offset(query.offset)))
+
+
+def _submitter_groups(session: Session, form_id: int, descending: bool) -> list[list[int]]:
+    """The app users who sent the form's submissions, grouped by name in the table's order;
+    an empty group stands for the submissions no app user sent (last in ascending order)."""
+    from server.submissions.models import SubmissionVersion
+
+    sent = select(SubmissionVersion.submitter_app_user_id).where(
+        SubmissionVersion.form_id == form_id,
+        SubmissionVersion.submitter_app_user_id.is_not(None),
+    )
+    order = desc if descending else asc
+    rows = session.execute(
+        select(AppUser.display_name, AppUser.id)
+        .where(AppUser.id.in_(sent.scalar_subquery()))
+        .order_by(order(AppUser.display_name), AppUser.id)
+    ).all()
+    groups: list[list[int]] = []
+    last: object = object()
+    for name, app_user_id in rows:
+        if name != last:
+            groups.append([])
+            last = name
+        groups[-1].append(app_user_id)
+    return [[], *groups] if descending else [*groups, []]
+
+
+def _ids_by_submitter(
+    session: Session, ordered: Select[Any], query: TableQuery, limit: int
+) -> list[int]:
+    first = _first(ordered)
+    order = desc if query.descending else asc
+    form_id = session.scalar(_ids(ordered).with_only_columns(Submission.form_id).limit(1))
+    if form_id is None:
+        return []
+    skip = query.offset
+    ids: list[int] = []
+    for group in _submitter_groups(session, form_id, query.descending):
+        sender = first.c.submitter_app_user_id
+        if not group:
+            where = sender.is_(None)
+        else:
+            where = sender == group[0] if len(group) == 1 else sender.in_(group)
+        stmt = _ids(ordered.where(where).order_by(None).order_by(order(first.c.submission_id)))
+        if skip:
+            size = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+            if size <= skip:
+                skip -= size
+                continue
+        found = list(session.scalars(stmt.limit(limit - len(ids)).offset(skip)))
+        skip = 0
+        ids.extend(found)
+        if len(ids) >= limit:
+            break
+    return ids
+
+
+def _may_hide(guard: FormGuard | None) -> bool:
+    """Whether consent can keep some of the form's submissions from this caller (a partner,
+    on a form that saves to a consent-bound list: server.personal.consent)."""
+    if guard is None or not guard.rule.consent_bound or not guard.spec.get("dataset"):
+        return False
+    return guard.access.partner or guard.export
+
+
+def _shown_ids(session: Session, ordered: Select[Any], guard: FormGuard) -> list[int]:
+    """The ids of the submissions the caller is shown, in the table's order: consent is an
+    answer inside each submission, so every submission the filter keeps is read once (forms
+    of consent-bound lists only, and only for the callers it can hide some from)."""
+    stmt = ordered.with_only_columns(Submission.id, ordered.selected_columns.xml)
+    return [
+        submission_id
+        for submission_id, xml in session.execute(stmt)
+        if guard.xml(xml if isinstance(xml, str) else xml.decode()) is not None
+    ]
+
+
 def table_page(
     session: Session,
     project_id: int,
@@ -97,8 +206,8 @@ def table_page(
     guard: FormGuard | None = None,
 ) -> TablePage:
     """One page of the form's submissions as the CSV export's root table. With a ``guard``
-    (server.personal), a submission consent keeps from the caller is left out of the page and
-    the rest are what the caller may see (the export's rule).
+    (server.personal), a submission consent keeps from the caller is left out of the page, its
+    count and its paging, and the rest are what the caller may see (the export's rule).
 
     Raises:
         Problem: 404 ``form.not_found``; 400 ``export.bad_filter`` (never for a query built
@@ -121,16 +230,21 @@ def table_page(
     page = TablePage(
         headers=schema.root.headers,
         paths=[c.field.path if c.field is not None else "" for c in columns],
-        total=int(session.scalar(count) or 0),
     )
     pseudonymise = service.pseudonymiser(secret)
     ordered = _ordered(rows, query)
-    # The page's ids first, then their rows: skipping 50,000 rows then costs an index walk, not
-    # 50,000 rows' XML and attachment counts.
-    ids = list(
-        session.scalars(ordered.with_only_columns(Submission.id).limit(limit).offset(query.offset))
-    )
-    for row in session.execute(ordered.where(Submission.id.in_(ids))) if ids else []:
+    if guard is not None and _may_hide(guard):
+        visible = _shown_ids(session, ordered, guard)
+        page.total = len(visible)
+        ids = visible[query.offset : query.offset + limit]
+    else:
+        page.total = int(session.scalar(count) or 0)
+        # The page's ids first, then their rows: skipping 50,000 rows then costs an index walk,
+        # not 50,000 rows' XML and attachment counts.
+        ids = _page_ids(session, ordered, query, limit)
+    place = {submission_id: index for index, submission_id in enumerate(ids)}
+    found = session.execute(ordered.where(Submission.id.in_(ids))).all() if ids else []
+    for row in sorted(found, key=lambda r: place[r.id]):
         submission = service.export_submission(row)
         if guard is not None:
             text = submission.xml if isinstance(submission.xml, str) else submission.xml.decode()

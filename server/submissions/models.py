@@ -12,7 +12,16 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db import Base, utcnow
@@ -50,6 +59,15 @@ class SubmissionVersion(Base):
         # Only one edit can replace a given version: two devices editing the same copy race
         # here, and the loser is told its copy is out of date.
         UniqueConstraint("submission_id", "deprecated_id"),
+        # The web UI's table sorted by device or submitter walks these in the page's order
+        # (server.exports.table, migration 0016).
+        Index("ix_submission_versions_form_device", "form_id", "device_id", "submission_id"),
+        Index(
+            "ix_submission_versions_form_app_user",
+            "form_id",
+            "submitter_app_user_id",
+            "submission_id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
