@@ -97,7 +97,9 @@ def _ids(stmt: Select[Any]) -> Select[Any]:
     return stmt.with_only_columns(Submission.id)
 
 
-def _page_ids(session: Session, ordered: Select[Any], query: TableQuery, limit: int) -> list[int]:
+def _page_ids(
+    session: Session, form_id: int, ordered: Select[Any], query: TableQuery, limit: int
+) -> list[int]:
     """The ids of the page's submissions, in the table's order.
 
     Sorted by device or submitter, the key is a column of the first version (or of the app
@@ -115,7 +117,7 @@ def _page_ids(session: Session, ordered: Select[Any], query: TableQuery, limit: 
         stmt = stmt.order_by(order(first.c.device_id), order(first.c.submission_id))
         return list(session.scalars(_ids(stmt).limit(limit).offset(query.offset)))
     if query.sort == "submitter":
-        return _ids_by_submitter(session, ordered, query, limit)
+        return _ids_by_submitter(session, form_id, ordered, query, limit)
     return list(session.scalars(_ids(ordered).limit(limit).offset(query.offset)))
 
 
@@ -145,28 +147,26 @@ def _submitter_groups(session: Session, form_id: int, descending: bool) -> list[
 
 
 def _ids_by_submitter(
-    session: Session, ordered: Select[Any], query: TableQuery, limit: int
+    session: Session, form_id: int, ordered: Select[Any], query: TableQuery, limit: int
 ) -> list[int]:
     first = _first(ordered)
     order = desc if query.descending else asc
-    form_id = session.scalar(_ids(ordered).with_only_columns(Submission.form_id).limit(1))
-    if form_id is None:
-        return []
     skip = query.offset
     ids: list[int] = []
     for group in _submitter_groups(session, form_id, query.descending):
         sender = first.c.submitter_app_user_id
         if not group:
-            where = sender.is_(None)
+            # "The first version is there" lets the planner use the index for "no app user".
+            where = first.c.id.is_not(None) & sender.is_(None)
         else:
             where = sender == group[0] if len(group) == 1 else sender.in_(group)
         stmt = _ids(ordered.where(where).order_by(None).order_by(order(first.c.submission_id)))
-        if skip:
-            size = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-            if size <= skip:
-                skip -= size
-                continue
         found = list(session.scalars(stmt.limit(limit - len(ids)).offset(skip)))
+        if not found and skip:
+            # The whole group lies before the page: count it to know how far to skip on.
+            skip -= int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+            skip = max(skip, 0)
+            continue
         skip = 0
         ids.extend(found)
         if len(ids) >= limit:
@@ -241,7 +241,7 @@ def table_page(
         page.total = int(session.scalar(count) or 0)
         # The page's ids first, then their rows: skipping 50,000 rows then costs an index walk,
         # not 50,000 rows' XML and attachment counts.
-        ids = _page_ids(session, ordered, query, limit)
+        ids = _page_ids(session, form.id, ordered, query, limit)
     place = {submission_id: index for index, submission_id in enumerate(ids)}
     found = session.execute(ordered.where(Submission.id.in_(ids))).all() if ids else []
     for row in sorted(found, key=lambda r: place[r.id]):
