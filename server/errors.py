@@ -916,6 +916,28 @@ def gazetteer_invalid(filename: str, detail: str) -> Problem:
     )
 
 
+GAZETTEER_BAD_BOUNDARIES = _define(
+    "gazetteer.bad_boundaries",
+    400,
+    "A boundary file was refused: not a GeoJSON FeatureCollection, a feature without its "
+    "P-code or with one the project's gazetteer does not have, a P-code twice, or a geometry "
+    "that is not a valid Polygon or MultiPolygon; the detail names the feature. Nothing was "
+    "changed.",
+    "Fix the named feature (or name the P-code property with --pcode-property) and import "
+    "the file again; import the gazetteer's areas first.",
+)
+
+
+def gazetteer_bad_boundaries(filename: str, detail: str) -> Problem:
+    """A boundary file was refused; ``detail`` names the feature. Nothing was changed."""
+    return Problem(
+        400,
+        GAZETTEER_BAD_BOUNDARIES,
+        "The boundary file was refused; nothing was changed",
+        f"{filename}: {detail}",
+    )
+
+
 # --- exports (docs/exports.md) -----------------------------------------------------------------
 
 EXPORT_BAD_OPTION = _define(

@@ -141,9 +141,7 @@ def _ring(where: str, ring: Any) -> Ring:
             raise BoundaryError(f"{where}: a position is not [longitude, latitude]")
         lon, lat = float(position[0]), float(position[1])
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-            raise BoundaryError(
-                f"{where}: [{lon}, {lat}] is not a longitude and latitude (WGS 84)"
-            )
+            raise BoundaryError(f"{where}: [{lon}, {lat}] is not a longitude and latitude (WGS 84)")
         points.append([lon, lat])
     if points[0] != points[-1]:
         raise BoundaryError(f"{where}: a ring is not closed (its last position is not its first)")

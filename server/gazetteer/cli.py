@@ -64,3 +64,44 @@ def gazetteer_publish(state: CliState, project_id: int | None) -> None:
         project = chosen_project(session, project_id)
         result = service.publish(session, state.runtime.blobs, project)
     click.echo(result.summary())
+
+
+@gazetteer.command(
+    "boundaries",
+    help=(
+        "Store the outlines of the project's admin areas from FILE, a GeoJSON FeatureCollection "
+        "as OCHA COD-AB publishes it (one feature per area, its P-code in a property such as "
+        "ADM1_PCODE or ADM2_PCODE: the deepest level's, or the one --pcode-property names), "
+        "simplified for the web UI's maps, where they are drawn under the records. They replace "
+        "the outlines of the levels the file covers. A file that is not GeoJSON, a feature "
+        "without a P-code or with one the gazetteer does not have, or a geometry that is not "
+        "a valid Polygon or MultiPolygon is refused with the feature named, and nothing is "
+        "changed. 'init' stores the bundled Lao PDR provinces' outlines with the bundled "
+        "gazetteer."
+    ),
+)
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--pcode-property",
+    default=None,
+    metavar="NAME",
+    help="The feature property that holds the P-code (default: ADMn_PCODE, deepest n, or pcode).",
+)
+@click.option(
+    "--project", "project_id", type=int, default=None, help="Project (default: the first project)."
+)
+@pass_state
+@handle_errors
+def gazetteer_boundaries(
+    state: CliState, file: Path, pcode_property: str | None, project_id: int | None
+) -> None:
+    from server.gazetteer import service
+
+    if not file.is_file():
+        fail(f"{file}: no such file", EXIT_USAGE)
+    with state.transaction() as session:
+        project = chosen_project(session, project_id)
+        result = service.import_boundaries(
+            session, project, file.name, file.read_bytes(), pcode_property=pcode_property
+        )
+    click.echo(result.summary())

@@ -8,11 +8,13 @@ changes nothing: the file is checked completely before any row or blob is writte
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from server import errors
@@ -21,9 +23,10 @@ from server.blobs import service as blob_service
 from server.blobs.store import FileBlobStore
 from server.forms.feed import form_version_changed
 from server.forms.models import Form, FormAttachment, FormVersion
-from server.gazetteer import core
+from server.gazetteer import boundaries, core
+from server.gazetteer.boundaries import BoundaryError
 from server.gazetteer.core import AdminArea, GazetteerError
-from server.gazetteer.models import GazetteerArea
+from server.gazetteer.models import GazetteerArea, GazetteerBoundary
 from server.projects.models import Project
 
 
@@ -34,6 +37,7 @@ class PublishedGazetteer:
     areas_by_level: dict[int, int]
     forms: list[str] = field(default_factory=list)
     bundled: bool = False
+    boundaries: ImportedBoundaries | None = None  # the bundled provinces' outlines
 
     def summary(self) -> str:
         levels = ", ".join(
@@ -41,7 +45,28 @@ class PublishedGazetteer:
         )
         source = " (the bundled Lao PDR gazetteer)" if self.bundled else ""
         forms = ", ".join(self.forms) if self.forms else "none yet"
-        return f"gazetteer{source}: {levels}; place list sent with forms: {forms}"
+        text = f"gazetteer{source}: {levels}; place list sent with forms: {forms}"
+        if self.boundaries is not None:
+            text += f"\n{self.boundaries.summary()}"
+        return text
+
+
+@dataclass
+class ImportedBoundaries:
+    """What a boundary import stored: outlines by level, the map's weight, the areas left
+    without one at those levels."""
+
+    by_level: dict[int, int]
+    size: int  # bytes of GeoJSON the map downloads for them
+    missing: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        levels = ", ".join(f"{n} at level {level}" for level, n in sorted(self.by_level.items()))
+        text = f"boundaries: {levels} ({self.size / 1024:.0f} KB of GeoJSON for the map)"
+        if self.missing:
+            shown = ", ".join(self.missing[:10]) + (" ..." if len(self.missing) > 10 else "")
+            text += f"; no boundary for {len(self.missing)} area(s): {shown}"
+        return text
 
 
 def import_gazetteer(
@@ -91,6 +116,12 @@ def publish(
         _replace_areas(session, project.id, areas)
     result = _attach(session, blobs, project, areas)
     result.bundled = bundled
+    if bundled and not _has_boundaries(session, project.id):
+        # The bundled provinces' outlines (Natural Earth, public domain: forms/gazetteer/).
+        path = boundaries.BUNDLED_BOUNDARIES
+        result.boundaries = import_boundaries(
+            session, project, path.name, path.read_bytes(), actor_user_id=actor_user_id
+        )
     audit.record(
         session,
         "gazetteer.publish",
@@ -176,3 +207,119 @@ def _attach(
             form_version_changed(session, form, version)
     levels = Counter(a.level for a in areas)
     return PublishedGazetteer(areas_by_level=dict(levels), forms=forms)
+
+
+def import_boundaries(
+    session: Session,
+    project: Project,
+    filename: str,
+    data: bytes,
+    *,
+    pcode_property: str | None = None,
+    actor_user_id: int | None = None,
+) -> ImportedBoundaries:
+    """Store the outlines of a GeoJSON FeatureCollection (COD-AB style) for the areas of the
+    project's gazetteer they name by P-code, simplified for the web. They replace the outlines
+    of the levels the file covers (a district file leaves the provinces' as they were).
+
+    Raises:
+        Problem: 400 ``gazetteer.bad_boundaries`` naming the feature (not GeoJSON, no P-code,
+            a P-code the gazetteer does not have, a bad geometry); nothing is changed.
+    """
+    try:
+        shapes = boundaries.parse_boundaries(data, pcode_property=pcode_property)
+    except BoundaryError as exc:
+        raise errors.gazetteer_bad_boundaries(filename, str(exc)) from None
+    areas = {a.pcode: a for a in project_areas(session, project.id)}
+    if not areas:
+        raise errors.gazetteer_bad_boundaries(
+            filename, "the project has no gazetteer yet: import its areas first"
+        )
+    unknown = [b.pcode for b in shapes if b.pcode not in areas]
+    if unknown:
+        more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+        raise errors.gazetteer_bad_boundaries(
+            filename, f"P-code {unknown[0]} is not an area of the project's gazetteer{more}"
+        )
+    levels = {areas[b.pcode].level for b in shapes}
+    session.execute(
+        delete(GazetteerBoundary).where(
+            GazetteerBoundary.project_id == project.id, GazetteerBoundary.level.in_(levels)
+        )
+    )
+    rows = [
+        GazetteerBoundary(
+            project_id=project.id,
+            pcode=b.pcode,
+            level=areas[b.pcode].level,
+            geometry=json.dumps(b.geometry, separators=(",", ":")),
+            source=filename[:200],
+        )
+        for b in shapes
+    ]
+    session.add_all(rows)
+    session.flush()
+    drawn = {b.pcode for b in shapes}
+    result = ImportedBoundaries(
+        by_level=dict(Counter(r.level for r in rows)),
+        size=sum(len(r.geometry) for r in rows),
+        missing=sorted(p for p, a in areas.items() if a.level in levels and p not in drawn),
+    )
+    audit.record(
+        session,
+        "gazetteer.boundaries",
+        project_id=project.id,
+        user_id=actor_user_id,
+        target_type="gazetteer",
+        target_id=project.id,
+        filename=filename,
+        boundaries=len(rows),
+        levels=sorted(levels),
+    )
+    return result
+
+
+def _has_boundaries(session: Session, project_id: int) -> bool:
+    found = session.scalar(
+        select(GazetteerBoundary.id).where(GazetteerBoundary.project_id == project_id).limit(1)
+    )
+    return found is not None
+
+
+def boundaries_version(session: Session, project_id: int) -> str:
+    """Changes whenever the project's outlines or its areas' names may have: the map names the
+    boundary file's URL with it, so a browser keeps the file until then."""
+    count, latest = session.execute(
+        select(func.count(GazetteerBoundary.id), func.max(GazetteerBoundary.imported_at)).where(
+            GazetteerBoundary.project_id == project_id
+        )
+    ).one()
+    if not count:
+        return ""
+    named = session.scalar(
+        select(func.max(GazetteerArea.imported_at)).where(GazetteerArea.project_id == project_id)
+    )
+    text = f"{count}|{latest}|{named}"
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def boundaries_geojson(session: Session, project_id: int) -> bytes:
+    """The project's outlines with their areas' names, as one GeoJSON FeatureCollection (level
+    by level, provinces first), for the web UI's maps."""
+    rows = session.execute(
+        select(
+            GazetteerBoundary.pcode,
+            GazetteerBoundary.level,
+            GazetteerArea.name_en,
+            GazetteerBoundary.geometry,
+        )
+        .join(
+            GazetteerArea,
+            (GazetteerArea.project_id == GazetteerBoundary.project_id)
+            & (GazetteerArea.pcode == GazetteerBoundary.pcode),
+        )
+        .where(GazetteerBoundary.project_id == project_id)
+        .order_by(GazetteerBoundary.level, GazetteerBoundary.pcode)
+    ).all()
+    document = boundaries.feature_collection((p, lv, n, g) for p, lv, n, g in rows)
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -215,6 +215,7 @@ ROUTES: dict[str, Carries] = {
     "ui.entity": R,
     "ui.entity_map": R,
     "ui.entity_geojson": R,
+    "ui.gazetteer_boundaries": N,  # the admin areas' outlines and names
     "ui.entity_reopen": R,
     "ui.conflicts": R,
     "ui.resolve": R,

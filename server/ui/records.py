@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from flask import redirect, request, url_for
+from flask import Response, redirect, request, url_for
 from marshmallow import ValidationError
 
 from server import errors
@@ -18,12 +18,15 @@ from server.entities import views as entities_api
 from server.entities.schemas import ReopenRequest
 from server.exports import people
 from server.exports import views as exports_api
+from server.gazetteer import service as gazetteer
 from server.gazetteer.service import project_areas
+from server.http import bytes_response
 from server.ui.blueprint import blueprint
 from server.ui.pages import page
 from server.web import commit, db
 
 PAGE_SIZE = 100
+YEAR = 365 * 24 * 3600
 
 
 def _has_geometry(entity_list: Any) -> bool:
@@ -75,6 +78,7 @@ def entity_list(project_id: int, list_name: str) -> Any:
 def entity_map(project_id: int, list_name: str) -> Any:
     found = records.get_list(db(), project_id, list_name)
     prop = people.geometry_property(found, request.args.get("property"))
+    version = gazetteer.boundaries_version(db(), project_id)
     return page(
         "entity_map.html",
         entity_list=found,
@@ -83,7 +87,30 @@ def entity_map(project_id: int, list_name: str) -> Any:
         data_url=url_for(
             "ui.entity_geojson", project_id=project_id, list_name=list_name, property=prop
         ),
+        boundaries_url=(
+            url_for("ui.gazetteer_boundaries", project_id=project_id, v=version)
+            if version
+            else ""
+        ),
     )
+
+
+@blueprint.get("/projects/<int:project_id>/gazetteer/boundaries.geojson")
+@requires(Role.VIEWER)
+def gazetteer_boundaries(project_id: int) -> Response:
+    """The outlines of the gazetteer's areas, with their names: the maps' base layer, kept by
+    the browser for as long as the URL's version says they have not changed."""
+    version = gazetteer.boundaries_version(db(), project_id)
+    response = bytes_response(
+        gazetteer.boundaries_geojson(db(), project_id),
+        "application/geo+json",
+        etag=f"boundaries-{version}" if version else None,
+    )
+    if version and request.args.get("v") == version:
+        response.headers["Cache-Control"] = f"private, max-age={YEAR}, immutable"
+    else:
+        response.headers["Cache-Control"] = "private, no-cache"
+    return response
 
 
 @blueprint.get("/projects/<int:project_id>/entities/<list_name>/entities.geojson")

@@ -33,10 +33,45 @@
     });
   }
 
+  // The gazetteer's admin boundaries, under the records (their own pane), from this server:
+  // provinces drawn bolder than districts, each province named at its centre.
+  function boundaries(map, element, view) {
+    var url = element.getAttribute("data-boundaries");
+    if (!url) { return; }
+    map.createPane("boundaries").style.zIndex = 350;
+    fetch(url, { credentials: "same-origin" })
+      .then(function (response) { return response.json(); })
+      .then(function (data) {
+        var layer = L.geoJSON(data, {
+          pane: "boundaries",
+          interactive: false,
+          style: function (feature) {
+            var level = (feature.properties || {}).level || 1;
+            return {
+              className: "gazetteer-boundary gazetteer-level-" + level,
+              color: "#555555", weight: level === 1 ? 1.5 : 0.6,
+              fillColor: "#f4f1e8", fillOpacity: level === 1 ? 0.25 : 0, dashArray: level === 1 ? null : "2 3"
+            };
+          },
+          onEachFeature: function (feature, item) {
+            var props = feature.properties || {};
+            if ((props.level || 1) === 1 && props.name) {
+              item.bindTooltip(props.name, { permanent: true, direction: "center", className: "area-label", pane: "boundaries" });
+            }
+          }
+        }).addTo(map);
+        view.boundaries = layer.getBounds();
+        if (!view.records && view.boundaries.isValid()) { map.fitBounds(view.boundaries); }
+        element.setAttribute("data-boundaries-drawn", String(data.features ? data.features.length : 0));
+      });
+  }
+
   function recordsMap(element) {
     var map = baseMap(element);
     var recordUrl = element.getAttribute("data-record-url");
     var seen = {};
+    var view = { records: false, boundaries: null };
+    boundaries(map, element, view);
     fetch(element.getAttribute("data-geojson"), { credentials: "same-origin" })
       .then(function (response) { return response.json(); })
       .then(function (data) {
@@ -58,7 +93,12 @@
           }
         }).addTo(map);
         var bounds = layer.getBounds();
-        if (bounds.isValid()) { map.fitBounds(bounds, { maxZoom: 15 }); } else { map.setView([18, 103], 6); }
+        if (bounds.isValid()) {
+          view.records = true;
+          map.fitBounds(bounds, { maxZoom: 15 });
+        } else if (view.boundaries && view.boundaries.isValid()) {
+          map.fitBounds(view.boundaries);
+        } else { map.setView([18, 103], 6); }
         legend(seen);
         element.setAttribute("data-features", String(data.features ? data.features.length : 0));
       });
