@@ -88,9 +88,7 @@ def entity_map(project_id: int, list_name: str) -> Any:
             "ui.entity_geojson", project_id=project_id, list_name=list_name, property=prop
         ),
         boundaries_url=(
-            url_for("ui.gazetteer_boundaries", project_id=project_id, v=version)
-            if version
-            else ""
+            url_for("ui.gazetteer_boundaries", project_id=project_id, v=version) if version else ""
         ),
     )
 
