@@ -147,12 +147,27 @@ def test_approving_a_report_changes_the_projects_figures(browser: Browser, scene
 def test_the_hazard_area_map_sends_no_request_off_the_server(
     browser: Browser, scene: Scene
 ) -> None:
+    from server.gazetteer import service as gazetteer
+    from server.projects.models import Project
+    from tests.gazetteer.test_boundaries import FIXTURE
+
+    # Two provinces' (synthetic) outlines replace the bundled ones: the map's base layer.
+    with scene.field.factories.session() as session:
+        project = session.get(Project, scene.project.id)
+        assert project is not None
+        gazetteer.import_boundaries(session, project, FIXTURE.name, FIXTURE.read_bytes())
+        session.commit()
     browser.log_in(scene.people.viewer, scene.people.password)
     browser.goto(f"/ui/projects/{scene.project.id}/entities/hazard_areas/map")
     page = browser.page
     page.wait_for_selector("#map[data-features]")
+    page.wait_for_selector("#map[data-boundaries-drawn]")
     assert page.locator("#map").get_attribute("data-features") == "1"  # the one with a perimeter
-    assert page.locator("#map path.leaflet-interactive").count() == 1
+    assert page.locator("#map").get_attribute("data-boundaries-drawn") == "2"
+    assert page.locator("#map path.gazetteer-boundary").count() == 2  # a MultiPolygon: 1 path
+    assert page.locator("#map .area-label").all_inner_texts() == ["Xiengkhuang", "Savannakhet"]
+    assert page.locator("#no-boundaries").count() == 0
+    assert page.locator("#map path.leaflet-interactive").count() == 1  # boundaries take no click
     assert page.locator("#legend li").all_inner_texts() == ["suspected"]
     assert browser.foreign == []
     accessible(browser)
