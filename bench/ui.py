@@ -3,10 +3,12 @@ rows, from ``fieldsync-server run`` (waitress) in a subprocess on PostgreSQL.
 
 It fills a scratch database the way ``bench/export.py`` does (the same form and submissions,
 written straight into the tables), logs in through the login form, and prints the server's
-time to first byte of the table (first page, a deep page, filtered, sorted by device) as the
-median and 95th percentile of ``--repeat`` requests, and the page's weight: the bytes a browser
-downloads on first load (HTML and every script, stylesheet and image it names, gzipped as
-served) and on the next load (the HTML only: the static files are cached as immutable).
+time to first byte of the table (first page, a deep page, filtered, sorted by device and by
+submitter) as the median and 95th percentile of ``--repeat`` requests, and the page's weight:
+the bytes a browser downloads on first load (HTML and every script, stylesheet and image it
+names, gzipped as served) and on the next load (the HTML only: the static files are cached as
+immutable); and the weight of the maps' base layer (the bundled Lao PDR provinces' boundaries,
+with Leaflet).
 
     .venv/bin/python bench/ui.py
     .venv/bin/python bench/ui.py --count 10000 --database-url sqlite
@@ -73,6 +75,29 @@ def weight(http: requests.Session, base: str, url: str) -> tuple[int, int, int]:
     return len(html), total, len(assets)
 
 
+def map_weight(http: requests.Session, base: str, project_id: int, env: dict[str, str]) -> None:
+    """The maps' base layer: the bundled gazetteer's province boundaries (stored by ``gazetteer
+    publish``, as ``init`` does) and Leaflet, gzipped as served."""
+    subprocess.run(
+        [str(SERVER), "gazetteer", "publish", "--project", str(project_id)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    url = f"{base}/ui/projects/{project_id}/gazetteer/boundaries.geojson"
+    boundaries = len(http.get(url, stream=True, timeout=60).raw.read(decode_content=False))
+    from server.ui.assets import asset_url
+
+    leaflet = 0
+    for asset in ("vendor/leaflet/leaflet.js", "vendor/leaflet/leaflet.css", "ui.js"):
+        response = http.get(f"{base}{asset_url(asset)}", stream=True, timeout=60)
+        leaflet += len(response.raw.read(decode_content=False))
+    print(
+        f"  map base layer: boundaries {boundaries / 1024:.0f} KB (17 provinces, gzip, cached "
+        f"by version), Leaflet and the map script {leaflet / 1024:.0f} KB"
+    )
+
+
 def measure(database_url: str, count: int, repeat: int) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="fieldsync-bench-ui-"))
     scratch = None
@@ -114,6 +139,9 @@ def measure(database_url: str, count: int, repeat: int) -> None:
                 f"{table}?from=2026-01-01&to=2026-01-31&state=received"
             ),
             "sorted by device, ascending": f"{table}?sort=device&order=asc",
+            "sorted by device, page 20": f"{table}?sort=device&order=asc&page=20",
+            "sorted by submitter, ascending": f"{table}?sort=submitter&order=asc",
+            "sorted by submitter, descending": f"{table}?sort=submitter&order=desc",
         }
         for label, case in cases.items():
             first_byte(http, case)  # warm the server's caches (form fields, templates)
@@ -136,6 +164,7 @@ def measure(database_url: str, count: int, repeat: int) -> None:
         record = f"{base}/ui/projects/{project_id}/entities"
         html, total, assets = weight(http, base, record)
         print(f"  (the shared-records page: first load {total / 1024:.0f} KB)")
+        map_weight(http, base, project_id, env)
     finally:
         if server is not None:
             server.terminate()
