@@ -13,16 +13,17 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.db import utcnow
 from server.donors import service
 from server.donors.codes import TransactionType
 from server.donors.models import Donor, FundingAgreement, FundingTransaction
-from server.donors.outputs import Scope, compute_outputs, total
+from server.donors.outputs import Scope, compute_outputs
 from server.donors.render import money
 from server.reports.models import ReportFact
+from server.reports.outputs import AnyOf
 
 
 def form_i_funding(session: Session, project_id: int, year: int) -> list[dict[str, Any]]:
@@ -86,17 +87,16 @@ def donors_by_hazard_area(session: Session, project_id: int) -> dict[str, list[s
     for name, agreement in rows:
         for area in agreement.hazard_areas:
             funded[area].add(name)
-        wanted = []
-        if agreement.admin_areas:
-            places = sorted(agreement.admin_areas)
-            wanted += [f.admin1.in_(places), f.admin2.in_(places)]
-        if agreement.activities:
-            wanted.append(f.task_id.in_(sorted(agreement.activities)))
-        if not wanted:
+        if not (agreement.admin_areas or agreement.activities):
             continue
+        # The donor report's scope rule without the hazard areas named (added above).
+        wanted = AnyOf(
+            activities=frozenset(agreement.activities),
+            admin_areas=frozenset(agreement.admin_areas),
+        ).condition(f)
         for reported in session.scalars(
             select(f.hazard_area)
-            .where(f.project_id == project_id, f.hazard_area.is_not(None), or_(*wanted))
+            .where(f.project_id == project_id, f.hazard_area.is_not(None), wanted)
             .distinct()
         ):
             funded[str(reported)].add(name)
@@ -129,14 +129,16 @@ def donor_report(
     """The outputs of each of the donor's agreements, the donor's total (a report funded by two
     of its agreements counted once), and its funding by currency."""
     agreements = service.list_agreements(session, [donor.id])
-    computed = compute_outputs(
-        session, project_id, [scope_of(a, year) for a in agreements], approved_only=approved_only
+    computed, together = compute_outputs(
+        session,
+        project_id,
+        [scope_of(a, year) for a in agreements],
+        approved_only=approved_only,
+        explain=explain,
     )
     funding = _funding(session, agreements, year)
     items = []
-    everything = []
-    for agreement, (outputs, records) in zip(agreements, computed, strict=True):
-        everything.extend(records)
+    for agreement, outputs in zip(agreements, computed, strict=True):
         item: dict[str, Any] = {
             "id": agreement.id,
             "iati_identifier": agreement.iati_identifier,
@@ -154,7 +156,7 @@ def donor_report(
             "funding": funding.get(agreement.id, []),
         }
         if explain:
-            item["sources"] = [r.source() for r in records]
+            item["sources"] = outputs.sources
         items.append(item)
     return {
         "donor": {"id": donor.id, "name": donor.name, "iati_org_ref": donor.iati_org_ref},
@@ -162,7 +164,7 @@ def donor_report(
         "approved_only": approved_only,
         "generated_at": utcnow().isoformat(),
         "agreements": items,
-        "totals": total(everything).to_json(),
+        "totals": together.to_json(),
         "funding": _funding_total(funding),
     }
 

@@ -33,6 +33,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    false,
     func,
     or_,
     select,
@@ -60,8 +61,32 @@ ITEM_COLUMNS = ("category", "model", "sex", "age", "grp", "outcome", "need", "st
 
 
 @dataclass(frozen=True)
+class AnyOf:
+    """What a funding agreement covers (ADR 0018): a report about one of ``hazard_areas``
+    (entity ids), under one of ``activities`` (tasking orders, ``task_id``) or placed in one of
+    ``admin_areas`` (P-codes at any level). A report meeting several counts once; none of the
+    three holds nothing."""
+
+    hazard_areas: frozenset[str] = frozenset()
+    activities: frozenset[str] = frozenset()
+    admin_areas: frozenset[str] = frozenset()
+
+    def condition(self, f: Any = ReportFact) -> ColumnElement[bool]:
+        wanted: list[ColumnElement[bool]] = []
+        if self.hazard_areas:
+            wanted.append(f.hazard_area.in_(sorted(self.hazard_areas)))
+        if self.activities:
+            wanted.append(f.task_id.in_(sorted(self.activities)))
+        if self.admin_areas:
+            places = sorted(self.admin_areas)
+            wanted += [f.admin1.in_(places), f.admin2.in_(places), f.admin3.in_(places)]
+        return or_(*wanted) if wanted else false()
+
+
+@dataclass(frozen=True)
 class Scope:
-    """What a figure covers. ``end`` is inclusive. ``None`` filters mean "all"."""
+    """What a figure covers. ``end`` is inclusive. ``None`` filters mean "all"; ``any_of``
+    narrows to what a funding agreement covers (an OR of its criteria)."""
 
     project_id: int
     start: date
@@ -70,6 +95,7 @@ class Scope:
     admin_areas: frozenset[str] | None = None
     operator: str | None = None
     hazard_areas: frozenset[str] | None = None
+    any_of: AnyOf | None = None
 
 
 @dataclass(frozen=True)
@@ -407,6 +433,8 @@ def fact_filters(scope: Scope, f: Any = ReportFact) -> list[ColumnElement[bool]]
         conditions.append(f.approved.is_(True))
     if scope.operator is not None:
         conditions.append(f.organisation == scope.operator)
+    if scope.any_of is not None:
+        conditions.append(scope.any_of.condition(f))
     return conditions
 
 
