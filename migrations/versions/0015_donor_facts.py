@@ -25,9 +25,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("report_facts") as batch:
         batch.add_column(sa.Column("admin3", sa.String(length=32), nullable=True))
-    op.create_index(
-        "ix_report_items_kind_key", "report_items", ["kind", "item_key"], unique=False
-    )
+    op.create_index("ix_report_items_kind_key", "report_items", ["kind", "item_key"], unique=False)
 
 
 def downgrade() -> None:

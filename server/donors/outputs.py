@@ -22,7 +22,13 @@ from server.reports.models import ReportFact, ReportItem
 from server.reports.outputs import AnyOf, fact_filters, instance_ids
 from server.reports.outputs import Scope as FactScope
 
-REPORT_FORMS = ("hazard_report", "clearance_report", "completion_report", "eod_report", "eore_session")
+REPORT_FORMS = (
+    "hazard_report",
+    "clearance_report",
+    "completion_report",
+    "eod_report",
+    "eore_session",
+)
 # eore_session's participant counts: (sex, age band), in the order the report lists them
 EORE_CELLS = (
     ("female", "0-9"),
@@ -160,7 +166,9 @@ def compute_outputs(
         out.first_date = getattr(row, f"s{n}_first")
     # Pass 2: the items (devices destroyed, participants), grouped, per scope and together.
     key = (i.kind, i.category, i.model, i.sex, i.age)
-    sums = [func.sum(case((cond, i.quantity), else_=0)).label(f"q{n}") for n, cond in enumerate(every)]
+    sums = [
+        func.sum(case((cond, i.quantity), else_=0)).label(f"q{n}") for n, cond in enumerate(every)
+    ]
     items = (
         select(*key, *sums, func.sum(i.quantity).label("q_all"))
         .select_from(i)

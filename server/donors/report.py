@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,8 +23,12 @@ from server.donors.codes import TransactionType
 from server.donors.models import Donor, FundingAgreement, FundingTransaction
 from server.donors.outputs import Scope, compute_outputs
 from server.donors.render import money
-from server.reports.models import ReportFact
+from server.projects.models import Project
+from server.reports.document import Report as Document
+from server.reports.document import Table
+from server.reports.models import ReportFact, ReportSettings
 from server.reports.outputs import AnyOf
+from server.reports.render import RENDERERS
 
 
 def form_i_funding(session: Session, project_id: int, year: int) -> list[dict[str, Any]]:
@@ -243,3 +248,128 @@ def donor_report_csv(report: dict[str, Any]) -> str:
 def _safe(text: str) -> str:
     """Text a spreadsheet would not run as a formula."""
     return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+# --- the printable and spreadsheet formats ------------------------------------------------------
+
+FORMATS = ("json", "csv", "xlsx", "html")
+MEDIA_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "html": "text/html; charset=utf-8",
+}
+OUTPUT_COLUMNS = [
+    "agreement",
+    "title",
+    "period_start",
+    "period_end",
+    "amount",
+    "currency",
+    "cancelled_m2",
+    "reduced_m2",
+    "cleared_m2",
+    "released_m2",
+    "released_km2",
+    "devices_destroyed",
+    "eore_sessions",
+    "people_reached",
+    "reports",
+]
+SOURCE_COLUMNS = [
+    "agreement",
+    "form",
+    "instance_id",
+    "item",
+    "date",
+    "hazard_area",
+    "task_id",
+    "admin_areas",
+]
+
+
+def donor_document(report: dict[str, Any], project_name: str, min_cell_size: int) -> Document:
+    """The donor report as the coalition reports' outputs see it (a cover and its tables), for
+    :mod:`server.reports.render`: one table per kind of figure, each agreement's rows then the
+    donor's ``total`` (each report once); with ``explain``, the reports behind the figures."""
+    donor = report["donor"]
+    rows = [(a["iati_identifier"], a) for a in report["agreements"]]
+    totals = {"iati_identifier": "total", "outputs": report["totals"]}
+    outputs = [
+        {
+            "agreement": ident,
+            "title": a.get("title", ""),
+            "period_start": a.get("period_start", ""),
+            "period_end": a.get("period_end", ""),
+            "amount": a.get("amount"),
+            "currency": a.get("currency", ""),
+            **{k: a["outputs"][k] for k in OUTPUT_COLUMNS[6:]},
+        }
+        for ident, a in [*rows, ("total", totals)]
+    ]
+    destroyed = [
+        {"agreement": ident, **d} for ident, a in [*rows, ("total", totals)]
+        for d in a["outputs"]["destroyed"]
+    ]  # fmt: skip
+    people = [
+        {"agreement": ident, **b} for ident, a in [*rows, ("total", totals)]
+        for b in a["outputs"]["beneficiaries"]
+    ]  # fmt: skip
+    funding = [{"agreement": ident, **f} for ident, a in rows for f in a["funding"]]
+    funding += [{"agreement": "total", **f} for f in report["funding"]]
+    money_columns = ["agreement", "currency", "commitment", "disbursement", "expenditure"]
+    tables = [
+        Table("agreements", "Outputs of each agreement", "Outputs", OUTPUT_COLUMNS, outputs),
+        Table(
+            "destroyed",
+            "Devices destroyed by category and model",
+            "Devices destroyed",
+            ["agreement", "category", "model", "quantity"],
+            destroyed,
+        ),
+        Table(
+            "beneficiaries",
+            "People reached by risk education, by sex and age band",
+            "People reached",
+            ["agreement", "sex", "age_band", "count"],
+            people,
+        ),
+        Table("funding", "Funding by currency", "Funding", money_columns, funding),
+    ]
+    if any("sources" in a for _i, a in rows):
+        sources = [{"agreement": ident, **s} for ident, a in rows for s in a.get("sources", [])]
+        tables.append(
+            Table("sources", "Reports behind the figures", "Sources", SOURCE_COLUMNS, sources)
+        )
+    filters = {"donor": donor["iati_org_ref"]}
+    if report["year"] is not None:
+        filters["year"] = str(report["year"])
+    return Document(
+        kind="donor",
+        title=f"Donor report: {donor['name']}",
+        project_name=project_name,
+        period=str(report["year"]) if report["year"] is not None else "each agreement's period",
+        generated_at=datetime.fromisoformat(report["generated_at"]),
+        approved_only=report["approved_only"],
+        filters=filters,
+        data=report,
+        tables=tables,
+        min_cell_size=min_cell_size,
+    )
+
+
+def render_report(
+    session: Session, project: Project, report: dict[str, Any], fmt: str
+) -> tuple[bytes, str, str]:
+    """The report in ``fmt`` (json, csv, xlsx, html): its bytes, media type and file name."""
+    donor = report["donor"]
+    name = f"donor-{donor['id']}" + (f"-{report['year']}" if report["year"] else "")
+    if fmt == "json":
+        body = (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    elif fmt == "csv":
+        body = donor_report_csv(report).encode("utf-8")
+    else:
+        settings = session.get(ReportSettings, project.id)
+        minimum = settings.min_cell_size if settings is not None else 5
+        body = RENDERERS[fmt](donor_document(report, project.name, minimum))
+    return body, MEDIA_TYPES[fmt], f"{name}.{fmt}"
