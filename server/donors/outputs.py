@@ -142,57 +142,113 @@ def compute_outputs(
         # memory, and these one-off queries are not compiled.
         session.execute(text("SET LOCAL work_mem = '64MB'"))
         session.execute(text("SET LOCAL jit = off"))
+    period = FactScope(
+        project_id,
+        min(s.start for s in scopes),
+        max(s.end for s in scopes),
+        approved_only=approved_only,
+    )
+    where = [*fact_filters(period), ReportFact.form.in_(REPORT_FORMS)]
+    chunked = len(scopes) > MASK_BITS
+    for first in range(0, len(scopes), MASK_BITS):
+        chunk = scopes[first : first + MASK_BITS]
+        _fold(
+            session,
+            where,
+            chunk,
+            results[first : first + MASK_BITS],
+            Outputs() if chunked else together,
+        )
+    if chunked:  # the total over chunks, each report once: a pass of its own
+        _fold(session, where, [_Union(scopes)], [Outputs()], together)
+    if explain:
+        for first in range(0, len(scopes), MASK_BITS):
+            chunk = scopes[first : first + MASK_BITS]
+            _explain(session, where, chunk, results[first : first + MASK_BITS])
+    return results, together
+
+
+# A report's scopes are one integer (bit n: in scope n), computed once per report and grouped
+# by, so each agreement's condition is evaluated once per report however many sums use it.
+MASK_BITS = 60
+
+
+@dataclass(frozen=True)
+class _Union:
+    """Any of several scopes (the donor's total when it has more agreements than MASK_BITS)."""
+
+    scopes: Sequence[Scope]
+
+    def condition(self) -> ColumnElement[bool]:
+        return or_(*(_condition(s) for s in self.scopes))
+
+
+def _mask(scopes: Sequence[Scope | _Union]) -> ColumnElement[int]:
+    terms = [
+        case((s.condition() if isinstance(s, _Union) else _condition(s), 1 << n), else_=0)
+        for n, s in enumerate(scopes)
+    ]
+    total: ColumnElement[int] = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total.label("mask")
+
+
+def _fold(
+    session: Session,
+    where: list[ColumnElement[bool]],
+    scopes: Sequence[Scope | _Union],
+    results: list[Outputs],
+    together: Outputs,
+) -> None:
+    """Two grouped passes (the reports, then their items) by scope mask; each group is added
+    to the scopes of its bits and, once, to ``together``."""
     f, i = ReportFact, ReportItem
-    inside = [_condition(scope) for scope in scopes]
-    where = [
-        *fact_filters(
-            FactScope(
-                project_id,
-                min(s.start for s in scopes),
-                max(s.end for s in scopes),
-                approved_only=approved_only,
-            )
-        ),
-        f.form.in_(REPORT_FORMS),
-        or_(*inside),
-    ]
-    # Pass 1: the reports' own figures, per scope (conditional sums) and together.
-    every = inside
-    columns: list[Any] = []
-    for n, cond in enumerate([*every, None]):
-        columns += _fact_sums(cond, f"s{n}")
-    row = session.execute(select(*columns).where(*where)).one()
-    for n, out in enumerate([*results, together]):
-        out.reports = int(getattr(row, f"s{n}_reports") or 0)
-        out.cancelled_m2 = float(getattr(row, f"s{n}_cancelled") or 0.0)
-        out.reduced_m2 = float(getattr(row, f"s{n}_reduced") or 0.0)
-        out.cleared_m2 = float(getattr(row, f"s{n}_cleared") or 0.0)
-        out.eore_sessions = int(getattr(row, f"s{n}_sessions") or 0)
-        out.first_date = getattr(row, f"s{n}_first")
-    # Pass 2: the items (devices destroyed, participants), grouped, per scope and together.
+    mask = _mask(scopes)
+    facts = (
+        select(
+            mask,
+            func.count().label("reports"),
+            func.sum(f.cancelled_m2).label("cancelled"),
+            func.sum(f.reduced_m2).label("reduced"),
+            func.sum(f.cleared_m2).label("cleared"),
+            func.count(case((f.kind == "eore", f.id))).label("sessions"),
+            func.min(f.fact_date).label("first"),
+        )
+        .where(*where)
+        .group_by(mask)
+    )
+    for row in session.execute(facts):
+        for out in _targets(row.mask, results, together):
+            out.reports += int(row.reports or 0)
+            out.cancelled_m2 += float(row.cancelled or 0.0)
+            out.reduced_m2 += float(row.reduced or 0.0)
+            out.cleared_m2 += float(row.cleared or 0.0)
+            out.eore_sessions += int(row.sessions or 0)
+            if row.first is not None and (out.first_date is None or row.first < out.first_date):
+                out.first_date = row.first
     key = (i.kind, i.category, i.model, i.sex, i.age)
-    sums = [
-        func.sum(case((cond, i.quantity), else_=0)).label(f"q{n}") for n, cond in enumerate(every)
-    ]
     items = (
-        select(*key, *sums, func.sum(i.quantity).label("q_all"))
+        select(mask, *key, func.sum(i.quantity).label("quantity"))
         .select_from(i)
         .join(f, f.id == i.fact_id)
         .where(*where, i.kind.in_(("destroyed", "eore")))
-        .group_by(*key)
+        .group_by(mask, *key)
     )
     for item in session.execute(items):
-        for n, out in enumerate([*results, together]):
-            quantity = int((item.q_all if n == len(results) else getattr(item, f"q{n}")) or 0)
-            if not quantity:
-                continue
+        quantity = int(item.quantity or 0)
+        for out in _targets(item.mask, results, together) if quantity else ():
             if item.kind == "destroyed":
                 out.destroyed[(item.category, item.model)] += quantity
             else:
                 out.beneficiaries[(item.sex, item.age)] += quantity
-    if explain:
-        _explain(session, where, inside, results)
-    return results, together
+
+
+def _targets(mask: int | None, results: list[Outputs], together: Outputs) -> list[Outputs]:
+    mask = int(mask or 0)
+    if not mask:
+        return []
+    return [out for n, out in enumerate(results) if mask >> n & 1] + [together]
 
 
 def _condition(scope: Scope) -> ColumnElement[bool]:
@@ -200,42 +256,28 @@ def _condition(scope: Scope) -> ColumnElement[bool]:
     return and_(f.fact_date >= scope.start, f.fact_date <= scope.end, scope.any_of().condition(f))
 
 
-def _fact_sums(cond: ColumnElement[bool] | None, prefix: str) -> list[Any]:
-    f = ReportFact
-
-    def when(value: Any) -> Any:
-        return value if cond is None else case((cond, value), else_=None)
-
-    return [
-        func.count(when(f.id)).label(f"{prefix}_reports"),
-        func.sum(when(f.cancelled_m2)).label(f"{prefix}_cancelled"),
-        func.sum(when(f.reduced_m2)).label(f"{prefix}_reduced"),
-        func.sum(when(f.cleared_m2)).label(f"{prefix}_cleared"),
-        func.count(
-            case(((f.kind == "eore") if cond is None else and_(cond, f.kind == "eore"), f.id))
-        ).label(f"{prefix}_sessions"),
-        func.min(when(f.fact_date)).label(f"{prefix}_first"),
-    ]
-
-
 def _explain(
     session: Session,
     where: list[ColumnElement[bool]],
-    inside: list[ColumnElement[bool]],
+    scopes: Sequence[Scope],
     results: list[Outputs],
 ) -> None:
     """Each scope's reports: form, instanceID, the tag references a later destruction
     destroyed, date, hazard area, task and P-codes."""
     f, i = ReportFact, ReportItem
-    flags = [case((cond, 1), else_=0).label(f"in{n}") for n, cond in enumerate(inside)]
-    rows = session.execute(
+    chosen = (
         select(
             f.id, f.submission_id, f.form, f.kind, f.fact_date, f.hazard_area, f.task_id,
-            f.admin1, f.admin2, f.admin3, *flags,
+            f.admin1, f.admin2, f.admin3, _mask(scopes),
         )
         .where(*where)
-        .order_by(f.fact_date, f.submission_id)
-    ).all()  # fmt: skip
+        .subquery()
+    )  # fmt: skip
+    rows = session.execute(
+        select(chosen)
+        .where(chosen.c.mask != 0)
+        .order_by(chosen.c.fact_date, chosen.c.submission_id)
+    ).all()
     names = instance_ids(session, (r.submission_id for r in rows))
     destroyed: dict[int, list[str]] = {}
     later = [r.id for r in rows if r.kind == "eod_destruction"]
@@ -257,6 +299,5 @@ def _explain(
             "task_id": r.task_id or None,
             "admin_areas": [code for code in (r.admin1, r.admin2, r.admin3) if code],
         }
-        for n, out in enumerate(results):
-            if getattr(r, f"in{n}"):
-                out.sources.append(source)
+        for out in _targets(r.mask, results, Outputs())[:-1]:  # not the throwaway total
+            out.sources.append(source)
