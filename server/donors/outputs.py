@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, text
+from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session
 
 from server.reports.models import ReportFact, ReportItem
@@ -168,6 +168,8 @@ def compute_outputs(
     return results, together
 
 
+# The reports that carry devices destroyed or risk-education participants.
+ITEM_KINDS = ("ts", "clearance", "bac", "eod_spot", "eod_destruction", "eore")
 # A report's scopes are one integer (bit n: in scope n), computed once per report and grouped
 # by, so each agreement's condition is evaluated once per report however many sums use it.
 MASK_BITS = 60
@@ -216,7 +218,7 @@ def _fold(
             func.min(f.fact_date).label("first"),
         )
         .where(*where)
-        .group_by(mask)
+        .group_by(literal_column("mask"))  # the label: its expression is not written twice
     )
     for row in session.execute(facts):
         for out in _targets(row.mask, results, together):
@@ -227,13 +229,16 @@ def _fold(
             out.eore_sessions += int(row.sessions or 0)
             if row.first is not None and (out.first_date is None or row.first < out.first_date):
                 out.first_date = row.first
+    # The items of the reports in some scope: their masks first (once per report, and only the
+    # reports that carry such items), then the items joined to those few.
+    chosen = select(f.id, mask).where(*where, f.kind.in_(ITEM_KINDS)).subquery()
     key = (i.kind, i.category, i.model, i.sex, i.age)
     items = (
-        select(mask, *key, func.sum(i.quantity).label("quantity"))
+        select(chosen.c.mask, *key, func.sum(i.quantity).label("quantity"))
         .select_from(i)
-        .join(f, f.id == i.fact_id)
-        .where(*where, i.kind.in_(("destroyed", "eore")))
-        .group_by(mask, *key)
+        .join(chosen, chosen.c.id == i.fact_id)
+        .where(chosen.c.mask != 0, i.kind.in_(("destroyed", "eore")))
+        .group_by(chosen.c.mask, *key)
     )
     for item in session.execute(items):
         quantity = int(item.quantity or 0)

@@ -26,11 +26,15 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
+    Boolean,
     ColumnElement,
     Select,
+    String,
     Subquery,
     and_,
+    bindparam,
     case,
     cast,
     false,
@@ -74,13 +78,37 @@ class AnyOf:
     def condition(self, f: Any = ReportFact) -> ColumnElement[bool]:
         wanted: list[ColumnElement[bool]] = []
         if self.hazard_areas:
-            wanted.append(f.hazard_area.in_(sorted(self.hazard_areas)))
+            wanted.append(_OneOf(f.hazard_area, self.hazard_areas))
         if self.activities:
-            wanted.append(f.task_id.in_(sorted(self.activities)))
+            wanted.append(_OneOf(f.task_id, self.activities))
         if self.admin_areas:
-            places = sorted(self.admin_areas)
-            wanted += [f.admin1.in_(places), f.admin2.in_(places), f.admin3.in_(places)]
+            wanted += [_OneOf(c, self.admin_areas) for c in (f.admin1, f.admin2, f.admin3)]
         return or_(*wanted) if wanted else false()
+
+
+class _OneOf(ColumnElement[bool]):
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``, one parameter however
+    many values (an agreement can name tens of thousands of hazard areas: as many parameters
+    cost more to compile and send than the query takes)."""
+
+    type = Boolean()
+    inherit_cache = False
+
+    def __init__(self, column: Any, values: Iterable[str]) -> None:
+        self.column = column
+        self.values = sorted(set(values))
+
+
+@compiles(_OneOf)
+def _one_of(element: _OneOf, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column.in_(element.values), **kw))
+
+
+@compiles(_OneOf, "postgresql")
+def _one_of_postgresql(element: _OneOf, compiler: Any, **kw: Any) -> str:
+    # Named after the element, so an expression repeated (selected and grouped by) is the same.
+    values = bindparam(f"one_of_{id(element)}", element.values, type_=ARRAY(String()))
+    return f"{compiler.process(element.column, **kw)} = ANY({compiler.process(values, **kw)})"
 
 
 @dataclass(frozen=True)
