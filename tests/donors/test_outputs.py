@@ -8,7 +8,9 @@ from datetime import date
 from lxml import etree
 from sqlalchemy import select
 
+from server.db import transaction
 from server.donors.outputs import Scope, compute_outputs
+from server.reports import facts
 from server.reports.extract import extract
 from server.reports.models import ReportFact
 from tests.donors.conftest import Coalition, _clearance, _device
@@ -36,6 +38,17 @@ def test_a_device_row_with_a_blank_quantity_is_one_device_and_a_held_one_keeps_i
         ("destroyed", "m42", "", 1),
         ("held", "m77", "EO-1", 0),
     ]
+
+
+def test_a_report_names_its_village_for_an_agreement_scoped_by_one() -> None:
+    root = etree.fromstring(
+        b"<data><date_of_information>2026-03-01</date_of_information><admin1>LA09</admin1>"
+        b"<admin2>LA0901</admin2><admin3>LA090105</admin3><girls_0_9>3</girls_0_9>"
+        b"<meta><instanceID>u2</instanceID></meta></data>"
+    )
+    fact = extract("eore_session", root)
+    assert fact is not None
+    assert (fact.admin1, fact.admin2, fact.admin3) == ("LA09", "LA0901", "LA090105")
 
 
 def test_a_later_destruction_is_placed_where_found_whichever_arrives_first(
@@ -97,6 +110,10 @@ def test_a_later_destruction_is_placed_where_found_whichever_arrives_first(
         (0, 0, 0, 10),
         [_device("uxo", "mortar_60", 2, "removed_for_destruction", "EO-TAG00002")],
     )
+    assert d2_place() == (c.areas["HA-0003"], "LA13", "LA1301")
+    # Rebuilding the tables from the stored XML keeps the placement.
+    with transaction(c.factories.runtime.session_factory) as session:
+        assert facts.rebuild(session, c.project.id) > 0
     assert d2_place() == (c.areas["HA-0003"], "LA13", "LA1301")
     with c.factories.session() as session:
         (hz3_scope,), together = compute_outputs(
