@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016_gazetteer_shapes"
-down_revision = "0013_ingest"
+down_revision = "0015_donor_facts"
 branch_labels = None
 depends_on = None
 

@@ -4,7 +4,7 @@ field as the API does."""
 
 from __future__ import annotations
 
-import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -290,9 +290,22 @@ def iati_export(
 )
 @click.argument("donor_ref", metavar="DONOR")
 @click.option("--year", type=int, default=None, help="Only this calendar year.")
-@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "csv", "xlsx", "html"]),
+    default="json",
+    show_default=True,
+    help="json (the API's keys), csv (a row per agreement and the total), xlsx (a cover sheet "
+    "and a sheet per table) or html (printable: a page per table; PDF through the browser).",
+)
 @click.option("--all-reports", is_flag=True, help="Count reports not yet approved too.")
-@click.option("--out", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write to this file (default: standard output).",
+)
 @_PROJECT
 @pass_state
 @handle_errors
@@ -315,8 +328,11 @@ def donors_report(
         body = report.donor_report(
             session, project.id, donor, year=query["year"], approved_only=not all_reports
         )
-    text = report.donor_report_csv(body) if fmt == "csv" else json.dumps(body, indent=2) + "\n"
-    _write(text.encode("utf-8"), out)
+        content, _media_type, _name = report.render_report(session, project, body, fmt)
+    if fmt == "xlsx" and out is None:
+        sys.stdout.buffer.write(content)
+        return
+    _write(content, out)
 
 
 def _write(body: bytes, out: Path | None) -> None:

@@ -19,7 +19,7 @@ from server.db import utcnow
 from server.donors import codes, service
 from server.donors.codes import ActivityDateType, ActivityStatus, OrgRole
 from server.donors.models import Donor, FundingAgreement, FundingTransaction, ParticipatingOrg
-from server.donors.outputs import FieldRecord, Outputs, compute_outputs
+from server.donors.outputs import Outputs, compute_outputs
 from server.donors.report import scope_of
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -46,8 +46,8 @@ def activities_xml(
     """``<iati-activities version="2.03">`` with one activity per agreement, UTF-8 encoded."""
     today = today or utcnow().date()
     root = etree.Element("iati-activities", version="2.03", **{"generated-datetime": _now()})
-    computed = compute_outputs(session, project_id, [scope_of(a) for a in agreements])
-    for agreement, (outputs, records) in zip(agreements, computed, strict=True):
+    computed, _together = compute_outputs(session, project_id, [scope_of(a) for a in agreements])
+    for agreement, outputs in zip(agreements, computed, strict=True):
         root.append(
             _activity(
                 donor,
@@ -55,7 +55,6 @@ def activities_xml(
                 service.orgs_of(session, agreement),
                 service.transactions_of(session, [agreement.id]),
                 outputs,
-                records,
                 today,
             )
         )
@@ -68,7 +67,6 @@ def _activity(
     orgs: list[ParticipatingOrg],
     transactions: list[FundingTransaction],
     outputs: Outputs,
-    records: list[FieldRecord],
     today: date,
 ) -> etree._Element:
     activity = etree.Element(
@@ -90,7 +88,7 @@ def _activity(
             _sub(activity, "participating-org", ref=ref, type=org_type, role=str(role)), name
         )
     _sub(activity, "activity-status", code=str(int(_status(agreement, today))))
-    for kind, moment in _dates(agreement, records, today):
+    for kind, moment in _dates(agreement, outputs, today):
         _sub(activity, "activity-date", type=str(int(kind)), **{"iso-date": moment.isoformat()})
     country = _country(agreement)
     if country:
@@ -126,12 +124,12 @@ def _status(agreement: FundingAgreement, today: date) -> ActivityStatus:
 
 
 def _dates(
-    agreement: FundingAgreement, records: list[FieldRecord], today: date
+    agreement: FundingAgreement, outputs: Outputs, today: date
 ) -> list[tuple[ActivityDateType, date]]:
     """Planned start and end are the agreement's period; the actual start is the one recorded,
     else the date of the first report the agreement funds; the actual end only once recorded."""
     out = [(ActivityDateType.PLANNED_START, agreement.period_start)]
-    started = agreement.actual_start or min((r.on for r in records if r.on), default=None)
+    started = agreement.actual_start or outputs.first_date
     if started is not None and started <= today:
         out.append((ActivityDateType.ACTUAL_START, started))
     out.append((ActivityDateType.PLANNED_END, agreement.period_end))

@@ -8,21 +8,27 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.db import utcnow
 from server.donors import service
 from server.donors.codes import TransactionType
 from server.donors.models import Donor, FundingAgreement, FundingTransaction
-from server.donors.outputs import Scope, compute_outputs, total
+from server.donors.outputs import Scope, compute_outputs
 from server.donors.render import money
-from server.reports.models import ReportFact
+from server.projects.models import Project
+from server.reports.document import Report as Document
+from server.reports.document import Table
+from server.reports.models import ReportFact, ReportSettings
+from server.reports.outputs import AnyOf
+from server.reports.render import RENDERERS
 
 
 def form_i_funding(session: Session, project_id: int, year: int) -> list[dict[str, Any]]:
@@ -86,17 +92,16 @@ def donors_by_hazard_area(session: Session, project_id: int) -> dict[str, list[s
     for name, agreement in rows:
         for area in agreement.hazard_areas:
             funded[area].add(name)
-        wanted = []
-        if agreement.admin_areas:
-            places = sorted(agreement.admin_areas)
-            wanted += [f.admin1.in_(places), f.admin2.in_(places)]
-        if agreement.activities:
-            wanted.append(f.task_id.in_(sorted(agreement.activities)))
-        if not wanted:
+        if not (agreement.admin_areas or agreement.activities):
             continue
+        # The donor report's scope rule without the hazard areas named (added above).
+        wanted = AnyOf(
+            activities=frozenset(agreement.activities),
+            admin_areas=frozenset(agreement.admin_areas),
+        ).condition(f)
         for reported in session.scalars(
             select(f.hazard_area)
-            .where(f.project_id == project_id, f.hazard_area.is_not(None), or_(*wanted))
+            .where(f.project_id == project_id, f.hazard_area.is_not(None), wanted)
             .distinct()
         ):
             funded[str(reported)].add(name)
@@ -129,14 +134,16 @@ def donor_report(
     """The outputs of each of the donor's agreements, the donor's total (a report funded by two
     of its agreements counted once), and its funding by currency."""
     agreements = service.list_agreements(session, [donor.id])
-    computed = compute_outputs(
-        session, project_id, [scope_of(a, year) for a in agreements], approved_only=approved_only
+    computed, together = compute_outputs(
+        session,
+        project_id,
+        [scope_of(a, year) for a in agreements],
+        approved_only=approved_only,
+        explain=explain,
     )
     funding = _funding(session, agreements, year)
     items = []
-    everything = []
-    for agreement, (outputs, records) in zip(agreements, computed, strict=True):
-        everything.extend(records)
+    for agreement, outputs in zip(agreements, computed, strict=True):
         item: dict[str, Any] = {
             "id": agreement.id,
             "iati_identifier": agreement.iati_identifier,
@@ -154,7 +161,7 @@ def donor_report(
             "funding": funding.get(agreement.id, []),
         }
         if explain:
-            item["sources"] = [r.source() for r in records]
+            item["sources"] = outputs.sources
         items.append(item)
     return {
         "donor": {"id": donor.id, "name": donor.name, "iati_org_ref": donor.iati_org_ref},
@@ -162,7 +169,7 @@ def donor_report(
         "approved_only": approved_only,
         "generated_at": utcnow().isoformat(),
         "agreements": items,
-        "totals": total(everything).to_json(),
+        "totals": together.to_json(),
         "funding": _funding_total(funding),
     }
 
@@ -241,3 +248,128 @@ def donor_report_csv(report: dict[str, Any]) -> str:
 def _safe(text: str) -> str:
     """Text a spreadsheet would not run as a formula."""
     return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+# --- the printable and spreadsheet formats ------------------------------------------------------
+
+FORMATS = ("json", "csv", "xlsx", "html")
+MEDIA_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "html": "text/html; charset=utf-8",
+}
+OUTPUT_COLUMNS = [
+    "agreement",
+    "title",
+    "period_start",
+    "period_end",
+    "amount",
+    "currency",
+    "cancelled_m2",
+    "reduced_m2",
+    "cleared_m2",
+    "released_m2",
+    "released_km2",
+    "devices_destroyed",
+    "eore_sessions",
+    "people_reached",
+    "reports",
+]
+SOURCE_COLUMNS = [
+    "agreement",
+    "form",
+    "instance_id",
+    "item",
+    "date",
+    "hazard_area",
+    "task_id",
+    "admin_areas",
+]
+
+
+def donor_document(report: dict[str, Any], project_name: str, min_cell_size: int) -> Document:
+    """The donor report as the coalition reports' outputs see it (a cover and its tables), for
+    :mod:`server.reports.render`: one table per kind of figure, each agreement's rows then the
+    donor's ``total`` (each report once); with ``explain``, the reports behind the figures."""
+    donor = report["donor"]
+    rows = [(a["iati_identifier"], a) for a in report["agreements"]]
+    totals = {"iati_identifier": "total", "outputs": report["totals"]}
+    outputs = [
+        {
+            "agreement": ident,
+            "title": a.get("title", ""),
+            "period_start": a.get("period_start", ""),
+            "period_end": a.get("period_end", ""),
+            "amount": a.get("amount"),
+            "currency": a.get("currency", ""),
+            **{k: a["outputs"][k] for k in OUTPUT_COLUMNS[6:]},
+        }
+        for ident, a in [*rows, ("total", totals)]
+    ]
+    destroyed = [
+        {"agreement": ident, **d} for ident, a in [*rows, ("total", totals)]
+        for d in a["outputs"]["destroyed"]
+    ]  # fmt: skip
+    people = [
+        {"agreement": ident, **b} for ident, a in [*rows, ("total", totals)]
+        for b in a["outputs"]["beneficiaries"]
+    ]  # fmt: skip
+    funding = [{"agreement": ident, **f} for ident, a in rows for f in a["funding"]]
+    funding += [{"agreement": "total", **f} for f in report["funding"]]
+    money_columns = ["agreement", "currency", "commitment", "disbursement", "expenditure"]
+    tables = [
+        Table("agreements", "Outputs of each agreement", "Outputs", OUTPUT_COLUMNS, outputs),
+        Table(
+            "destroyed",
+            "Devices destroyed by category and model",
+            "Devices destroyed",
+            ["agreement", "category", "model", "quantity"],
+            destroyed,
+        ),
+        Table(
+            "beneficiaries",
+            "People reached by risk education, by sex and age band",
+            "People reached",
+            ["agreement", "sex", "age_band", "count"],
+            people,
+        ),
+        Table("funding", "Funding by currency", "Funding", money_columns, funding),
+    ]
+    if any("sources" in a for _i, a in rows):
+        sources = [{"agreement": ident, **s} for ident, a in rows for s in a.get("sources", [])]
+        tables.append(
+            Table("sources", "Reports behind the figures", "Sources", SOURCE_COLUMNS, sources)
+        )
+    filters = {"donor": donor["iati_org_ref"]}
+    if report["year"] is not None:
+        filters["year"] = str(report["year"])
+    return Document(
+        kind="donor",
+        title=f"Donor report: {donor['name']}",
+        project_name=project_name,
+        period=str(report["year"]) if report["year"] is not None else "each agreement's period",
+        generated_at=datetime.fromisoformat(report["generated_at"]),
+        approved_only=report["approved_only"],
+        filters=filters,
+        data=report,
+        tables=tables,
+        min_cell_size=min_cell_size,
+    )
+
+
+def render_report(
+    session: Session, project: Project, report: dict[str, Any], fmt: str
+) -> tuple[bytes, str, str]:
+    """The report in ``fmt`` (json, csv, xlsx, html): its bytes, media type and file name."""
+    donor = report["donor"]
+    name = f"donor-{donor['id']}" + (f"-{report['year']}" if report["year"] else "")
+    if fmt == "json":
+        body = (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    elif fmt == "csv":
+        body = donor_report_csv(report).encode("utf-8")
+    else:
+        settings = session.get(ReportSettings, project.id)
+        minimum = settings.min_cell_size if settings is not None else 5
+        body = RENDERERS[fmt](donor_document(report, project.name, minimum))
+    return body, MEDIA_TYPES[fmt], f"{name}.{fmt}"

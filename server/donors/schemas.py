@@ -131,4 +131,6 @@ class ReportQuery(Schema):
     year = fields.Integer(load_default=None, validate=validate.Range(min=1990, max=2100))
     approved_only = fields.Boolean(load_default=True)
     explain = fields.Boolean(load_default=False)
-    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+    format = fields.String(
+        load_default="json", validate=validate.OneOf(["json", "csv", "xlsx", "html"])
+    )

@@ -28,6 +28,7 @@ from server.donors.schemas import (
     TransactionRequest,
 )
 from server.http import json_object, load_json, validated
+from server.projects.service import get_project
 from server.web import commit, db
 
 blueprint = Blueprint("donors_api", __name__, url_prefix="/api/v1/projects/<int:project_id>")
@@ -213,14 +214,16 @@ def _report(project_id: int, donor_id: int, fmt: str | None) -> Any:
         approved_only=query["approved_only"],
         explain=query["explain"],
     )
-    if (fmt or query["format"]) == "csv":
-        name = f"donor-{donor.id}" + (f"-{query['year']}" if query["year"] else "")
-        return Response(
-            report.donor_report_csv(body),
-            content_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
-    return jsonify(body)
+    fmt = fmt or query["format"]
+    if fmt == "json":
+        return jsonify(body)
+    content, media_type, name = report.render_report(db(), get_project(db(), project_id), body, fmt)
+    disposition = "inline" if fmt == "html" else "attachment"
+    return Response(
+        content,
+        content_type=media_type,
+        headers={"Content-Disposition": f'{disposition}; filename="{name}"'},
+    )
 
 
 @blueprint.get("/donors/<int:donor_id>/iati.xml")

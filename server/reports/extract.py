@@ -63,7 +63,7 @@ CLEARANCE_METHODS = frozenset({"nts", "ts", "clearance", "bac"})
 
 @dataclass
 class Item:
-    kind: str  # destroyed, eore, land_beneficiary, casualty, referral
+    kind: str  # destroyed, eore, land_beneficiary, casualty, referral, held
     category: str = ""
     model: str = ""
     sex: str = ""
@@ -89,6 +89,7 @@ class Extracted:
     ha_code: str | None = None
     admin1: str | None = None
     admin2: str | None = None
+    admin3: str | None = None
     hazard_type: str | None = None
     status: str | None = None
     contamination: str | None = None
@@ -126,6 +127,7 @@ def _hazard_report(root: etree._Element, fact: Extracted) -> None:
     fact.ha_code = _text(root, "ha_code")
     fact.admin1 = _text(root, "admin1")
     fact.admin2 = _text(root, "admin2")
+    fact.admin3 = _text(root, "admin3")
     _area_state(root, fact)
     fact.cancelled_m2 = _number(root, "area_cancelled_m2")
     fact.items.extend(_cells(root, LAND_CELLS, "land_beneficiary"))
@@ -155,14 +157,14 @@ def _eod_report(root: etree._Element, fact: Extracted) -> None:
         fact.kind = "eod_destruction"
         fact.fact_date = _date(_text(root, "destruction_date")) or fact.fact_date
         for node in _repeat(root, "destroyed_items"):
-            quantity = _int(_text(node, "destroyed_quantity"))
+            quantity = _quantity(_text(node, "destroyed_quantity"))
             if quantity > 0:
                 fact.items.append(
                     Item(
                         "destroyed",
                         category=_text(node, "destroyed_category") or "unknown",
                         model=_text(node, "destroyed_model") or "unknown",
-                        item_key=_text(node, "destroyed_holding_ref") or "",
+                        item_key=(_text(node, "destroyed_holding_ref") or "")[:64],
                         quantity=quantity,
                     )
                 )
@@ -170,6 +172,7 @@ def _eod_report(root: etree._Element, fact: Extracted) -> None:
     fact.kind = "eod_spot"
     fact.admin1 = _text(root, "admin1")
     fact.admin2 = _text(root, "admin2")
+    fact.admin3 = _text(root, "admin3")
     fact.items.extend(_devices_destroyed(root))
 
 
@@ -177,6 +180,7 @@ def _eore_session(root: etree._Element, fact: Extracted) -> None:
     fact.kind = "eore"
     fact.admin1 = _text(root, "admin1")
     fact.admin2 = _text(root, "admin2")
+    fact.admin3 = _text(root, "admin3")
     fact.eore_method = _text(root, "method") or "unknown"
     fact.items.extend(_cells(root, EORE_CELLS, "eore"))
 
@@ -186,6 +190,7 @@ def _accident_report(root: etree._Element, fact: Extracted) -> None:
     fact.fact_date = _date(_text(root, "accident_date")) or fact.fact_date
     fact.admin1 = _text(root, "admin1")
     fact.admin2 = _text(root, "admin2")
+    fact.admin3 = _text(root, "admin3")
     for node in _repeat(root, "casualties"):
         fact.items.append(
             Item(
@@ -208,6 +213,7 @@ def _survivor_needs_assessment(root: etree._Element, fact: Extracted) -> None:
     fact.survivor_code = _text(root, "survivor_code") or None
     fact.admin1 = _text(root, "admin1")
     fact.admin2 = _text(root, "admin2")
+    fact.admin3 = _text(root, "admin3")
     for node in _repeat(root, "referrals"):
         fact.items.append(_referral(node, "referral_id", "referral_need", "referral_item_status"))
 
@@ -260,20 +266,28 @@ def _released(root: etree._Element, fact: Extracted) -> None:
 
 def _devices_destroyed(root: etree._Element) -> list[Item]:
     """Devices destroyed in situ; one removed for later destruction counts when the
-    ``eod_report`` that destroys it arrives, never while it is in a store."""
+    ``eod_report`` that destroys it arrives, never while it is in a store. A removed device
+    with a tag reference is kept as a ``held`` item (not a figure): the destruction is placed
+    where it was found (:func:`server.reports.facts.place_destructions`)."""
     items = []
     for node in _repeat(root, "devices"):
-        quantity = _int(_text(node, "quantity"))
-        if _text(node, "disposal") == "destroyed_in_situ" and quantity > 0:
+        quantity = _quantity(_text(node, "quantity"))
+        disposal = _text(node, "disposal")
+        category = _text(node, "device_category") or "unknown"
+        model = _text(node, "device_model") or "unknown"
+        if disposal == "destroyed_in_situ" and quantity > 0:
             items.append(
                 Item(
                     "destroyed",
-                    category=_text(node, "device_category") or "unknown",
-                    model=_text(node, "device_model") or "unknown",
+                    category=category,
+                    model=model,
                     item_key=_text(node, "device_id") or "",
                     quantity=quantity,
                 )
             )
+        elif disposal == "removed_for_destruction" and _text(node, "holding_ref"):
+            ref = (_text(node, "holding_ref") or "")[:64]
+            items.append(Item("held", category=category, model=model, item_key=ref))
     return items
 
 
@@ -356,6 +370,17 @@ def _float(text: str | None) -> float:
 
 def _number(root: etree._Element, name: str) -> float:
     return max(_float(_text(root, name)), 0.0)
+
+
+def _quantity(text: str | None) -> int:
+    """A device row's quantity: the form asks for at least 1, so a row left blank (or not a
+    number) is one device; a number given counts as given."""
+    if text is None or not text.strip():
+        return 1
+    try:
+        return max(int(float(text)), 0)
+    except (ValueError, OverflowError):
+        return 1
 
 
 def _int(text: str | None) -> int:

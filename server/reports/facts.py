@@ -12,7 +12,7 @@ from datetime import date
 
 from lxml import etree
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from server.forms.models import Form
 from server.reports.extract import Extracted, extract
@@ -34,8 +34,11 @@ def record(
     reports do not read.
     """
     extracted = extract(form_id, root)
+    held_before = _held_refs(session, submission.id)
     session.execute(delete(ReportFact).where(ReportFact.submission_id == submission.id))
     if extracted is None:
+        if held_before:
+            place_destructions(session, submission.project_id, held_before)
         return None
     fact = _fact(submission, extracted, received)
     session.add(fact)
@@ -47,6 +50,11 @@ def record(
         )
     if fact.hazard_area:
         place_area(session, fact.project_id, fact.hazard_area)
+    if fact.kind == "eod_destruction":
+        _place_destruction(session, fact)
+    held = held_before | {i.item_key for i in extracted.items if i.kind == "held"}
+    if held:
+        place_destructions(session, fact.project_id, held)
     return fact
 
 
@@ -56,7 +64,7 @@ def place_area(session: Session, project_id: int, hazard_area: str) -> None:
     area carries no place of its own, and grouping by place must not need a join."""
     f = ReportFact
     latest = session.execute(
-        select(f.admin1, f.admin2, f.ha_code)
+        select(f.admin1, f.admin2, f.admin3, f.ha_code)
         .where(
             f.project_id == project_id,
             f.hazard_area == hazard_area,
@@ -71,7 +79,66 @@ def place_area(session: Session, project_id: int, hazard_area: str) -> None:
     session.execute(
         update(f)
         .where(f.project_id == project_id, f.hazard_area == hazard_area)
-        .values(admin1=latest.admin1, admin2=latest.admin2, ha_code=latest.ha_code)
+        .values(
+            admin1=latest.admin1, admin2=latest.admin2, admin3=latest.admin3, ha_code=latest.ha_code
+        )
+    )
+
+
+def place_destructions(session: Session, project_id: int, refs: set[str]) -> None:
+    """Place again the later destructions of items with these tag references (their finding
+    report arrived, changed or went)."""
+    f, i = ReportFact, ReportItem
+    facts = session.scalars(
+        select(f)
+        .join(i, i.fact_id == f.id)
+        .where(
+            f.project_id == project_id,
+            f.kind == "eod_destruction",
+            i.kind == "destroyed",
+            i.item_key.in_(sorted(refs)),
+        )
+        .distinct()
+    ).all()
+    for fact in facts:
+        _place_destruction(session, fact)
+
+
+def _place_destruction(session: Session, fact: ReportFact) -> None:
+    """A later destruction counts where its item was found: it takes the hazard area and place
+    of the report that removed the item (matched by tag reference, the first item that matches;
+    the earliest such report), and keeps its own date, operator and tasking order. Without a
+    match it has no place (ADR 0018)."""
+    f, i, held = ReportFact, ReportItem, aliased(ReportItem)
+    origin = session.execute(
+        select(f.hazard_area, f.ha_code, f.admin1, f.admin2, f.admin3)
+        .join(held, held.fact_id == f.id)
+        .join(i, (i.item_key == held.item_key) & (i.kind == "destroyed"))
+        .where(
+            i.fact_id == fact.id,
+            held.kind == "held",
+            held.item_key != "",
+            f.project_id == fact.project_id,
+        )
+        .order_by(i.id, f.id)
+        .limit(1)
+    ).first()
+    place = (
+        dict(origin._mapping)
+        if origin is not None
+        else dict.fromkeys(("hazard_area", "ha_code", "admin1", "admin2", "admin3"))
+    )
+    session.execute(update(f).where(f.id == fact.id).values(**place))
+
+
+def _held_refs(session: Session, submission_id: int) -> set[str]:
+    """The tag references of the items a submission's current facts hold for destruction."""
+    return set(
+        session.scalars(
+            select(ReportItem.item_key)
+            .join(ReportFact, ReportFact.id == ReportItem.fact_id)
+            .where(ReportFact.submission_id == submission_id, ReportItem.kind == "held")
+        )
     )
 
 

@@ -43,6 +43,8 @@ class ReportFact(Base):
     ha_code: Mapped[str | None] = mapped_column(String(64), default=None)
     admin1: Mapped[str | None] = mapped_column(String(32), default=None)
     admin2: Mapped[str | None] = mapped_column(String(32), default=None)
+    # The village (level 3), where the gazetteer has them; placed like admin1 and admin2.
+    admin3: Mapped[str | None] = mapped_column(String(32), default=None)
     hazard_type: Mapped[str | None] = mapped_column(String(8), default=None)
     status: Mapped[str | None] = mapped_column(String(24), default=None)
     contamination: Mapped[str | None] = mapped_column(String(200), default=None)
@@ -60,11 +62,16 @@ class ReportItem(Base):
     casualty, a referral. ``kind`` says which columns mean something."""
 
     __tablename__ = "report_items"
-    __table_args__ = (Index("ix_report_items_fact_kind", "fact_id", "kind"),)
+    __table_args__ = (
+        Index("ix_report_items_fact_kind", "fact_id", "kind"),
+        # A later destruction finds the report that removed its item by the tag reference.
+        Index("ix_report_items_kind_key", "kind", "item_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     fact_id: Mapped[int] = mapped_column(ForeignKey("report_facts.id", ondelete="CASCADE"))
-    # destroyed, eore, land_beneficiary, casualty, referral
+    # destroyed, eore, land_beneficiary, casualty, referral, held (a device removed for later
+    # destruction, by its tag reference: it places the destruction where it was found)
     kind: Mapped[str] = mapped_column(String(16))
     category: Mapped[str] = mapped_column(String(32), default="")
     model: Mapped[str] = mapped_column(String(64), default="")

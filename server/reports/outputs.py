@@ -26,13 +26,18 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
+    Boolean,
     ColumnElement,
     Select,
+    String,
     Subquery,
     and_,
+    bindparam,
     case,
     cast,
+    false,
     func,
     or_,
     select,
@@ -60,8 +65,56 @@ ITEM_COLUMNS = ("category", "model", "sex", "age", "grp", "outcome", "need", "st
 
 
 @dataclass(frozen=True)
+class AnyOf:
+    """What a funding agreement covers (ADR 0018): a report about one of ``hazard_areas``
+    (entity ids), under one of ``activities`` (tasking orders, ``task_id``) or placed in one of
+    ``admin_areas`` (P-codes at any level). A report meeting several counts once; none of the
+    three holds nothing."""
+
+    hazard_areas: frozenset[str] = frozenset()
+    activities: frozenset[str] = frozenset()
+    admin_areas: frozenset[str] = frozenset()
+
+    def condition(self, f: Any = ReportFact) -> ColumnElement[bool]:
+        wanted: list[ColumnElement[bool]] = []
+        if self.hazard_areas:
+            wanted.append(_OneOf(f.hazard_area, self.hazard_areas))
+        if self.activities:
+            wanted.append(_OneOf(f.task_id, self.activities))
+        if self.admin_areas:
+            wanted += [_OneOf(c, self.admin_areas) for c in (f.admin1, f.admin2, f.admin3)]
+        return or_(*wanted) if wanted else false()
+
+
+class _OneOf(ColumnElement[bool]):
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``, one parameter however
+    many values (an agreement can name tens of thousands of hazard areas: as many parameters
+    cost more to compile and send than the query takes)."""
+
+    type = Boolean()
+    inherit_cache = False
+
+    def __init__(self, column: Any, values: Iterable[str]) -> None:
+        self.column = column
+        self.values = sorted(set(values))
+
+
+@compiles(_OneOf)
+def _one_of(element: _OneOf, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column.in_(element.values), **kw))
+
+
+@compiles(_OneOf, "postgresql")
+def _one_of_postgresql(element: _OneOf, compiler: Any, **kw: Any) -> str:
+    # Named after the element, so an expression repeated (selected and grouped by) is the same.
+    values = bindparam(f"one_of_{id(element)}", element.values, type_=ARRAY(String()))
+    return f"{compiler.process(element.column, **kw)} = ANY({compiler.process(values, **kw)})"
+
+
+@dataclass(frozen=True)
 class Scope:
-    """What a figure covers. ``end`` is inclusive. ``None`` filters mean "all"."""
+    """What a figure covers. ``end`` is inclusive. ``None`` filters mean "all"; ``any_of``
+    narrows to what a funding agreement covers (an OR of its criteria)."""
 
     project_id: int
     start: date
@@ -70,6 +123,7 @@ class Scope:
     admin_areas: frozenset[str] | None = None
     operator: str | None = None
     hazard_areas: frozenset[str] | None = None
+    any_of: AnyOf | None = None
 
 
 @dataclass(frozen=True)
@@ -407,6 +461,8 @@ def fact_filters(scope: Scope, f: Any = ReportFact) -> list[ColumnElement[bool]]
         conditions.append(f.approved.is_(True))
     if scope.operator is not None:
         conditions.append(f.organisation == scope.operator)
+    if scope.any_of is not None:
+        conditions.append(scope.any_of.condition(f))
     return conditions
 
 
