@@ -143,6 +143,9 @@ def main() -> None:
     parser.add_argument("--areas", type=int, default=100_000)
     parser.add_argument("--reports", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3, help="Runs of each report.")
+    parser.add_argument(
+        "--keep", action="store_true", help="Keep the scratch database (prints its URL)."
+    )
     args = parser.parse_args()
 
     url, name = create_scratch_database(args.database_url, "fieldsync_bench")
@@ -221,7 +224,10 @@ def main() -> None:
                     )
             runtime.engine.dispose()
     finally:
-        drop_scratch_database(url, name)
+        if args.keep:
+            print(f"(kept: {url})")
+        else:
+            drop_scratch_database(url, name)
     print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(json.dumps({"database": "postgresql", "areas": args.areas, "reports": args.reports,
                       "slowest_seconds": {k: round(v, 2) for k, v in figures.items()}}))  # fmt: skip

@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import date
 
 from lxml import etree
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from server.forms.models import Form
+from server.reports import summary
 from server.reports.extract import Extracted, extract
 from server.reports.models import ReportFact, ReportItem
 from server.submissions.models import ReviewState, Submission, SubmissionVersion
@@ -27,15 +28,25 @@ def record(
     form_id: str,
     root: etree._Element,
     received: date,
+    *,
+    summarise: bool = True,
 ) -> ReportFact | None:
-    """Write (or replace) the facts of ``submission``'s current version, read from ``root``.
+    """Write (or replace) the facts of ``submission``'s current version, read from ``root``,
+    and keep the summary (:mod:`server.reports.summary`) in step unless ``summarise`` is
+    false (:func:`rebuild` recomputes it at the end).
 
     ``received`` dates a report that carries no date of its own. Returns None for a form the
     reports do not read.
     """
     extracted = extract(form_id, root)
-    session.execute(delete(ReportFact).where(ReportFact.submission_id == submission.id))
+    mine = ReportFact.submission_id == submission.id
+    if summarise:
+        summary.add(session, -1, mine)  # what an earlier version counted (nothing if new)
+    gone = session.execute(delete(ReportFact).where(mine).returning(ReportFact.hazard_area))
+    areas = {area for (area,) in gone if area}
     if extracted is None:
+        if summarise:
+            summary.place_states(session, submission.project_id, areas)
         return None
     fact = _fact(submission, extracted, received)
     session.add(fact)
@@ -46,14 +57,23 @@ def record(
             [{"fact_id": fact.id, **vars(item)} for item in extracted.items],
         )
     if fact.hazard_area:
-        place_area(session, fact.project_id, fact.hazard_area)
+        place_area(session, fact.project_id, fact.hazard_area, pending=fact.id)
+        areas.add(fact.hazard_area)
+    if summarise:
+        summary.add(session, 1, ReportFact.id == fact.id)
+        summary.place_states(session, fact.project_id, areas)
     return fact
 
 
-def place_area(session: Session, project_id: int, hazard_area: str) -> None:
+def place_area(
+    session: Session, project_id: int, hazard_area: str, *, pending: int | None = None
+) -> None:
     """Give every fact about a hazard area the area's place: the P-codes and code of the
     latest hazard report naming it (by date of information, then arrival). A report about an
-    area carries no place of its own, and grouping by place must not need a join."""
+    area carries no place of its own, and grouping by place must not need a join.
+
+    The facts that move are moved in the summary too, but for ``pending`` (a fact not summed
+    yet)."""
     f = ReportFact
     latest = session.execute(
         select(f.admin1, f.admin2, f.ha_code)
@@ -68,20 +88,46 @@ def place_area(session: Session, project_id: int, hazard_area: str) -> None:
     ).first()
     if latest is None:
         return
-    session.execute(
-        update(f)
-        .where(f.project_id == project_id, f.hazard_area == hazard_area)
-        .values(admin1=latest.admin1, admin2=latest.admin2, ha_code=latest.ha_code)
+    moved = list(
+        session.scalars(
+            select(f.id).where(
+                f.project_id == project_id,
+                f.hazard_area == hazard_area,
+                or_(
+                    f.admin1.is_distinct_from(latest.admin1),
+                    f.admin2.is_distinct_from(latest.admin2),
+                    f.ha_code.is_distinct_from(latest.ha_code),
+                ),
+            )
+        )
     )
+    summed = [fact_id for fact_id in moved if fact_id != pending]
+    if summed:
+        summary.add(session, -1, f.id.in_(summed))
+    if moved:
+        session.execute(
+            update(f)
+            .where(f.id.in_(moved))
+            .values(admin1=latest.admin1, admin2=latest.admin2, ha_code=latest.ha_code)
+        )
+    if summed:
+        summary.add(session, 1, f.id.in_(summed))
 
 
 def review_changed(session: Session, submission: Submission) -> None:
-    """Copy a data verifier's decision to the submission's facts."""
-    session.execute(
-        update(ReportFact)
-        .where(ReportFact.submission_id == submission.id)
-        .values(approved=submission.review_state == ReviewState.APPROVED.value)
-    )
+    """Copy a data verifier's decision to the submission's facts (and move them in the
+    summary, when the decision changes whether they are approved)."""
+    f = ReportFact
+    approved = submission.review_state == ReviewState.APPROVED.value
+    changed = (f.submission_id == submission.id, f.approved.is_not(approved))
+    flipped = session.execute(select(f.id, f.hazard_area).where(*changed)).first()
+    if flipped is None:
+        return
+    summary.add(session, -1, f.id == flipped.id)
+    session.execute(update(f).where(f.id == flipped.id).values(approved=approved))
+    summary.add(session, 1, f.id == flipped.id)
+    if flipped.hazard_area:
+        summary.place_states(session, submission.project_id, {flipped.hazard_area})
 
 
 def rebuild(session: Session, project_id: int) -> int:
@@ -101,8 +147,9 @@ def rebuild(session: Session, project_id: int) -> int:
     written = 0
     for submission, form_id, xml, received_at in rows:
         root = parse(xml.encode("utf-8"), "the submission")
-        if record(session, submission, form_id, root, received_at.date()) is not None:
+        if record(session, submission, form_id, root, received_at.date(), summarise=False):
             written += 1
+    summary.resummarise(session, project_id)
     return written
 
 
