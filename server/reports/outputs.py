@@ -189,6 +189,45 @@ def area_views(
     """Every hazard area as the latest report up to ``scope.end`` leaves it (approved
     reports only when the scope says so), filtered by the scope's areas, by being open or
     closed, and by cluster munition remnants."""
+    query = _area_query(scope, is_open, cmr_only)
+    return [
+        AreaView(
+            hazard_area=row.hazard_area,
+            ha_code=row.ha_code,
+            admin1=row.admin1,
+            admin2=row.admin2,
+            hazard_type=row.hazard_type,
+            status=row.status,
+            contamination=frozenset(row.contamination.split()),
+            remaining_m2=float(row.remaining_m2 or 0.0),
+            submission_id=row.submission_id,
+        )
+        for row in session.execute(query)
+    ]
+
+
+def area_totals(
+    session: Session,
+    scope: Scope,
+    by: Sequence[str],
+    *,
+    is_open: bool | None = None,
+    cmr_only: bool = False,
+) -> dict[tuple[str, ...], tuple[int, float]]:
+    """The areas of :func:`area_views` counted, and their remaining m² summed, in SQL by
+    ``by`` (``admin1``, ``admin2``, ``hazard_type``, ``status``)."""
+    views = _area_query(scope, is_open, cmr_only).subquery()
+    group = [views.c[k] for k in by]
+    query = select(
+        *group, func.count().label("areas"), func.sum(views.c.remaining_m2).label("m2")
+    ).group_by(*group)
+    return {
+        tuple(str(getattr(row, k) or "") for k in by): (int(row.areas), float(row.m2 or 0.0))
+        for row in session.execute(query)
+    }
+
+
+def _area_query(scope: Scope, is_open: bool | None, cmr_only: bool) -> Select[Any]:
     f = ReportFact
     counted_here: list[ColumnElement[bool]] = [f.status.is_not(None)]
     if scope.approved_only:
@@ -225,20 +264,7 @@ def area_views(
         query = query.where(or_(admin1.in_(wanted), admin2.in_(wanted)))
     if scope.hazard_areas is not None:
         query = query.where(latest.c.hazard_area.in_(sorted(scope.hazard_areas)))
-    return [
-        AreaView(
-            hazard_area=row.hazard_area,
-            ha_code=row.ha_code,
-            admin1=row.admin1,
-            admin2=row.admin2,
-            hazard_type=row.hazard_type,
-            status=row.status,
-            contamination=frozenset(row.contamination.split()),
-            remaining_m2=float(row.remaining_m2 or 0.0),
-            submission_id=row.submission_id,
-        )
-        for row in session.execute(query)
-    ]
+    return query
 
 
 def _latest_kept(
