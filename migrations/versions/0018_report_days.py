@@ -63,6 +63,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("report_sums", schema=None) as batch_op:
         batch_op.create_index("uq_report_sums_key", list(KEY), unique=True)
+        batch_op.create_index(
+            "ix_report_sums_project_item_month", ["project_id", "item_kind", "month"], unique=False
+        )
 
     op.create_table(
         "report_area_states",
@@ -103,5 +106,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_report_facts_project_kind_date")
     op.drop_table("report_area_states")
     with op.batch_alter_table("report_sums", schema=None) as batch_op:
+        batch_op.drop_index("ix_report_sums_project_item_month")
         batch_op.drop_index("uq_report_sums_key")
     op.drop_table("report_sums")

@@ -98,6 +98,8 @@ class ReportSum(Base):
             "outcome",
             unique=True,
         ),
+        # A report reads the rows of one kind of item (or the reports' own) over some months.
+        Index("ix_report_sums_project_item_month", "project_id", "item_kind", "month"),
     )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -587,10 +587,13 @@ def _fold_sums(
         wanted = sorted(scope.admin_areas)
         query = query.where(or_(s.admin1.in_(wanted), s.admin2.in_(wanted)))
     query = query.group_by(*group).having(func.sum(present) > 0)
-    for row in session.execute(query):
-        target = folded.setdefault(tuple(str(getattr(row, k) or "") for k in by), Sum())
-        for name in names:
-            target.add(name, float(getattr(row, name) or 0))
+    width = len(by)
+    # By position: a large matrix has tens of thousands of rows, and a Row's attributes by
+    # name cost more than the folding.
+    for row in session.execute(query).tuples():
+        target = folded.setdefault(tuple(str(v or "") for v in row[:width]), Sum())
+        for name, value in zip(names, row[width:], strict=True):
+            target.add(name, float(value or 0))
 
 
 def _fold_facts(
@@ -642,15 +645,17 @@ def _fold_facts(
         sums = then(inner)
         query = select(*kept, *sums).group_by(*kept)
     names = [s.key for s in sums]
-    for row in session.execute(query):
-        folded_key = tuple(str(getattr(row, k) or "") for k in by)
-        target = folded.setdefault(folded_key, Sum())
-        for name in names:
-            target.add(name, float(getattr(row, name) or 0))
-        if "hazard_area" in by and row.hazard_area:
-            target.hazard_areas.add(row.hazard_area)
+    width = len(by)
+    area_at = list(by).index("hazard_area") if "hazard_area" in by else None
+    # Rows by position, as in _fold_sums: key, then the submission with explain, then sums.
+    for row in session.execute(query).tuples():
+        target = folded.setdefault(tuple(str(v or "") for v in row[:width]), Sum())
+        for name, value in zip(names, row[len(row) - len(names) :], strict=True):
+            target.add(name, float(value or 0))
+        if area_at is not None and row[area_at]:
+            target.hazard_areas.add(row[area_at])
         if explain:
-            target.submissions.add(row.submission_id)
+            target.submissions.add(row[width])
 
 
 def instance_ids(session: Session, submission_ids: Iterable[int]) -> dict[int, str]:

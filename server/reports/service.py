@@ -178,11 +178,12 @@ def _name_submissions(session: Session, data: Any) -> None:
             for key, value in node.items():
                 if key == "submissions" and isinstance(value, list):
                     lists.append(value)
-                else:
+                elif isinstance(value, dict | list):
                     walk(value)
         elif isinstance(node, list):
             for value in node:
-                walk(value)
+                if isinstance(value, dict | list):
+                    walk(value)
 
     walk(data)
     names = instance_ids(session, {i for ids in lists for i in ids if isinstance(i, int)})
