@@ -590,7 +590,7 @@ def _fold_sums(
     width = len(by)
     # By position: a large matrix has tens of thousands of rows, and a Row's attributes by
     # name cost more than the folding.
-    for row in session.execute(query).tuples():
+    for row in session.execute(query):
         target = folded.setdefault(tuple(str(v or "") for v in row[:width]), Sum())
         for name, value in zip(names, row[width:], strict=True):
             target.add(name, float(value or 0))
@@ -648,7 +648,7 @@ def _fold_facts(
     width = len(by)
     area_at = list(by).index("hazard_area") if "hazard_area" in by else None
     # Rows by position, as in _fold_sums: key, then the submission with explain, then sums.
-    for row in session.execute(query).tuples():
+    for row in session.execute(query):
         target = folded.setdefault(tuple(str(v or "") for v in row[:width]), Sum())
         for name, value in zip(names, row[len(row) - len(names) :], strict=True):
             target.add(name, float(value or 0))
