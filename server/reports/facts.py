@@ -40,10 +40,16 @@ def record(
     """
     extracted = extract(form_id, root)
     mine = ReportFact.submission_id == submission.id
-    if summarise:
-        summary.add(session, -1, mine)  # what an earlier version counted (nothing if new)
-    gone = session.execute(delete(ReportFact).where(mine).returning(ReportFact.hazard_area))
-    areas = {area for (area,) in gone if area}
+    areas: set[str] = set()
+    # An earlier version's facts (an edit, or a rebuild): taken away from the summary, then
+    # deleted. A new submission has none, and costs this one read by the unique index.
+    earlier = session.execute(select(ReportFact.id, ReportFact.hazard_area).where(mine)).first()
+    if earlier is not None:
+        if summarise:
+            summary.add(session, -1, mine)
+        session.execute(delete(ReportFact).where(mine))
+        if earlier.hazard_area:
+            areas.add(earlier.hazard_area)
     if extracted is None:
         if summarise:
             summary.place_states(session, submission.project_id, areas)
