@@ -153,7 +153,8 @@ def rebuild(session: Session, project_id: int) -> int:
     written = 0
     for submission, form_id, xml, received_at in rows:
         root = parse(xml.encode("utf-8"), "the submission")
-        if record(session, submission, form_id, root, received_at.date(), summarise=False):
+        fact = record(session, submission, form_id, root, received_at.date(), summarise=False)
+        if fact is not None:
             written += 1
     summary.resummarise(session, project_id)
     return written
