@@ -20,6 +20,7 @@ from server.reports.outputs import (
     NOT_SUBMUNITIONS,
     Scope,
     Sum,
+    area_totals,
     area_views,
     counted,
     facts_counted,
@@ -49,7 +50,15 @@ def _form_f(
     session: Session, scope: Scope, explain: bool, sources: dict[int, str]
 ) -> dict[str, Any]:
     contaminated: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-    for view in area_views(session, scope, is_open=True, cmr_only=True):
+    if not explain:
+        # Counted in SQL: a country's tens of thousands of areas need not come to Python.
+        by = ("admin1", "admin2", "hazard_type", "status")
+        totals = area_totals(session, scope, by, is_open=True, cmr_only=True)
+        for key4, (count, area_m2) in totals.items():
+            contaminated[(key4[0], key4[1], key4[2], key4[3])] = dict(
+                zip(by, key4, strict=True)
+            ) | {"count": count, "area_m2": area_m2, "_areas": [], "_subs": set()}
+    for view in area_views(session, scope, is_open=True, cmr_only=True) if explain else ():
         key = (view.admin1, view.admin2, view.hazard_type, view.status)
         row = contaminated.setdefault(
             key,

@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import date
 
 from lxml import etree
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from server.forms.models import Form
+from server.reports import summary
 from server.reports.extract import Extracted, extract
 from server.reports.models import ReportFact, ReportItem
 from server.submissions.models import ReviewState, Submission, SubmissionVersion
@@ -27,18 +28,37 @@ def record(
     form_id: str,
     root: etree._Element,
     received: date,
+    *,
+    summarise: bool = True,
 ) -> ReportFact | None:
-    """Write (or replace) the facts of ``submission``'s current version, read from ``root``.
+    """Write (or replace) the facts of ``submission``'s current version, read from ``root``,
+    and keep the summary (:mod:`server.reports.summary`) in step unless ``summarise`` is
+    false (:func:`rebuild` recomputes it at the end).
 
     ``received`` dates a report that carries no date of its own. Returns None for a form the
     reports do not read.
     """
     extracted = extract(form_id, root)
-    held_before = _held_refs(session, submission.id)
-    session.execute(delete(ReportFact).where(ReportFact.submission_id == submission.id))
+    mine = ReportFact.submission_id == submission.id
+    areas: set[str] = set()
+    held_before: set[str] = set()
+    # An earlier version's facts (an edit, or a rebuild): taken away from the summary, then
+    # deleted. A new submission has none, and costs this one read by the unique index.
+    earlier = session.execute(select(ReportFact.id, ReportFact.hazard_area).where(mine)).first()
+    if earlier is not None:
+        held_before = _held_refs(session, submission.id)
+        if summarise:
+            summary.add(session, -1, mine)
+        session.execute(delete(ReportFact).where(mine))
+        if earlier.hazard_area:
+            areas.add(earlier.hazard_area)
     if extracted is None:
         if held_before:
-            place_destructions(session, submission.project_id, held_before)
+            areas |= place_destructions(
+                session, submission.project_id, held_before, summarise=summarise
+            )
+        if summarise:
+            summary.place_states(session, submission.project_id, areas)
         return None
     fact = _fact(submission, extracted, received)
     session.add(fact)
@@ -49,19 +69,31 @@ def record(
             [{"fact_id": fact.id, **vars(item)} for item in extracted.items],
         )
     if fact.hazard_area:
-        place_area(session, fact.project_id, fact.hazard_area)
+        place_area(session, fact.project_id, fact.hazard_area, pending=fact.id)
+        areas.add(fact.hazard_area)
     if fact.kind == "eod_destruction":
-        _place_destruction(session, fact)
+        # Not summed yet: placed before it is added to the summary.
+        areas |= _place_destruction(session, fact.id, fact.project_id)
     held = held_before | {i.item_key for i in extracted.items if i.kind == "held"}
     if held:
-        place_destructions(session, fact.project_id, held)
+        areas |= place_destructions(
+            session, fact.project_id, held, summarise=summarise, pending=fact.id
+        )
+    if summarise:
+        summary.add(session, 1, ReportFact.id == fact.id)
+        summary.place_states(session, fact.project_id, areas)
     return fact
 
 
-def place_area(session: Session, project_id: int, hazard_area: str) -> None:
+def place_area(
+    session: Session, project_id: int, hazard_area: str, *, pending: int | None = None
+) -> None:
     """Give every fact about a hazard area the area's place: the P-codes and code of the
     latest hazard report naming it (by date of information, then arrival). A report about an
-    area carries no place of its own, and grouping by place must not need a join."""
+    area carries no place of its own, and grouping by place must not need a join.
+
+    The facts that move are moved in the summary too, but for ``pending`` (a fact not summed
+    yet)."""
     f = ReportFact
     latest = session.execute(
         select(f.admin1, f.admin2, f.admin3, f.ha_code)
@@ -76,21 +108,52 @@ def place_area(session: Session, project_id: int, hazard_area: str) -> None:
     ).first()
     if latest is None:
         return
-    session.execute(
-        update(f)
-        .where(f.project_id == project_id, f.hazard_area == hazard_area)
-        .values(
-            admin1=latest.admin1, admin2=latest.admin2, admin3=latest.admin3, ha_code=latest.ha_code
+    moved = list(
+        session.scalars(
+            select(f.id).where(
+                f.project_id == project_id,
+                f.hazard_area == hazard_area,
+                or_(
+                    f.admin1.is_distinct_from(latest.admin1),
+                    f.admin2.is_distinct_from(latest.admin2),
+                    f.admin3.is_distinct_from(latest.admin3),
+                    f.ha_code.is_distinct_from(latest.ha_code),
+                ),
+            )
         )
     )
+    summed = [fact_id for fact_id in moved if fact_id != pending]
+    if summed:
+        summary.add(session, -1, f.id.in_(summed))
+    if moved:
+        session.execute(
+            update(f)
+            .where(f.id.in_(moved))
+            .values(
+                admin1=latest.admin1,
+                admin2=latest.admin2,
+                admin3=latest.admin3,
+                ha_code=latest.ha_code,
+            )
+        )
+    if summed:
+        summary.add(session, 1, f.id.in_(summed))
 
 
-def place_destructions(session: Session, project_id: int, refs: set[str]) -> None:
+def place_destructions(
+    session: Session,
+    project_id: int,
+    refs: set[str],
+    *,
+    summarise: bool = True,
+    pending: int | None = None,
+) -> set[str]:
     """Place again the later destructions of items with these tag references (their finding
-    report arrived, changed or went)."""
+    report arrived, changed or went), moving them in the summary when ``summarise`` (but for
+    ``pending``, a fact not summed yet). Returns the hazard areas they left or joined."""
     f, i = ReportFact, ReportItem
-    facts = session.scalars(
-        select(f)
+    fact_ids = session.scalars(
+        select(f.id)
         .join(i, i.fact_id == f.id)
         .where(
             f.project_id == project_id,
@@ -100,25 +163,33 @@ def place_destructions(session: Session, project_id: int, refs: set[str]) -> Non
         )
         .distinct()
     ).all()
-    for fact in facts:
-        _place_destruction(session, fact)
+    areas: set[str] = set()
+    for fact_id in fact_ids:
+        summed = summarise and fact_id != pending
+        if summed:
+            summary.add(session, -1, f.id == fact_id)
+        areas |= _place_destruction(session, fact_id, project_id)
+        if summed:
+            summary.add(session, 1, f.id == fact_id)
+    return areas
 
 
-def _place_destruction(session: Session, fact: ReportFact) -> None:
+def _place_destruction(session: Session, fact_id: int, project_id: int) -> set[str]:
     """A later destruction counts where its item was found: it takes the hazard area and place
     of the report that removed the item (matched by tag reference, the first item that matches;
     the earliest such report), and keeps its own date, operator and tasking order. Without a
-    match it has no place (ADR 0018)."""
+    match it has no place (ADR 0018). Returns the hazard areas it left or joined."""
     f, i, held = ReportFact, ReportItem, aliased(ReportItem)
+    before = session.scalar(select(f.hazard_area).where(f.id == fact_id))
     origin = session.execute(
         select(f.hazard_area, f.ha_code, f.admin1, f.admin2, f.admin3)
         .join(held, held.fact_id == f.id)
         .join(i, (i.item_key == held.item_key) & (i.kind == "destroyed"))
         .where(
-            i.fact_id == fact.id,
+            i.fact_id == fact_id,
             held.kind == "held",
             held.item_key != "",
-            f.project_id == fact.project_id,
+            f.project_id == project_id,
         )
         .order_by(i.id, f.id)
         .limit(1)
@@ -128,7 +199,8 @@ def _place_destruction(session: Session, fact: ReportFact) -> None:
         if origin is not None
         else dict.fromkeys(("hazard_area", "ha_code", "admin1", "admin2", "admin3"))
     )
-    session.execute(update(f).where(f.id == fact.id).values(**place))
+    session.execute(update(f).where(f.id == fact_id).values(**place))
+    return {area for area in (before, place["hazard_area"]) if area}
 
 
 def _held_refs(session: Session, submission_id: int) -> set[str]:
@@ -143,12 +215,19 @@ def _held_refs(session: Session, submission_id: int) -> set[str]:
 
 
 def review_changed(session: Session, submission: Submission) -> None:
-    """Copy a data verifier's decision to the submission's facts."""
-    session.execute(
-        update(ReportFact)
-        .where(ReportFact.submission_id == submission.id)
-        .values(approved=submission.review_state == ReviewState.APPROVED.value)
-    )
+    """Copy a data verifier's decision to the submission's facts (and move them in the
+    summary, when the decision changes whether they are approved)."""
+    f = ReportFact
+    approved = submission.review_state == ReviewState.APPROVED.value
+    changed = (f.submission_id == submission.id, f.approved.is_not(approved))
+    flipped = session.execute(select(f.id, f.hazard_area).where(*changed)).first()
+    if flipped is None:
+        return
+    summary.add(session, -1, f.id == flipped.id)
+    session.execute(update(f).where(f.id == flipped.id).values(approved=approved))
+    summary.add(session, 1, f.id == flipped.id)
+    if flipped.hazard_area:
+        summary.place_states(session, submission.project_id, {flipped.hazard_area})
 
 
 def rebuild(session: Session, project_id: int) -> int:
@@ -168,8 +247,10 @@ def rebuild(session: Session, project_id: int) -> int:
     written = 0
     for submission, form_id, xml, received_at in rows:
         root = parse(xml.encode("utf-8"), "the submission")
-        if record(session, submission, form_id, root, received_at.date()) is not None:
+        fact = record(session, submission, form_id, root, received_at.date(), summarise=False)
+        if fact is not None:
             written += 1
+    summary.resummarise(session, project_id)
     return written
 
 

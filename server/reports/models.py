@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Date, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db import Base, utcnow
@@ -23,6 +23,8 @@ class ReportFact(Base):
     __table_args__ = (
         Index("ix_report_facts_project_date", "project_id", "fact_date"),
         Index("ix_report_facts_project_area", "project_id", "hazard_area", "fact_date"),
+        # Risk education, accidents and assessments are a few percent of a year's reports.
+        Index("ix_report_facts_project_kind_date", "project_id", "kind", "fact_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -83,6 +85,72 @@ class ReportItem(Base):
     status: Mapped[str] = mapped_column(String(32), default="")
     item_key: Mapped[str] = mapped_column(String(64), default="")
     quantity: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReportSum(Base):
+    """The sums a report adds up, per project, month, approval and the keys reports group by
+    (ADR 0017): kept at intake with the facts, so a year's report reads the rows of twelve
+    months instead of its facts. ``item_kind`` is empty on the row of the reports themselves
+    (``reports``, the m²) and names the items on an item row (``items``, ``quantity``).
+
+    Every key column is NOT NULL ('' for none) so that a key is one row (the upsert's
+    conflict target); a row whose ``reports`` and ``items`` are both 0 counts nothing."""
+
+    __tablename__ = "report_sums"
+    __table_args__ = (
+        Index(
+            "uq_report_sums_key",
+            "project_id", "month", "approved", "kind", "organisation", "admin1", "admin2",
+            "on_area", "eore_method", "item_kind", "category", "model", "sex", "age", "grp",
+            "outcome",
+            unique=True,
+        ),
+        # A report reads the rows of one kind of item (or the reports' own) over some months.
+        Index("ix_report_sums_project_item_month", "project_id", "item_kind", "month"),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    month: Mapped[date] = mapped_column(Date)  # its first day
+    approved: Mapped[bool] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(24))
+    organisation: Mapped[str] = mapped_column(String(200))
+    admin1: Mapped[str] = mapped_column(String(32))
+    admin2: Mapped[str] = mapped_column(String(32))
+    on_area: Mapped[bool] = mapped_column()  # the reports name a hazard area
+    eore_method: Mapped[str] = mapped_column(String(32))
+    item_kind: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(64))
+    sex: Mapped[str] = mapped_column(String(16))
+    age: Mapped[str] = mapped_column(String(16))
+    grp: Mapped[str] = mapped_column(String(24))
+    outcome: Mapped[str] = mapped_column(String(16))
+    reports: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled_m2: Mapped[float] = mapped_column(Float, default=0.0)
+    reduced_m2: Mapped[float] = mapped_column(Float, default=0.0)
+    cleared_m2: Mapped[float] = mapped_column(Float, default=0.0)
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    quantity: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReportAreaState(Base):
+    """Per hazard area, its latest report with a status (``approved``: among approved ones
+    only), as ``key`` (days since 1970 times 2**32 plus the fact's id) and ``fact_id``, and
+    the first date a report names cluster munition remnants on it. Kept at intake; a report
+    of the state on a date reads it for the areas with no report after that date (ADR 0017)."""
+
+    __tablename__ = "report_area_states"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    hazard_area: Mapped[str] = mapped_column(String(64), primary_key=True)
+    approved: Mapped[bool] = mapped_column(primary_key=True)
+    # None when no report (approved, for ``approved``) gives the area a status.
+    key: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    fact_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    cmr_since: Mapped[date | None] = mapped_column(Date, default=None)
 
 
 class ReportSettings(Base):

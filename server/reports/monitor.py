@@ -22,22 +22,33 @@ from server.reports.outputs import (
 _M2 = ["cancelled_m2", "reduced_m2", "cleared_m2", "released_m2"]
 
 
-def monitor(session: Session, scope: Scope, minimum: int) -> tuple[dict[str, Any], list[Table]]:
+def monitor(
+    session: Session, scope: Scope, minimum: int, explain: bool = False
+) -> tuple[dict[str, Any], list[Table]]:
+    """The figures and their tables; with ``explain``, each land release figure, device
+    category and the casualties name the submissions behind them."""
     land = {
-        "cmr": _released(land_released(session, scope, (), cmr_only=True)),
-        "all": _released(land_released(session, scope, ())),
+        "cmr": _released(land_released(session, scope, (), cmr_only=True, explain=explain)),
+        "all": _released(land_released(session, scope, (), explain=explain)),
     }
-    destroyed = counted(session, scope, "destroyed", ("category", "model"))
+    destroyed = counted(session, scope, "destroyed", ("category", "model"), explain=explain)
     submunitions = sum(
         int(s.values["count"])
         for (category, model), s in destroyed.items()
         if category == "cmr" and model not in NOT_SUBMUNITIONS
     )
     by_category: dict[str, int] = {}
+    behind: dict[str, set[int]] = {}
     for (category, _model), sums in destroyed.items():
         by_category[category] = by_category.get(category, 0) + int(sums.values["count"])
-    casualties = _casualties(session, scope, minimum)
-    devices = [{"category": c, "quantity": n} for c, n in sorted(by_category.items())]
+        behind.setdefault(category, set()).update(sums.submissions)
+    casualties = _casualties(session, scope, minimum, explain)
+    devices: list[dict[str, Any]] = [
+        {"category": c, "quantity": n} for c, n in sorted(by_category.items())
+    ]
+    if explain:
+        for row in devices:
+            row["submissions"] = sorted(behind[row["category"]])
     data = {
         "land_released": land,
         "submunitions_destroyed": submunitions,
@@ -48,6 +59,7 @@ def monitor(session: Session, scope: Scope, minimum: int) -> tuple[dict[str, Any
     casualty_rows = [
         {"figure": name, **(value if isinstance(value, dict) else {"count": value})}
         for name, value in casualties.items()
+        if name != "submissions"
     ]
     tables = [
         Table(
@@ -69,10 +81,10 @@ def monitor(session: Session, scope: Scope, minimum: int) -> tuple[dict[str, Any
     return data, tables
 
 
-def _released(folded: dict[tuple[str, ...], Any]) -> dict[str, float]:
+def _released(folded: dict[tuple[str, ...], Any]) -> dict[str, Any]:
     sums = folded.get(())
     values = sums.values if sums is not None else {}
-    out: dict[str, float] = {}
+    out: dict[str, Any] = {}
     total = 0.0
     for name in ("cancelled", "reduced", "cleared"):
         value = float(values.get(f"{name}_m2", 0.0))
@@ -81,16 +93,18 @@ def _released(folded: dict[tuple[str, ...], Any]) -> dict[str, float]:
         out[f"{name}_km2"] = km2(value)
     out["released_m2"] = m2(total)
     out["released_km2"] = km2(total)
+    if sums is not None and sums.submissions:
+        out["submissions"] = sorted(sums.submissions)
     return out
 
 
-def _casualties(session: Session, scope: Scope, minimum: int) -> dict[str, Any]:
-    folded = counted(session, scope, "casualty", ("outcome", "grp", "age", "sex"))
+def _casualties(session: Session, scope: Scope, minimum: int, explain: bool) -> dict[str, Any]:
+    folded = counted(session, scope, "casualty", ("outcome", "grp", "age", "sex"), explain=explain)
 
     def total(position: int, value: str) -> int:
         return sum(int(s.values["count"]) for k, s in folded.items() if k[position] == value)
 
-    return {
+    figures: dict[str, Any] = {
         "total": sum(int(s.values["count"]) for s in folded.values()),
         "killed": total(0, "killed"),
         "injured": total(0, "injured"),
@@ -106,3 +120,7 @@ def _casualties(session: Session, scope: Scope, minimum: int) -> dict[str, Any]:
         "male": cell(total(3, "male"), minimum),
         "sex_unknown": cell(total(3, "unknown"), minimum),
     }
+    if explain:
+        # Behind the national totals (never suppressed), not behind a breakdown's cells.
+        figures["submissions"] = sorted({i for s in folded.values() for i in s.submissions})
+    return figures

@@ -21,8 +21,8 @@ about an area carry their own P-codes. Areas are stored and summed in m².
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -42,12 +42,13 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union_all,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.functions import FunctionElement
 
-from server.reports.models import ReportFact, ReportItem
+from server.reports.models import ReportAreaState, ReportFact, ReportItem, ReportSum
 from server.submissions.models import Submission
 
 CLOSED_STATUSES = frozenset({"cleared", "cancelled", "handed_over"})
@@ -224,13 +225,11 @@ def area_places(
 
 
 def cmr_areas_query(project_id: int, end: date) -> Select[Any]:
-    """The hazard areas some report up to ``end`` names cluster munition remnants on."""
-    g = aliased(ReportFact)
-    return select(g.hazard_area).where(
-        g.project_id == project_id,
-        g.hazard_area.is_not(None),
-        g.fact_date <= end,
-        g.contamination.like("%cmr%"),
+    """The hazard areas some report up to ``end`` names cluster munition remnants on (the
+    first date one does is kept per area, :mod:`server.reports.summary`)."""
+    st = ReportAreaState
+    return select(st.hazard_area).where(
+        st.project_id == project_id, st.approved.is_(False), st.cmr_since <= end
     )
 
 
@@ -244,20 +243,59 @@ def area_views(
     """Every hazard area as the latest report up to ``scope.end`` leaves it (approved
     reports only when the scope says so), filtered by the scope's areas, by being open or
     closed, and by cluster munition remnants."""
+    query = _area_query(scope, is_open, cmr_only)
+    return [
+        AreaView(
+            hazard_area=row.hazard_area,
+            ha_code=row.ha_code,
+            admin1=row.admin1,
+            admin2=row.admin2,
+            hazard_type=row.hazard_type,
+            status=row.status,
+            contamination=frozenset(row.contamination.split()),
+            remaining_m2=float(row.remaining_m2 or 0.0),
+            submission_id=row.submission_id,
+        )
+        for row in session.execute(query)
+    ]
+
+
+def area_totals(
+    session: Session,
+    scope: Scope,
+    by: Sequence[str],
+    *,
+    is_open: bool | None = None,
+    cmr_only: bool = False,
+) -> dict[tuple[str, ...], tuple[int, float]]:
+    """The areas of :func:`area_views` counted, and their remaining m² summed, in SQL by
+    ``by`` (``admin1``, ``admin2``, ``hazard_type``, ``status``)."""
+    views = _area_query(scope, is_open, cmr_only).subquery()
+    group = [views.c[k] for k in by]
+    query = select(
+        *group, func.count().label("areas"), func.sum(views.c.remaining_m2).label("m2")
+    ).group_by(*group)
+    return {
+        tuple(str(getattr(row, k) or "") for k in by): (int(row.areas), float(row.m2 or 0.0))
+        for row in session.execute(query)
+    }
+
+
+def _area_query(scope: Scope, is_open: bool | None, cmr_only: bool) -> Select[Any]:
     f = ReportFact
     counted_here: list[ColumnElement[bool]] = [f.status.is_not(None)]
     if scope.approved_only:
         counted_here.append(f.approved.is_(True))
     if scope.operator is not None:
         counted_here.append(f.organisation == scope.operator)
-    latest = _latest(
-        [f.hazard_area, f.status, f.remaining_m2, f.ha_code, f.submission_id, f.hazard_type,
-         f.contamination, f.admin1, f.admin2],
-        scope.project_id,
-        scope.end,
-        counted_here,
-        cmr_only=cmr_only,
-    )  # fmt: skip
+    columns = [f.hazard_area, f.status, f.remaining_m2, f.ha_code, f.submission_id,
+               f.hazard_type, f.contamination, f.admin1, f.admin2]  # fmt: skip
+    if scope.operator is None:
+        latest = _latest_kept(columns, scope, counted_here, cmr_only=cmr_only)
+    else:
+        latest = _latest(
+            columns, scope.project_id, scope.end, counted_here, cmr_only=cmr_only
+        ).subquery()
     admin1 = func.coalesce(latest.c.admin1, "")
     admin2 = func.coalesce(latest.c.admin2, "")
     query = select(
@@ -280,20 +318,38 @@ def area_views(
         query = query.where(or_(admin1.in_(wanted), admin2.in_(wanted)))
     if scope.hazard_areas is not None:
         query = query.where(latest.c.hazard_area.in_(sorted(scope.hazard_areas)))
-    return [
-        AreaView(
-            hazard_area=row.hazard_area,
-            ha_code=row.ha_code,
-            admin1=row.admin1,
-            admin2=row.admin2,
-            hazard_type=row.hazard_type,
-            status=row.status,
-            contamination=frozenset(row.contamination.split()),
-            remaining_m2=float(row.remaining_m2 or 0.0),
-            submission_id=row.submission_id,
-        )
-        for row in session.execute(query)
+    return query
+
+
+def _latest_kept(
+    columns: Sequence[Any],
+    scope: Scope,
+    conditions: Sequence[ColumnElement[bool]],
+    *,
+    cmr_only: bool,
+) -> Subquery:
+    """As :func:`_latest`, reading the latest report of each area from the area states
+    (:mod:`server.reports.summary`) where no report about the area is dated after
+    ``scope.end``, and from the facts for the others (a report of a past year)."""
+    f, st = ReportFact, ReportAreaState
+    after_end = ((scope.end - date(1970, 1, 1)).days + 1) * ID_SPAN
+    kept = [
+        st.project_id == scope.project_id,
+        st.approved.is_(scope.approved_only),
     ]
+    kept_now = select(*columns).join(st, st.fact_id == f.id).where(*kept, st.key < after_end)
+    if cmr_only:
+        kept_now = kept_now.where(st.cmr_since <= scope.end)
+    later = select(st.hazard_area).where(*kept, st.key >= after_end)
+    from_facts = _latest(
+        columns,
+        scope.project_id,
+        scope.end,
+        conditions,
+        cmr_only=cmr_only,
+        areas=later,
+    )
+    return union_all(kept_now, from_facts).subquery()
 
 
 def _latest(
@@ -303,40 +359,38 @@ def _latest(
     conditions: Sequence[ColumnElement[bool]],
     *,
     cmr_only: bool = False,
-) -> Subquery:
+    areas: Select[Any] | None = None,
+) -> Select[Any]:
     """Per hazard area, the columns of its latest fact up to ``end`` among those meeting
     ``conditions`` (date of information, then arrival); with ``cmr_only``, only for areas some
     report up to ``end`` (any report) names cluster munition remnants on.
 
     One grouped pass over the areas' facts: the latest fact is the greatest of one number that
-    orders by date, then id (:func:`_day_then_id`), and the remnants a condition on the same
+    orders by date, then id (:func:`day_then_id`), and the remnants a condition on the same
     pass; then a join by primary key. (Two passes, or a window function, read or sort
     every fact twice.)"""
     f = ReportFact
     wanted = and_(*conditions) if conditions else true()
     per_area = (
-        select(func.max(case((wanted, _day_then_id(f.fact_date, f.id)), else_=None)).label("key"))
+        select(func.max(case((wanted, day_then_id(f.fact_date, f.id)), else_=None)).label("key"))
         .where(f.project_id == project_id, f.hazard_area.is_not(None), f.fact_date <= end)
         .group_by(f.hazard_area)
     )
+    if areas is not None:
+        per_area = per_area.where(f.hazard_area.in_(areas))
     if cmr_only:
         per_area = per_area.having(func.max(case((f.contamination.like("%cmr%"), 1), else_=0)) == 1)
     last = per_area.subquery()
-    return (
-        select(*columns)
-        .join(last, f.id == last.c.key % _ID_SPAN)
-        .where(last.c.key.is_not(None))
-        .subquery()
-    )
+    return select(*columns).join(last, f.id == last.c.key % ID_SPAN).where(last.c.key.is_not(None))
 
 
 # A fact's id is below 2**32; a day number times 2**32 plus the id orders facts by date, then id,
 # and stays an exact integer (days since 1970 < 2**21).
-_ID_SPAN = 2**32
+ID_SPAN = 2**32
 
 
-def _day_then_id(day: Any, fact_id: Any) -> ColumnElement[int]:
-    return cast(_day_number(day), BigInteger) * _ID_SPAN + fact_id
+def day_then_id(day: Any, fact_id: Any) -> ColumnElement[int]:
+    return cast(_day_number(day), BigInteger) * ID_SPAN + fact_id
 
 
 class _DayNumber(FunctionElement[int]):
@@ -383,7 +437,8 @@ def land_released(
     conditions: list[ColumnElement[bool]] = [f.hazard_area.is_not(None), f.kind.in_(AREA_KINDS)]
     if cmr_only:
         conditions.append(f.hazard_area.in_(cmr_areas_query(scope.project_id, scope.end)))
-    return _fold(session, scope, by, columns, conditions, explain=explain)
+    summed = None if cmr_only else _Summed(AREA_KINDS, on_area=True)
+    return _fold(session, scope, by, columns, conditions, explain=explain, summed=summed)
 
 
 def counted(
@@ -397,10 +452,11 @@ def counted(
     """The quantities of the items of ``item_kind`` (destroyed, eore, land_beneficiary,
     casualty, referral) in reports dated in the period, folded by ``by`` (``count``)."""
     conditions: list[ColumnElement[bool]] = [ReportItem.kind == item_kind]
-    if item_kind in ITEM_FACT_KINDS:
+    kinds = ITEM_FACT_KINDS.get(item_kind)
+    if kinds is not None:
         # Narrow the reports first: the items of a few thousand are read by index, where
         # joining every item of the kind would hash hundreds of thousands.
-        conditions.append(ReportFact.kind.in_(ITEM_FACT_KINDS[item_kind]))
+        conditions.append(ReportFact.kind.in_(kinds))
     return _fold(
         session,
         scope,
@@ -409,6 +465,7 @@ def counted(
         conditions,
         items=True,
         explain=explain,
+        summed=_Summed(kinds, item_kind=item_kind),
     )
 
 
@@ -427,7 +484,15 @@ def facts_counted(
     f = ReportFact
     if not area_counts:
         sums = [func.count().label("count")]
-        return _fold(session, scope, by, sums, (f.kind.in_(kinds),), explain=explain)
+        return _fold(
+            session,
+            scope,
+            by,
+            sums,
+            (f.kind.in_(kinds),),
+            explain=explain,
+            summed=_Summed(tuple(kinds)),
+        )
     g = aliased(ReportFact)
     closing = select(g.hazard_area).where(
         *fact_filters(scope, g), g.hazard_area.is_not(None), g.status.in_(CLOSED_STATUSES)
@@ -467,6 +532,34 @@ def fact_filters(scope: Scope, f: Any = ReportFact) -> list[ColumnElement[bool]]
 
 
 _FACT_KEYS = {"operator": "organisation", "activity": "kind", "method": "eore_method"}
+_SUMMED_KEYS = frozenset({"admin1", "admin2", "operator", "activity", "method"})
+_SUMMED_ITEM_KEYS = frozenset({"category", "model", "sex", "age", "grp", "outcome"})
+
+
+@dataclass(frozen=True)
+class _Summed:
+    """What a fold counts, in the summary's terms: the reports of ``kinds`` (all when None),
+    those about a hazard area only with ``on_area``, or their items of ``item_kind``."""
+
+    kinds: tuple[str, ...] | None
+    on_area: bool = False
+    item_kind: str = ""
+
+
+def _whole_months(start: date, end: date) -> tuple[date, date] | None:
+    """The first days of the first and the last whole month from ``start`` to ``end``."""
+    first = start if start.day == 1 else _next_month(start)
+    after = _next_month(end)
+    last = end.replace(day=1) if (after - timedelta(days=1)) == end else _previous_month(end)
+    return (first, last) if first <= last else None
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _previous_month(day: date) -> date:
+    return date(day.year - (day.month == 1), (day.month - 2) % 12 + 1, 1)
 
 
 def _fold(
@@ -479,10 +572,97 @@ def _fold(
     items: bool = False,
     explain: bool = False,
     then: Callable[[Subquery], Sequence[Any]] | None = None,
+    summed: _Summed | None = None,
 ) -> dict[tuple[str, ...], Sum]:
     """Sums grouped in SQL by ``by``; a report about a hazard area is placed where the area
     is (:func:`server.reports.facts.place_area`), others by their own P-codes. With ``then``,
-    ``sums`` are per group and hazard area (``area``), and ``then`` sums those per group."""
+    ``sums`` are per group and hazard area (``area``), and ``then`` sums those per group.
+
+    With ``summed`` (what the fold counts, in the summary's terms), the whole months of the
+    period are read from the summary (:mod:`server.reports.summary`) and only the days before
+    and after them from the facts; not with ``explain`` (it names submissions) or a scope of
+    hazard areas."""
+    folded: dict[tuple[str, ...], Sum] = {}
+    allowed = _SUMMED_KEYS | (_SUMMED_ITEM_KEYS if items else frozenset())
+    months = _whole_months(scope.start, scope.end)
+    if (
+        summed is None
+        or months is None
+        or explain
+        or then is not None
+        or scope.hazard_areas is not None
+        or not set(by) <= allowed
+    ):
+        _fold_facts(session, scope, by, sums, conditions, folded, items, explain, then)
+        return folded
+    _fold_sums(session, scope, by, [s.key for s in sums], summed, months, folded)
+    first, last = months
+    if scope.start < first:
+        before = replace(scope, end=first - timedelta(days=1))
+        _fold_facts(session, before, by, sums, conditions, folded, items, False, None)
+    if _next_month(last) <= scope.end:
+        after = replace(scope, start=_next_month(last))
+        _fold_facts(session, after, by, sums, conditions, folded, items, False, None)
+    return folded
+
+
+def _fold_sums(
+    session: Session,
+    scope: Scope,
+    by: Sequence[str],
+    names: Sequence[str],
+    summed: _Summed,
+    months: tuple[date, date],
+    folded: dict[tuple[str, ...], Sum],
+) -> None:
+    s = ReportSum
+    key = {"operator": s.organisation, "activity": s.kind, "method": s.eore_method}
+    group = [(key[k] if k in key else getattr(s, k)).label(k) for k in by]
+    columns: dict[str, Any]
+    if summed.item_kind:
+        present, columns = s.items, {"count": s.quantity}
+    else:
+        present = s.reports
+        columns = {"count": s.reports, "cancelled_m2": s.cancelled_m2}
+        columns |= {"reduced_m2": s.reduced_m2, "cleared_m2": s.cleared_m2}
+    query = select(*group, *(func.sum(columns[n]).label(n) for n in names)).where(
+        s.project_id == scope.project_id,
+        s.month >= months[0],
+        s.month <= months[1],
+        s.item_kind == summed.item_kind,
+    )
+    if scope.approved_only:
+        query = query.where(s.approved.is_(True))
+    if scope.operator is not None:
+        query = query.where(s.organisation == scope.operator)
+    if summed.kinds is not None:
+        query = query.where(s.kind.in_(summed.kinds))
+    if summed.on_area:
+        query = query.where(s.on_area.is_(True))
+    if scope.admin_areas is not None:
+        wanted = sorted(scope.admin_areas)
+        query = query.where(or_(s.admin1.in_(wanted), s.admin2.in_(wanted)))
+    query = query.group_by(*group).having(func.sum(present) > 0)
+    width = len(by)
+    # By position: a large matrix has tens of thousands of rows, and a Row's attributes by
+    # name cost more than the folding.
+    for row in session.execute(query):
+        target = folded.setdefault(tuple(str(v or "") for v in row[:width]), Sum())
+        for name, value in zip(names, row[width:], strict=True):
+            target.add(name, float(value or 0))
+
+
+def _fold_facts(
+    session: Session,
+    scope: Scope,
+    by: Sequence[str],
+    sums: Sequence[Any],
+    conditions: Iterable[ColumnElement[bool]],
+    folded: dict[tuple[str, ...], Sum],
+    items: bool,
+    explain: bool,
+    then: Callable[[Subquery], Sequence[Any]] | None,
+) -> None:
     f = ReportFact
     admin = {"admin1": func.coalesce(f.admin1, ""), "admin2": func.coalesce(f.admin2, "")}
     group: list[Any] = []
@@ -520,18 +700,18 @@ def _fold(
         kept = [inner.c[column.key] for column in group]
         sums = then(inner)
         query = select(*kept, *sums).group_by(*kept)
-    folded: dict[tuple[str, ...], Sum] = {}
     names = [s.key for s in sums]
+    width = len(by)
+    area_at = list(by).index("hazard_area") if "hazard_area" in by else None
+    # Rows by position, as in _fold_sums: key, then the submission with explain, then sums.
     for row in session.execute(query):
-        folded_key = tuple(str(getattr(row, k) or "") for k in by)
-        target = folded.setdefault(folded_key, Sum())
-        for name in names:
-            target.add(name, float(getattr(row, name) or 0))
-        if "hazard_area" in by and row.hazard_area:
-            target.hazard_areas.add(row.hazard_area)
+        target = folded.setdefault(tuple(str(v or "") for v in row[:width]), Sum())
+        for name, value in zip(names, row[len(row) - len(names) :], strict=True):
+            target.add(name, float(value or 0))
+        if area_at is not None and row[area_at]:
+            target.hazard_areas.add(row[area_at])
         if explain:
-            target.submissions.add(row.submission_id)
-    return folded
+            target.submissions.add(row[width])
 
 
 def instance_ids(session: Session, submission_ids: Iterable[int]) -> dict[int, str]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from server.reports.document import cell
 from server.reports.models import ReportFact, ReportItem
-from server.reports.outputs import Scope, counted, fact_filters
+from server.reports.outputs import ITEM_FACT_KINDS, Scope, counted, fact_filters
 
 
 def casualty_rows(
@@ -69,7 +69,7 @@ def referral_rows(session: Session, scope: Scope, minimum: int) -> list[dict[str
     rows = session.execute(
         select(i.item_key, i.need, i.status, f.fact_date, f.id)
         .join(f, f.id == i.fact_id)
-        .where(*fact_filters(base), i.kind == "referral")
+        .where(*fact_filters(base), f.kind.in_(ITEM_FACT_KINDS["referral"]), i.kind == "referral")
         .order_by(f.fact_date, f.id)
     ).all()
     latest: dict[str, tuple[str, str]] = {}

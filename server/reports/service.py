@@ -116,7 +116,7 @@ def build(
     header: dict[str, Any] = {"approved_only": approved_only}
     if kind == "strategy":
         as_of = _as_of(args.get("as_of"), today)
-        data, tables = progress(session, project.id, as_of, approved_only, admin)
+        data, tables = progress(session, project.id, as_of, approved_only, admin, explain)
         period = f"up to {as_of.isoformat()}"
     else:
         allowed = (
@@ -140,7 +140,7 @@ def build(
             data, tables = article7(session, scope, minimum, explain, sources)
         elif kind == "monitor":
             header = {"year": chosen.start.year, **header}
-            data, tables = monitor(session, scope, minimum)
+            data, tables = monitor(session, scope, minimum, explain)
         else:
             header = {"period": period, "from": chosen.start.isoformat()}
             header |= {"to": chosen.end.isoformat(), "approved_only": approved_only}
@@ -178,11 +178,12 @@ def _name_submissions(session: Session, data: Any) -> None:
             for key, value in node.items():
                 if key == "submissions" and isinstance(value, list):
                     lists.append(value)
-                else:
+                elif isinstance(value, dict | list):
                     walk(value)
         elif isinstance(node, list):
             for value in node:
-                walk(value)
+                if isinstance(value, dict | list):
+                    walk(value)
 
     walk(data)
     names = instance_ids(session, {i for ids in lists for i in ids if isinstance(i, int)})

@@ -49,14 +49,21 @@ def check_target(target: NewTarget) -> None:
 
 
 def progress(
-    session: Session, project_id: int, as_of: date, approved_only: bool, admin: str | None
+    session: Session,
+    project_id: int,
+    as_of: date,
+    approved_only: bool,
+    admin: str | None,
+    explain: bool = False,
 ) -> tuple[dict[str, Any], list[Table]]:
+    """Each target's progress; with ``explain``, the submissions behind what was achieved (the
+    reports releasing the land, or the latest report on each area closed)."""
     query = select(StrategyTarget).where(StrategyTarget.project_id == project_id)
     if admin is not None:
         query = query.where(StrategyTarget.admin_pcode == admin)
     rows = []
     for target in session.scalars(query.order_by(StrategyTarget.id)):
-        rows.append(_progress(session, project_id, target, as_of, approved_only))
+        rows.append(_progress(session, project_id, target, as_of, approved_only, explain))
     columns = ["id", "label", "admin_pcode", "metric", "target_value", "start_date"]
     columns += ["target_date", "achieved", "percent", "rate_per_day", "projected_completion"]
     columns += ["on_track"]
@@ -68,18 +75,27 @@ def progress(
 
 
 def _progress(
-    session: Session, project_id: int, target: StrategyTarget, as_of: date, approved_only: bool
+    session: Session,
+    project_id: int,
+    target: StrategyTarget,
+    as_of: date,
+    approved_only: bool,
+    explain: bool,
 ) -> dict[str, Any]:
     end = min(as_of, target.target_date)
     admin = frozenset({target.admin_pcode}) if target.admin_pcode else None
     scope = Scope(project_id, target.start_date, end, approved_only, admin_areas=admin)
     achieved = 0.0
+    behind: set[int] = set()
     if end >= target.start_date:
         if target.metric == "areas_closed":
-            achieved = float(_closed(session, scope))
+            closed = _closed(session, scope)
+            achieved = float(len(closed))
+            behind = set(closed.values())
         else:
-            folded = land_released(session, scope, ())
+            folded = land_released(session, scope, (), explain=explain)
             values = folded[()].values if () in folded else {}
+            behind = folded[()].submissions if () in folded else set()
             names = (
                 ("cleared_m2",)
                 if target.metric == "cleared_m2"
@@ -115,12 +131,15 @@ def _progress(
     }
     if target.metric != "areas_closed":
         row["achieved_km2"] = km2(achieved)
+    if explain:
+        row["submissions"] = sorted(behind)
     return row
 
 
-def _closed(session: Session, scope: Scope) -> int:
-    """Areas closed at the scope's end that were not closed the day before it started."""
-    now = {v.hazard_area for v in area_views(session, scope, is_open=False)}
+def _closed(session: Session, scope: Scope) -> dict[str, int]:
+    """Areas closed at the scope's end that were not closed the day before it started, with
+    the submission of the latest report on each (the one leaving it closed)."""
+    now = {v.hazard_area: v.submission_id for v in area_views(session, scope, is_open=False)}
     before_scope = Scope(
         scope.project_id,
         scope.start,
@@ -129,4 +148,4 @@ def _closed(session: Session, scope: Scope) -> int:
         admin_areas=scope.admin_areas,
     )
     before = {v.hazard_area for v in area_views(session, before_scope, is_open=False)}
-    return len(now - before)
+    return {area: sid for area, sid in now.items() if area not in before}
