@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
@@ -41,20 +42,35 @@ from server.settings import Settings, load_or_create_secret
 from server.submissions.models import SubmissionAttachment, SubmissionVersion
 from server.submissions.service import IncomingAttachment, Submitter
 from server.sync.service import hub_context
+from server.ui.hub import (
+    LAPTOP_STATE,
+    CentreExchange,
+    LaptopState,
+    LaptopStateSource,
+    QueuedReport,
+    RefusedItem,
+)
 from server.urls import collect_qr_payload as collect_qr_payload  # the device's QR code
 from server.web import Runtime
 
 __all__ = [
     "AdoptReport",
+    "CentreExchange",
     "Device",
     "HubContext",
     "HubSubmission",
     "IssuedDevice",
+    "LaptopState",
+    "LaptopStateSource",
+    "QueuedReport",
+    "RefusedItem",
     "Runtime",
     "add_device",
     "adopt_entity_list",
     "close_runtime",
     "hub_project",
+    "install_laptop_state",
+    "installed_laptop_state",
     "instance_ids_since",
     "list_devices",
     "mirror_form",
@@ -117,6 +133,23 @@ def hub_project(session: Session, name: str = "") -> Project:
     elif name and project.name != name:
         project.name = name
     return project
+
+
+# --- what the laptop knows, for the web UI's Field hub page ---------------------------------
+
+
+def install_laptop_state(app: Flask, source: LaptopStateSource) -> None:
+    """Let the web UI's Field hub page ask the laptop what waits to go to the centre: the hub
+    calls this when it builds its app. ``source`` is called on each view of the page (and of
+    the home page), from the request's thread; what it raises is logged and the page says the
+    outbox could not be read."""
+    app.extensions[LAPTOP_STATE] = source
+
+
+def installed_laptop_state(app: Flask) -> LaptopStateSource | None:
+    """The source the hub installed on ``app``; None on a server that is not a hub."""
+    source: LaptopStateSource | None = app.extensions.get(LAPTOP_STATE)
+    return source
 
 
 # --- devices ---------------------------------------------------------------------------------

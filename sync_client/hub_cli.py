@@ -8,6 +8,7 @@ import os
 import tempfile
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -100,6 +101,7 @@ def serve(home: Path, config: hub.HubConfig, sync_every: int, summary_every: int
     import waitress
 
     from server import create_app
+    from server import hub as server_hub
 
     client_config = load_config(home)
     runtime = hub.open_hub(home)
@@ -108,6 +110,8 @@ def serve(home: Path, config: hub.HubConfig, sync_every: int, summary_every: int
     _refresh(home)
     _warn_if_empty(home, client_config)
     app = create_app(settings)
+    # The web UI's Field hub page reads the laptop's outbox through this.
+    server_hub.install_laptop_state(app, partial(hub.laptop_state, home))
     activity = hub_events.Activity()
     hub_events.install(app, activity, _echo)
     # Other coordinators' laptops exchange bundles with this one (`fieldsync peer sync`).
@@ -177,8 +181,26 @@ def _sync_loop(home: Path, every: int) -> None:
             sync_once(home)
         except FieldsyncError as exc:
             log.warning("background sync failed", extra={"error": str(exc)})
-        except Exception:
+            _record_failure(home, str(exc))
+        except Exception as exc:
             log.exception("background sync failed")
+            _record_failure(home, f"unexpected error: {type(exc).__name__}")
+
+
+def _record_failure(home: Path, reason: str) -> None:
+    """Keep the failure for the hub's web page; a store that cannot take it is only logged."""
+    from sync_client.store import open_store
+
+    try:
+        store = open_store(home)
+    except FieldsyncError:
+        return
+    try:
+        hub.record_failure(store, reason)
+    except Exception:  # the loop goes on whatever the store says
+        log.exception("could not record the failed sync")
+    finally:
+        store.close()
 
 
 def sync_once(home: Path) -> None:
@@ -187,7 +209,7 @@ def sync_once(home: Path) -> None:
     from sync_client.http import CONNECT_TIMEOUT, Api
     from sync_client.pull import pull
     from sync_client.push import push
-    from sync_client.store import open_store
+    from sync_client.store import open_store, utcnow
 
     config = load_config(home).require_login()
     assert config.project_id is not None
@@ -196,8 +218,14 @@ def sync_once(home: Path) -> None:
     try:
         hub.before_push(store, home, config.project_id, config.hub_id)
         push(store, api, config.project_id)
+        with store.transaction() as conn:
+            store.set_meta(conn, f"last_push:{config.project_id}", utcnow())
         pull(store, api, config.project_id)
+        with store.transaction() as conn:
+            store.set_meta(conn, f"last_pull:{config.project_id}", utcnow())
         hub.after_pull(store, home, config.project_id, config.project_name)
+        with store.transaction() as conn:
+            store.set_meta(conn, f"last_sync:{config.project_id}", utcnow())
     finally:
         store.close()
 
