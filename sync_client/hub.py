@@ -323,9 +323,10 @@ def before_push(store: Store, home: Path, project_id: int | None, hub_id: str) -
 
 
 def after_pull(
-    store: Store, home: Path, project_id: int | None, project_name: str = ""
+    store: Store, home: Path, project_id: int | None, project_name: str = "", pulled: bool = True
 ) -> MirrorReport:
-    """Serve what was just pulled (no-op when this laptop is not a hub)."""
+    """Serve what was just pulled (no-op when this laptop is not a hub); ``pulled``: a pull
+    from the centre just finished (not the hub starting), as the hub's page reports."""
     from server import hub as server_hub
 
     if not hub_exists(home) or project_id is None:
@@ -335,8 +336,9 @@ def after_pull(
         report = mirror(store, runtime, project_id, project_name)
     finally:
         server_hub.close_runtime(runtime)
-    with store.transaction() as conn:
-        store.set_meta(conn, EXCHANGE_DONE, utcnow())
+    if pulled:
+        with store.transaction() as conn:
+            store.set_meta(conn, EXCHANGE_DONE, utcnow())
     return report
 
 

@@ -169,7 +169,9 @@ def _refresh(home: Path) -> None:
         return
     store = open_store(home)
     try:
-        hub.after_pull(store, home, client_config.project_id, client_config.project_name)
+        hub.after_pull(
+            store, home, client_config.project_id, client_config.project_name, pulled=False
+        )
     finally:
         store.close()
 

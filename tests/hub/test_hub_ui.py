@@ -1,0 +1,170 @@
+"""The web UI's Field hub page on a real hub: `fieldsync hub` in its own process against the
+centre served by this test process, a tablet posting to the hub over OpenRosa, and a
+coordinator reading the hub's pages over HTTP before and after `fieldsync sync`."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+import requests
+from lxml import html as lxml_html
+from sqlalchemy import select
+
+from server import hub as server_hub
+from server.accounts import service as accounts
+from server.accounts.models import Role
+from server.db import transaction
+from server.forms.models import Form, FormState
+from server.forms.service import set_state
+from tests.conftest import LiveServer
+from tests.entities.conftest import Field
+from tests.entities.test_entity_service import clearance, new_area
+from tests.factories import DEFAULT_PASSWORD
+from tests.hub.test_hub_e2e import Hub, _plain, fieldsync, laptop
+from tests.ui.browserless import log_in
+
+__all__ = ["laptop"]
+
+EMAIL = "camp.coordinator@example.org"
+
+
+def hub_account(home: Path, email: str = EMAIL, personal_data: bool = False) -> int:
+    """A login on the hub itself (its own database), with the coordinator role in the hub's
+    project; returns the project's id on the hub."""
+    runtime = server_hub.open_runtime(home / "hub")
+    try:
+        with transaction(runtime.session_factory) as session:
+            project = server_hub.hub_project(session)
+            user = accounts.create_user(session, email, DEFAULT_PASSWORD)
+            accounts.grant_role(
+                session, user, project, Role.COORDINATOR, personal_data=personal_data
+            )
+            return project.id
+    finally:
+        server_hub.close_runtime(runtime)
+
+
+def table_rows(page: str, table_id: str) -> list[list[str]]:
+    tree = lxml_html.fromstring(page)
+    tables = tree.xpath(f'//table[@id="{table_id}"]')
+    if not tables:
+        return []
+    return [
+        [" ".join(cell.text_content().split()) for cell in row.xpath("./td")]
+        for row in tables[0].xpath("./tbody/tr")
+    ]
+
+
+def text_of(page: str, element_id: str) -> str:
+    found = lxml_html.fromstring(page).xpath(f'//*[@id="{element_id}"]')
+    assert found, f"no element {element_id!r} on the page"
+    return " ".join(found[0].text_content().split())
+
+
+def test_the_hub_page_shows_what_waits_and_what_is_provisional_until_a_sync(
+    field: Field, live_server: LiveServer, laptop: Hub
+) -> None:
+    known = str(uuid.uuid4())
+    field.receive(new_area(field, known))
+    assert fieldsync(laptop.home, "pull").returncode == 0
+    laptop.start()
+    tablet = laptop.add_device("team 1 tablet")
+    project_id = hub_account(laptop.home)
+    coordinator = log_in(laptop.url, EMAIL, DEFAULT_PASSWORD)
+    hub_page = f"{laptop.url}/ui/projects/{project_id}/hub"
+
+    before = coordinator.get(hub_page, timeout=30)
+    assert before.status_code == 200, before.text[:2000]
+    assert text_of(before.text, "nothing-waiting")
+    assert text_of(before.text, "no-provisional")
+    assert "never synced" in text_of(before.text, "sync-outcome")
+
+    update = clearance(
+        field, known, 1, status="in_clearance", cleared_area_m2="2000", remaining_area_m2="10000"
+    )
+    session = _plain(field, "eore_session")
+    assert tablet.submit(update) == 201
+    assert tablet.submit(session) == 201
+
+    waiting = coordinator.get(hub_page, timeout=30)
+    assert waiting.status_code == 200
+    reports = {row[0]: row for row in table_rows(waiting.text, "waiting-reports")}
+    assert set(reports) == {update.instance_id, session.instance_id}
+    assert all("on the hub" in row[3] for row in reports.values())
+    assert reports[session.instance_id][1] == "eore_session"
+    per_form = {row[0]: row[1] for row in table_rows(waiting.text, "waiting-forms")}
+    assert per_form == {"clearance_report": "1", "eore_session": "1"}
+    assert text_of(waiting.text, "fig-waiting") == "2"
+    # The outbox lists ids, never a form's answers.
+    assert "10000" not in text_of(waiting.text, "waiting")
+    changes = table_rows(waiting.text, "provisional-changes")
+    assert len(changes) == 1
+    record, list_name, _version, changed, report, _when = changes[0]
+    assert list_name == "hazard_areas"
+    assert "cleared_area_m2 = 2000" in changed
+    assert report == update.instance_id
+    assert record != known, "a hazard area is named by its label"
+    received = {(row[0], row[1]): row[2] for row in table_rows(waiting.text, "received-table")}
+    assert received == {
+        ("team 1 tablet", "clearance_report"): "1",
+        ("team 1 tablet", "eore_session"): "1",
+    }
+    assert "team 1 tablet" in text_of(waiting.text, "hub-devices")
+
+    # The home page sums it up and links to the page.
+    home = coordinator.get(f"{laptop.url}/ui/projects/{project_id}", timeout=30)
+    assert home.status_code == 200
+    assert text_of(home.text, "hub-waiting") == "2"
+    assert text_of(home.text, "hub-provisional") == "1"
+    assert 'id="nav-hub"' in home.text
+
+    synced = fieldsync(laptop.home, "sync")
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+
+    after = coordinator.get(hub_page, timeout=30)
+    assert after.status_code == 200
+    assert table_rows(after.text, "waiting-reports") == []
+    assert text_of(after.text, "nothing-waiting")
+    assert text_of(after.text, "fig-waiting") == "0"
+    assert table_rows(after.text, "provisional-changes") == []
+    assert text_of(after.text, "no-provisional")
+    assert "finished" in text_of(after.text, "sync-outcome")
+    assert text_of(after.text, "last-sync") != "never"
+    home = coordinator.get(f"{laptop.url}/ui/projects/{project_id}", timeout=30)
+    assert text_of(home.text, "hub-waiting") == "0"
+    assert text_of(home.text, "hub-provisional") == "0"
+
+    # A form closed at the centre meanwhile: the hub still takes it, the centre refuses it, and
+    # the page lists the refusal with the centre's reason instead of as waiting.
+    with transaction(field.factories.runtime.session_factory) as centre:
+        form = centre.scalars(
+            select(Form).where(
+                Form.project_id == field.project.id, Form.xml_form_id == "eore_session"
+            )
+        ).one()
+        set_state(centre, form, FormState.CLOSED, None)
+    late = _plain(field, "eore_session")
+    assert tablet.submit(late) == 201
+    refused_sync = fieldsync(laptop.home, "sync")
+    assert refused_sync.returncode != 0
+    refused = coordinator.get(hub_page, timeout=30)
+    rows = table_rows(refused.text, "refused-items")
+    assert len(rows) == 1
+    assert rows[0][1] == late.instance_id
+    assert rows[0][3] == "rejected"
+    assert "form.closed" in rows[0][4]
+    assert table_rows(refused.text, "waiting-reports") == []
+    assert text_of(refused.text, "fig-refused") == "1"
+
+
+def test_a_server_that_is_not_a_hub_has_no_hub_page(field: Field, live_server: LiveServer) -> None:
+    coordinator = field.factories.user(field.project, Role.COORDINATOR)
+    http = log_in(live_server.url, coordinator.email, DEFAULT_PASSWORD)
+    home = http.get(f"{live_server.url}/ui/projects/{field.project.id}", timeout=30)
+    assert home.status_code == 200
+    assert 'id="nav-hub"' not in home.text and 'id="hub-summary"' not in home.text
+    page = http.get(f"{live_server.url}/ui/projects/{field.project.id}/hub", timeout=30)
+    assert page.status_code == 404
+    assert re.search(r"not a field hub", page.text)
