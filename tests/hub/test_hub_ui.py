@@ -8,7 +8,6 @@ import re
 import uuid
 from pathlib import Path
 
-import requests
 from lxml import html as lxml_html
 from sqlalchemy import select
 
