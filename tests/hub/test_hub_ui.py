@@ -21,7 +21,7 @@ from tests.conftest import LiveServer
 from tests.entities.conftest import Field
 from tests.entities.test_entity_service import clearance, new_area
 from tests.factories import DEFAULT_PASSWORD
-from tests.hub.test_hub_e2e import Hub, _plain, fieldsync, laptop
+from tests.hub.test_hub_e2e import Hub, Tablet, _plain, fieldsync, laptop
 from tests.ui.browserless import log_in
 
 __all__ = ["laptop"]
@@ -167,3 +167,57 @@ def test_a_server_that_is_not_a_hub_has_no_hub_page(field: Field, live_server: L
     page = http.get(f"{live_server.url}/ui/projects/{field.project.id}/hub", timeout=30)
     assert page.status_code == 404
     assert re.search(r"not a field hub", page.text)
+
+
+def test_a_survivors_name_never_reaches_the_hub_page(
+    field: Field, live_server: LiveServer, laptop: Hub
+) -> None:
+    """The name stays in the submission (the survivors list keeps a pseudonymous code and the
+    village); the page lists the report by id and the record by that code, for every role."""
+    assert fieldsync(laptop.home, "pull").returncode == 0
+    laptop.start()
+    added = fieldsync(
+        laptop.home,
+        "hub",
+        "add-device",
+        "VA tablet",
+        "--url",
+        laptop.url,
+        "--form",
+        "survivor_needs_assessment",
+    )
+    assert added.returncode == 0, added.stderr
+    va = Tablet(added.stdout.strip().splitlines()[-1])
+    project_id = hub_account(laptop.home)
+    hub_account(laptop.home, "caseworker@example.org", personal_data=True)
+    person = str(uuid.uuid4())
+    assessment = field.fill(
+        "survivor_needs_assessment",
+        entity_id=person,
+        create=True,
+        label="SV-0301 Pek, Xiengkhuang",
+        values={
+            "survivor_code": "SV-0301",
+            "consent_followup": "yes",
+            "consent_sharing": "yes",
+            "sex": "female",
+            "demographics/pii_full_name": "Khamla Vongsa",
+            "demographics/pii_phone": "+856 20 5555 1234",
+        },
+    )
+    assert va.submit(assessment) == 201
+    hub_page = f"{laptop.url}/ui/projects/{project_id}/hub"
+    for email in (EMAIL, "caseworker@example.org"):
+        http = log_in(laptop.url, email, DEFAULT_PASSWORD)
+        for url in (hub_page, f"{laptop.url}/ui/projects/{project_id}"):
+            answer = http.get(url, timeout=30)
+            assert answer.status_code == 200, (email, url)
+            assert "Khamla" not in answer.text and "5555 1234" not in answer.text, (email, url)
+        page = http.get(hub_page, timeout=30).text
+        waiting = table_rows(page, "waiting-reports")
+        assert [(row[0], row[1]) for row in waiting] == [
+            (assessment.instance_id, "survivor_needs_assessment")
+        ]
+        changes = table_rows(page, "provisional-changes")
+        assert [(row[1], row[4]) for row in changes] == [("survivors", assessment.instance_id)]
+        assert "survivor_code = SV-0301" in changes[0][3]
