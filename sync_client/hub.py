@@ -102,6 +102,32 @@ def open_hub(home: Path) -> Runtime:
     return server_hub.open_runtime(hub_dir(home))
 
 
+# --- logins for the hub's web pages ------------------------------------------------------------
+
+
+def add_account(
+    home: Path, email: str, password: str, role: str, caseworker: bool, project_name: str = ""
+) -> int:
+    """Create a login for the hub's web pages; returns the hub project's id.
+
+    Raises:
+        UsageError: the email is taken, or the email, password or role is refused.
+    """
+    from server import hub as server_hub
+
+    runtime = open_hub(home)
+    try:
+        with server_hub.writing(runtime) as session:
+            account = server_hub.add_account(
+                session, email, password, role, caseworker, project_name
+            )
+        return account.project_id
+    except server_hub.Problem as problem:
+        raise UsageError(f"{email}: {problem.detail or problem.title}") from None
+    finally:
+        server_hub.close_runtime(runtime)
+
+
 # --- devices ---------------------------------------------------------------------------------
 
 

@@ -323,6 +323,44 @@ def write_png(code: object, png: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+@hub_group.command(
+    "add-user",
+    help=(
+        "Create a login for this hub's web pages (/ui/ at the hub's address: what the tablets "
+        "sent, what waits to sync, provisional changes) with a role in the hub's project. The "
+        "password is asked for, or read from standard input. The login is the hub's own."
+    ),
+)
+@click.argument("email")
+@click.option(
+    "--role",
+    type=click.Choice(["viewer", "coordinator", "administrator"]),
+    default="coordinator",
+    show_default=True,
+    help="The role in the hub's project.",
+)
+@click.option(
+    "--caseworker",
+    is_flag=True,
+    help="A survivor caseworker: may read survivors' personal data on the hub's pages.",
+)
+def add_user(email: str, role: str, caseworker: bool) -> None:
+    import sys
+
+    if sys.stdin is not None and sys.stdin.isatty():
+        password = str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    else:
+        password = (sys.stdin.readline() if sys.stdin is not None else "").rstrip("\r\n")
+        if not password:
+            raise UsageError("no password on standard input")
+    home = fieldsync_home()
+    project_id = hub.add_account(
+        home, email, password, role, caseworker, load_config(home).project_name
+    )
+    base = device_base(hub.load_hub_config(home))
+    click.echo(f"{email} can log in at {base}/ui/ ({role} in the hub's project {project_id})")
+
+
 @hub_group.command("devices", help="List the tablets this hub issued tokens to.")
 def devices() -> None:
     for device_id, name, revoked in hub.list_devices(fieldsync_home()):

@@ -11,12 +11,11 @@ from pathlib import Path
 from lxml import html as lxml_html
 from sqlalchemy import select
 
-from server import hub as server_hub
-from server.accounts import service as accounts
 from server.accounts.models import Role
 from server.db import transaction
 from server.forms.models import Form, FormState
 from server.forms.service import set_state
+from sync_client.errors import UsageError
 from tests.conftest import LiveServer
 from tests.entities.conftest import Field
 from tests.entities.test_entity_service import clearance, new_area
@@ -29,20 +28,21 @@ __all__ = ["laptop"]
 EMAIL = "camp.coordinator@example.org"
 
 
-def hub_account(home: Path, email: str = EMAIL, personal_data: bool = False) -> int:
-    """A login on the hub itself (its own database), with the coordinator role in the hub's
+def hub_account(home: Path, email: str = EMAIL, caseworker: bool = False) -> int:
+    """A login on the hub itself (`fieldsync hub add-user`), a coordinator in the hub's
     project; returns the project's id on the hub."""
-    runtime = server_hub.open_runtime(home / "hub")
-    try:
-        with transaction(runtime.session_factory) as session:
-            project = server_hub.hub_project(session)
-            user = accounts.create_user(session, email, DEFAULT_PASSWORD)
-            accounts.grant_role(
-                session, user, project, Role.COORDINATOR, personal_data=personal_data
-            )
-            return project.id
-    finally:
-        server_hub.close_runtime(runtime)
+    added = fieldsync(
+        home,
+        "hub",
+        "add-user",
+        email,
+        *(["--caseworker"] if caseworker else []),
+        stdin=DEFAULT_PASSWORD + "\n",
+    )
+    assert added.returncode == 0, added.stderr
+    found = re.search(r"project (\d+)\)", added.stdout)
+    assert found, added.stdout
+    return int(found.group(1))
 
 
 def table_rows(page: str, table_id: str) -> list[list[str]]:
@@ -189,7 +189,7 @@ def test_a_survivors_name_never_reaches_the_hub_page(
     assert added.returncode == 0, added.stderr
     va = Tablet(added.stdout.strip().splitlines()[-1])
     project_id = hub_account(laptop.home)
-    hub_account(laptop.home, "caseworker@example.org", personal_data=True)
+    hub_account(laptop.home, "caseworker@example.org", caseworker=True)
     person = str(uuid.uuid4())
     assessment = field.fill(
         "survivor_needs_assessment",
@@ -221,3 +221,14 @@ def test_a_survivors_name_never_reaches_the_hub_page(
         changes = table_rows(page, "provisional-changes")
         assert [(row[1], row[4]) for row in changes] == [("survivors", assessment.instance_id)]
         assert "survivor_code = SV-0301" in changes[0][3]
+
+
+def test_add_user_refuses_a_short_password_and_a_taken_email_in_one_line(tmp_path: Path) -> None:
+    home = tmp_path / "laptop"
+    short = fieldsync(home, "hub", "add-user", EMAIL, stdin="short\n")
+    assert short.returncode == UsageError.exit_code
+    assert short.stderr.count("\n") == 1 and "password" in short.stderr, short.stderr
+    assert hub_account(home) > 0
+    again = fieldsync(home, "hub", "add-user", EMAIL, stdin=DEFAULT_PASSWORD + "\n")
+    assert again.returncode == UsageError.exit_code
+    assert again.stderr.count("\n") == 1 and EMAIL in again.stderr, again.stderr
