@@ -80,17 +80,21 @@ class CentreExchange:
 
     @property
     def outcome(self) -> str:
-        """``ok``, ``failed``, ``unfinished`` (an attempt with no finished pull after it) or
-        ``never``."""
-        latest = max(
-            (t for t in (self.last_attempt, self.last_done, self.failed_at) if t is not None),
-            default=None,
-        )
-        if latest is None:
+        """``ok`` (a push, pull or sync finished last), ``failed`` (the hub's background sync
+        failed last), ``unfinished`` (a push or sync started after the last one that finished)
+        or ``never``."""
+        finished = [
+            t
+            for t in (self.last_done, self.last_pull, self.last_push, self.last_sync)
+            if t is not None
+        ]
+        events = [*finished, *(t for t in (self.last_attempt, self.failed_at) if t is not None)]
+        if not events:
             return "never"
+        latest = max(events)
         if self.failed_at is not None and latest == self.failed_at:
             return "failed"
-        if self.last_done is not None and latest == self.last_done:
+        if latest in finished:
             return "ok"
         return "unfinished"
 

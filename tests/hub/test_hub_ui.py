@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import pytest
 from lxml import html as lxml_html
 from sqlalchemy import select
 
@@ -15,12 +18,15 @@ from server.accounts.models import Role
 from server.db import transaction
 from server.forms.models import Form, FormState
 from server.forms.service import set_state
+from server.hub import CentreExchange
 from sync_client.errors import UsageError
 from tests.conftest import LiveServer
 from tests.entities.conftest import Field
 from tests.entities.test_entity_service import clearance, new_area
 from tests.factories import DEFAULT_PASSWORD
 from tests.hub.test_hub_e2e import Hub, Tablet, _plain, fieldsync, laptop
+from tests.ui.browser import chromium as chromium
+from tests.ui.browser import open_browser
 from tests.ui.browserless import log_in
 
 __all__ = ["laptop"]
@@ -78,7 +84,9 @@ def test_the_hub_page_shows_what_waits_and_what_is_provisional_until_a_sync(
     assert before.status_code == 200, before.text[:2000]
     assert text_of(before.text, "nothing-waiting")
     assert text_of(before.text, "no-provisional")
-    assert "never synced" in text_of(before.text, "sync-outcome")
+    # Only the pull made before the hub started, nothing pushed yet.
+    assert "finished. Last push: never" in text_of(before.text, "sync-outcome")
+    assert text_of(before.text, "last-sync") == "never"
 
     update = clearance(
         field, known, 1, status="in_clearance", cleared_area_m2="2000", remaining_area_m2="10000"
@@ -232,3 +240,51 @@ def test_add_user_refuses_a_short_password_and_a_taken_email_in_one_line(tmp_pat
     again = fieldsync(home, "hub", "add-user", EMAIL, stdin=DEFAULT_PASSWORD + "\n")
     assert again.returncode == UsageError.exit_code
     assert again.stderr.count("\n") == 1 and EMAIL in again.stderr, again.stderr
+
+
+@pytest.mark.e2e
+def test_the_hub_page_in_a_browser(
+    chromium: Any, field: Field, live_server: LiveServer, laptop: Hub
+) -> None:
+    known = str(uuid.uuid4())
+    field.receive(new_area(field, known))
+    assert fieldsync(laptop.home, "pull").returncode == 0
+    laptop.start()
+    team1, team2 = laptop.add_device("Team 1 tablet"), laptop.add_device("Team 2 tablet")
+    project_id = hub_account(laptop.home)
+    update = clearance(
+        field, known, 1, status="in_clearance", cleared_area_m2="2000", remaining_area_m2="10000"
+    )
+    assert team1.submit(update) == 201
+    assert team2.submit(new_area(field, str(uuid.uuid4()), ha_code="HA-0311")) == 201
+    assert team2.submit(_plain(field, "eore_session")) == 201
+
+    browser = open_browser(chromium, laptop.url)
+    try:
+        browser.log_in(EMAIL, DEFAULT_PASSWORD)
+        page = browser.page
+        assert page.url.endswith(f"/ui/projects/{project_id}")
+        assert page.locator("#hub-waiting").inner_text() == "3"
+        page.locator("#nav-hub").click()
+        page.wait_for_load_state("networkidle")
+        assert page.url.endswith(f"/ui/projects/{project_id}/hub")
+        assert page.locator("h1").inner_text() == "Field hub"
+        assert page.locator("#waiting-reports tbody tr").count() == 3
+        assert page.locator("#provisional-changes tbody tr").count() == 2
+        assert browser.accessibility_violations() == []
+        assert browser.console == [] and browser.foreign == []
+        browser.screenshot("field-hub")
+    finally:
+        browser.page.context.close()
+
+
+def test_the_last_exchanges_outcome() -> None:
+    at = [datetime(2026, 11, 20, 8, minute, tzinfo=UTC) for minute in range(4)]
+    assert CentreExchange().outcome == "never"
+    assert CentreExchange(last_pull=at[0]).outcome == "ok"
+    # A push or sync started and nothing finished after it: the centre was out of reach.
+    assert CentreExchange(last_pull=at[0], last_attempt=at[1]).outcome == "unfinished"
+    # Started and finished within the same second.
+    assert CentreExchange(last_attempt=at[1], last_done=at[1]).outcome == "ok"
+    assert CentreExchange(last_done=at[1], failed_at=at[2]).outcome == "failed"
+    assert CentreExchange(last_sync=at[3], failed_at=at[2]).outcome == "ok"
