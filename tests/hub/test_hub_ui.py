@@ -18,7 +18,9 @@ from server.accounts.models import Role
 from server.db import transaction
 from server.forms.models import Form, FormState
 from server.forms.service import set_state
-from server.hub import CentreExchange
+from server.hub import CentreExchange, LaptopState, QueuedReport
+from server.submissions.records import ReceivedVersion
+from server.ui.hub import FormWaiting, per_form, waiting_reports
 from sync_client.errors import UsageError
 from tests.conftest import LiveServer
 from tests.entities.conftest import Field
@@ -288,3 +290,30 @@ def test_the_last_exchanges_outcome() -> None:
     assert CentreExchange(last_attempt=at[1], last_done=at[1]).outcome == "ok"
     assert CentreExchange(last_done=at[1], failed_at=at[2]).outcome == "failed"
     assert CentreExchange(last_sync=at[3], failed_at=at[2]).outcome == "ok"
+
+
+def test_what_waits_is_the_outbox_and_what_the_hub_received_since_the_last_collect() -> None:
+    at = [datetime(2026, 11, 20, 8, minute, tzinfo=UTC) for minute in range(4)]
+    laptop = LaptopState(
+        centre_url="",
+        collected_upto=7,
+        queued=(
+            QueuedReport("uuid:b", "hazard_report", at[2], at[3], 2, "the centre is unreachable"),
+            QueuedReport("uuid:a", "eore_session", None, at[1], 0, None),
+        ),
+    )
+    on_hub = [
+        ReceivedVersion(8, "uuid:c", "hazard_report", at[0]),
+        ReceivedVersion(9, "uuid:b", "hazard_report", at[2]),  # an edit of a queued report
+    ]
+    waiting = waiting_reports(laptop, on_hub)
+    assert [(w.instance_id, w.where) for w in waiting] == [
+        ("uuid:c", "hub"),
+        ("uuid:a", "outbox"),
+        ("uuid:b", "outbox"),
+    ]
+    assert per_form(waiting) == [
+        FormWaiting("eore_session", 1, at[1]),
+        FormWaiting("hazard_report", 2, at[0]),
+    ]
+    assert [w.instance_id for w in waiting_reports(None, on_hub)] == ["uuid:c", "uuid:b"]
