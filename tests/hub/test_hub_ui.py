@@ -14,6 +14,7 @@ import pytest
 from lxml import html as lxml_html
 from sqlalchemy import select
 
+from server import hub as server_hub
 from server.accounts.models import Role
 from server.db import transaction
 from server.forms.models import Form, FormState
@@ -21,7 +22,7 @@ from server.forms.service import set_state
 from server.hub import CentreExchange, LaptopState, QueuedReport
 from server.submissions.records import ReceivedVersion
 from server.ui.hub import FormWaiting, per_form, waiting_reports
-from sync_client.errors import UsageError
+from sync_client.errors import StoreError, UsageError
 from tests.conftest import LiveServer
 from tests.entities.conftest import Field
 from tests.entities.test_entity_service import clearance, new_area
@@ -317,3 +318,32 @@ def test_what_waits_is_the_outbox_and_what_the_hub_received_since_the_last_colle
         FormWaiting("hazard_report", 2, at[0]),
     ]
     assert [w.instance_id for w in waiting_reports(None, on_hub)] == ["uuid:c", "uuid:b"]
+
+
+def test_a_laptop_store_that_cannot_be_read_leaves_the_rest_of_the_page(tmp_path: Path) -> None:
+    from server import create_app
+
+    runtime = server_hub.open_runtime(tmp_path / "hub")
+    with server_hub.writing(runtime) as session:
+        project_id = server_hub.add_account(session, EMAIL, DEFAULT_PASSWORD).project_id
+    settings = runtime.settings
+    server_hub.close_runtime(runtime)
+    apps = {"without": create_app(settings), "broken": create_app(settings)}
+
+    def broken() -> LaptopState:
+        raise StoreError("the local store is locked by another fieldsync")
+
+    server_hub.install_laptop_state(apps["broken"], broken)
+    assert server_hub.installed_laptop_state(apps["broken"]) is broken
+    assert server_hub.installed_laptop_state(apps["without"]) is None
+    for kind, expected in (("without", "not available"), ("broken", "could not be read")):
+        server = LiveServer(apps[kind]).start()
+        try:
+            http = log_in(server.url, EMAIL, DEFAULT_PASSWORD)
+            answer = http.get(f"{server.url}/ui/projects/{project_id}/hub", timeout=30)
+            assert answer.status_code == 200, answer.text[:2000]
+            assert expected in text_of(answer.text, "laptop-problem")
+            assert text_of(answer.text, "nothing-waiting")
+            assert "The hub's devices" in answer.text
+        finally:
+            server.stop()
