@@ -17,18 +17,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from server.accounts.assignments import assign_form
-from server.accounts.models import AppUser
-from server.accounts.service import create_app_user, revoke_app_user
+from server.accounts.models import AppUser, Role
+from server.accounts.service import create_app_user, create_user, grant_role, revoke_app_user
 from server.blobs import service as blob_service
 from server.db import transaction
 from server.entities.codec import HubContext, InboxPayload
 from server.entities.hub import AdoptReport, adopt_entity_list
 from server.entities.models import EntityInbox
-from server.errors import Problem
+from server.errors import Problem, invalid_input
 from server.forms.compile import describe_xform
 from server.forms.models import Form, FormAttachment, FormState, FormVersion
 from server.forms.service import get_form, publish_compiled, set_state
@@ -41,20 +42,38 @@ from server.settings import Settings, load_or_create_secret
 from server.submissions.models import SubmissionAttachment, SubmissionVersion
 from server.submissions.service import IncomingAttachment, Submitter
 from server.sync.service import hub_context
+from server.ui.hub import (
+    LAPTOP_STATE,
+    CentreExchange,
+    LaptopState,
+    LaptopStateSource,
+    QueuedReport,
+    RefusedItem,
+)
 from server.urls import collect_qr_payload as collect_qr_payload  # the device's QR code
 from server.web import Runtime
 
 __all__ = [
     "AdoptReport",
+    "CentreExchange",
     "Device",
+    "HubAccount",
     "HubContext",
     "HubSubmission",
     "IssuedDevice",
+    "LaptopState",
+    "LaptopStateSource",
+    "Problem",
+    "QueuedReport",
+    "RefusedItem",
     "Runtime",
+    "add_account",
     "add_device",
     "adopt_entity_list",
     "close_runtime",
     "hub_project",
+    "install_laptop_state",
+    "installed_laptop_state",
     "instance_ids_since",
     "list_devices",
     "mirror_form",
@@ -117,6 +136,59 @@ def hub_project(session: Session, name: str = "") -> Project:
     elif name and project.name != name:
         project.name = name
     return project
+
+
+# --- what the laptop knows, for the web UI's Field hub page ---------------------------------
+
+
+def install_laptop_state(app: Flask, source: LaptopStateSource) -> None:
+    """Let the web UI's Field hub page ask the laptop what waits to go to the centre: the hub
+    calls this when it builds its app. ``source`` is called on each view of the page (and of
+    the home page), from the request's thread; what it raises is logged and the page says the
+    outbox could not be read."""
+    app.extensions[LAPTOP_STATE] = source
+
+
+def installed_laptop_state(app: Flask) -> LaptopStateSource | None:
+    """The source the hub installed on ``app``; None on a server that is not a hub."""
+    source: LaptopStateSource | None = app.extensions.get(LAPTOP_STATE)
+    return source
+
+
+# --- people who log in to the hub's web pages ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HubAccount:
+    user_id: int
+    email: str
+    project_id: int
+    role: str
+
+
+def add_account(
+    session: Session,
+    email: str,
+    password: str,
+    role: str = "coordinator",
+    caseworker: bool = False,
+    project_name: str = "",
+) -> HubAccount:
+    """A login for the hub's web pages, with ``role`` in the hub's project (``caseworker``: the
+    survivor caseworker flag, server.personal). The hub's own: the centre never sees it.
+
+    Raises:
+        Problem: 409 when the email is taken; 400 for a bad email, a password too short or an
+            unknown role.
+    """
+    try:
+        chosen = Role(role)
+    except ValueError:
+        raise invalid_input({"role": [f"no role {role!r}"]}) from None
+    project = hub_project(session, project_name)
+    user = create_user(session, email, password)
+    grant_role(session, user, project, chosen, personal_data=caseworker)
+    return HubAccount(user.id, user.email, project.id, chosen.value)
 
 
 # --- devices ---------------------------------------------------------------------------------

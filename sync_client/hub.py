@@ -15,14 +15,16 @@ import json
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sync_client.errors import UsageError
-from sync_client.store import Store
+from sync_client.store import Store, utcnow
 
 if TYPE_CHECKING:
+    from server import hub as server_api
     from server.hub import Runtime
 
 # The server part is loaded only by the functions that need it, through its public hub API
@@ -100,6 +102,32 @@ def open_hub(home: Path) -> Runtime:
     return server_hub.open_runtime(hub_dir(home))
 
 
+# --- logins for the hub's web pages ------------------------------------------------------------
+
+
+def add_account(
+    home: Path, email: str, password: str, role: str, caseworker: bool, project_name: str = ""
+) -> int:
+    """Create a login for the hub's web pages; returns the hub project's id.
+
+    Raises:
+        UsageError: the email is taken, or the email, password or role is refused.
+    """
+    from server import hub as server_hub
+
+    runtime = open_hub(home)
+    try:
+        with server_hub.writing(runtime) as session:
+            account = server_hub.add_account(
+                session, email, password, role, caseworker, project_name
+            )
+        return account.project_id
+    except server_hub.Problem as problem:
+        raise UsageError(f"{email}: {problem.detail or problem.title}") from None
+    finally:
+        server_hub.close_runtime(runtime)
+
+
 # --- devices ---------------------------------------------------------------------------------
 
 
@@ -161,6 +189,11 @@ def revoke_device(home: Path, app_user_id: int) -> None:
         server_hub.close_runtime(runtime)
 
 
+def collected_upto(store: Store) -> int:
+    """How far the hub's submissions were read into the outbox (a hub position)."""
+    return int(store.get_meta("hub_collected_upto") or 0)
+
+
 # --- hub -> outbox ---------------------------------------------------------------------------
 
 
@@ -182,7 +215,7 @@ def collect(store: Store, runtime: Runtime, project_id: int | None, hub_id: str)
     from sync_client.outbox import AddOutcome, add_submission
 
     report = CollectReport()
-    after = int(store.get_meta("hub_collected_upto") or 0)
+    after = collected_upto(store)
     with server_hub.reading(runtime) as session:
         received = server_hub.received_since(session, after)
     for item in received:
@@ -264,7 +297,7 @@ def mirror(
             "SELECT instance_id FROM outbox WHERE state = 'pending' AND instance_id IS NOT NULL"
         )
     }
-    collected_upto = int(store.get_meta("hub_collected_upto") or 0)
+    upto = collected_upto(store)
     with server_hub.writing(runtime) as session:
         project = server_hub.hub_project(session, project_name)
         for form_id, _version, xml in forms:
@@ -285,7 +318,7 @@ def mirror(
                 partial(store.open_blob, sha256),
             ):
                 report.media += 1
-        uncollected = server_hub.instance_ids_since(session, collected_upto)
+        uncollected = server_hub.instance_ids_since(session, upto)
         for list_name, sha256 in sorted(latest_lists.items()):
             with store.open_blob(sha256) as stream:
                 text = stream.read().decode("utf-8")
@@ -306,6 +339,8 @@ def before_push(store: Store, home: Path, project_id: int | None, hub_id: str) -
 
     if not hub_exists(home):
         return CollectReport()
+    with store.transaction() as conn:
+        store.set_meta(conn, EXCHANGE_STARTED, utcnow())
     runtime = open_hub(home)
     try:
         return collect(store, runtime, project_id, hub_id)
@@ -314,15 +349,113 @@ def before_push(store: Store, home: Path, project_id: int | None, hub_id: str) -
 
 
 def after_pull(
-    store: Store, home: Path, project_id: int | None, project_name: str = ""
+    store: Store, home: Path, project_id: int | None, project_name: str = "", pulled: bool = True
 ) -> MirrorReport:
-    """Serve what was just pulled (no-op when this laptop is not a hub)."""
+    """Serve what was just pulled (no-op when this laptop is not a hub); ``pulled``: a pull
+    from the centre just finished (not the hub starting), as the hub's page reports."""
     from server import hub as server_hub
 
     if not hub_exists(home) or project_id is None:
         return MirrorReport()
     runtime = open_hub(home)
     try:
-        return mirror(store, runtime, project_id, project_name)
+        report = mirror(store, runtime, project_id, project_name)
     finally:
         server_hub.close_runtime(runtime)
+    if pulled:
+        with store.transaction() as conn:
+            store.set_meta(conn, EXCHANGE_DONE, utcnow())
+    return report
+
+
+# --- what the hub's web page shows of the laptop ------------------------------------------------
+
+# Store meta keys: a push or sync started, a pull finished and the hub serves it, the
+# background sync failed (with its reason).
+EXCHANGE_STARTED = "hub_exchange_started"
+EXCHANGE_DONE = "hub_exchange_done"
+EXCHANGE_FAILED = "hub_exchange_failed"
+
+
+def record_failure(store: Store, reason: str) -> None:
+    """Keep the background sync's failure for the hub's page (one line, no form's answers)."""
+    line = " ".join(reason.split())[:300]
+    with store.transaction() as conn:
+        store.set_meta(conn, EXCHANGE_FAILED, json.dumps({"at": utcnow(), "reason": line}))
+
+
+def _moment(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def laptop_state(home: Path) -> server_api.LaptopState:
+    """What the laptop's outbox says about the hub's reports: those the centre has not
+    acknowledged (by form id and instanceID, never their answers), those it refused with its
+    reason, and the last exchanges with the centre.
+
+    Raises:
+        StoreError: the laptop's store cannot be opened or read.
+    """
+    from server import hub as server_hub
+    from sync_client.home import load_config
+    from sync_client.store import open_store
+
+    config = load_config(home)
+    pid = config.project_id
+    store = open_store(home)
+    try:
+        conn = store.conn
+        queued = []
+        for instance_id, form_id, via, created_at, attempts, last_error in conn.execute(
+            "SELECT instance_id, form_id, via, created_at, attempts, last_error FROM outbox "
+            "WHERE kind = 'submission' AND state = 'pending' ORDER BY id"
+        ):
+            hops = json.loads(via or "[]")
+            device: dict[str, Any] = next((h for h in hops if h.get("hop") == "device"), {})
+            queued.append(
+                server_hub.QueuedReport(
+                    instance_id=str(instance_id),
+                    form_id=str(form_id),
+                    received_at=_moment(device.get("received_at")),
+                    queued_at=_moment(created_at),
+                    attempts=int(attempts),
+                    last_error=last_error,
+                )
+            )
+        refused = [
+            server_hub.RefusedItem(int(i), str(k), str(key), str(f), str(st), str(c), str(d))
+            for i, k, key, f, st, c, d in conn.execute(
+                "SELECT id, kind, COALESCE(instance_id, conflict_id), form_id, state, "
+                "COALESCE(result_code, ''), COALESCE(result_detail, '') FROM outbox "
+                "WHERE state IN ('conflict', 'rejected') ORDER BY id"
+            )
+        ]
+        resolutions = conn.execute(
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'resolution' AND state = 'pending'"
+        ).fetchone()[0]
+        failed = json.loads(store.get_meta(EXCHANGE_FAILED) or "{}")
+        exchange = server_hub.CentreExchange(
+            last_sync=_moment(store.get_meta(f"last_sync:{pid}")),
+            last_push=_moment(store.get_meta(f"last_push:{pid}")),
+            last_pull=_moment(store.get_meta(f"last_pull:{pid}")),
+            last_attempt=_moment(store.get_meta(EXCHANGE_STARTED)),
+            last_done=_moment(store.get_meta(EXCHANGE_DONE)),
+            failed_at=_moment(failed.get("at")),
+            failure=str(failed.get("reason", "")),
+        )
+        return server_hub.LaptopState(
+            centre_url=config.server_url if config.logged_in else "",
+            collected_upto=collected_upto(store),
+            queued=tuple(queued),
+            refused=tuple(refused),
+            resolutions_waiting=int(resolutions),
+            exchange=exchange,
+        )
+    finally:
+        store.close()

@@ -8,6 +8,7 @@ import os
 import tempfile
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -100,6 +101,7 @@ def serve(home: Path, config: hub.HubConfig, sync_every: int, summary_every: int
     import waitress
 
     from server import create_app
+    from server import hub as server_hub
 
     client_config = load_config(home)
     runtime = hub.open_hub(home)
@@ -108,6 +110,8 @@ def serve(home: Path, config: hub.HubConfig, sync_every: int, summary_every: int
     _refresh(home)
     _warn_if_empty(home, client_config)
     app = create_app(settings)
+    # The web UI's Field hub page reads the laptop's outbox through this.
+    server_hub.install_laptop_state(app, partial(hub.laptop_state, home))
     activity = hub_events.Activity()
     hub_events.install(app, activity, _echo)
     # Other coordinators' laptops exchange bundles with this one (`fieldsync peer sync`).
@@ -165,7 +169,9 @@ def _refresh(home: Path) -> None:
         return
     store = open_store(home)
     try:
-        hub.after_pull(store, home, client_config.project_id, client_config.project_name)
+        hub.after_pull(
+            store, home, client_config.project_id, client_config.project_name, pulled=False
+        )
     finally:
         store.close()
 
@@ -177,8 +183,26 @@ def _sync_loop(home: Path, every: int) -> None:
             sync_once(home)
         except FieldsyncError as exc:
             log.warning("background sync failed", extra={"error": str(exc)})
-        except Exception:
+            _record_failure(home, str(exc))
+        except Exception as exc:
             log.exception("background sync failed")
+            _record_failure(home, f"unexpected error: {type(exc).__name__}")
+
+
+def _record_failure(home: Path, reason: str) -> None:
+    """Keep the failure for the hub's web page; a store that cannot take it is only logged."""
+    from sync_client.store import open_store
+
+    try:
+        store = open_store(home)
+    except FieldsyncError:
+        return
+    try:
+        hub.record_failure(store, reason)
+    except Exception:  # the loop goes on whatever the store says
+        log.exception("could not record the failed sync")
+    finally:
+        store.close()
 
 
 def sync_once(home: Path) -> None:
@@ -187,7 +211,7 @@ def sync_once(home: Path) -> None:
     from sync_client.http import CONNECT_TIMEOUT, Api
     from sync_client.pull import pull
     from sync_client.push import push
-    from sync_client.store import open_store
+    from sync_client.store import open_store, utcnow
 
     config = load_config(home).require_login()
     assert config.project_id is not None
@@ -196,8 +220,14 @@ def sync_once(home: Path) -> None:
     try:
         hub.before_push(store, home, config.project_id, config.hub_id)
         push(store, api, config.project_id)
+        with store.transaction() as conn:
+            store.set_meta(conn, f"last_push:{config.project_id}", utcnow())
         pull(store, api, config.project_id)
+        with store.transaction() as conn:
+            store.set_meta(conn, f"last_pull:{config.project_id}", utcnow())
         hub.after_pull(store, home, config.project_id, config.project_name)
+        with store.transaction() as conn:
+            store.set_meta(conn, f"last_sync:{config.project_id}", utcnow())
     finally:
         store.close()
 
@@ -291,6 +321,44 @@ def write_png(code: object, png: Path) -> None:
         os.replace(tmp, png)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@hub_group.command(
+    "add-user",
+    help=(
+        "Create a login for this hub's web pages (/ui/ at the hub's address: what the tablets "
+        "sent, what waits to sync, provisional changes) with a role in the hub's project. The "
+        "password is asked for, or read from standard input. The login is the hub's own."
+    ),
+)
+@click.argument("email")
+@click.option(
+    "--role",
+    type=click.Choice(["viewer", "coordinator", "administrator"]),
+    default="coordinator",
+    show_default=True,
+    help="The role in the hub's project.",
+)
+@click.option(
+    "--caseworker",
+    is_flag=True,
+    help="A survivor caseworker: may read survivors' personal data on the hub's pages.",
+)
+def add_user(email: str, role: str, caseworker: bool) -> None:
+    import sys
+
+    if sys.stdin is not None and sys.stdin.isatty():
+        password = str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    else:
+        password = (sys.stdin.readline() if sys.stdin is not None else "").rstrip("\r\n")
+        if not password:
+            raise UsageError("no password on standard input")
+    home = fieldsync_home()
+    project_id = hub.add_account(
+        home, email, password, role, caseworker, load_config(home).project_name
+    )
+    base = device_base(hub.load_hub_config(home))
+    click.echo(f"{email} can log in at {base}/ui/ ({role} in the hub's project {project_id})")
 
 
 @hub_group.command("devices", help="List the tablets this hub issued tokens to.")

@@ -210,3 +210,39 @@ def _drop_unlisted(
         entity.deleted_at = utcnow()
         removed += 1
     return removed
+
+
+# --- what the hub changed that the centre has not confirmed (the web UI's Field hub page) ---------
+
+
+@dataclass(frozen=True)
+class ProvisionalChange:
+    """A version the hub applied itself (a tablet's report, an edit on the hub): provisional
+    until a pull brings the centre's merged state of the record and the hub adopts it."""
+
+    entity_list: EntityList
+    entity: Entity
+    version: EntityVersion
+    report: str | None  # the instanceID of the report that made it; None for an edit
+
+
+def provisional_changes(session: Session, project_id: int) -> list[ProvisionalChange]:
+    """Every provisional version of the project's records, newest first. A hub's history is
+    short (adopting the centre's state replaces it), so all of it is read."""
+    rows = session.execute(
+        select(EntityVersion, Entity, EntityList)
+        .join(Entity, Entity.id == EntityVersion.entity_id)
+        .join(EntityList, EntityList.id == Entity.list_id)
+        .where(EntityList.project_id == project_id, Entity.deleted_at.is_(None))
+        .order_by(EntityVersion.id.desc())
+    ).all()
+    return [
+        ProvisionalChange(
+            entity_list,
+            entity,
+            version,
+            version.update_id if version.source_submission_version_id is not None else None,
+        )
+        for version, entity, entity_list in rows
+        if not version.update.get(ADOPTED)
+    ]

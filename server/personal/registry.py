@@ -187,6 +187,7 @@ ROUTES: dict[str, Carries] = {
     "ui.login_submit": N,
     "ui.logout": N,
     "ui.project": N,
+    "ui.hub": R,  # ids and counts; provisional values through the list's guard
     "ui.set_active": N,
     "ui.users": N,
     "ui.invite": N,

@@ -5,6 +5,7 @@ a submission received under a name."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -12,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server import errors
+from server.accounts.models import AppUser
 from server.blobs.models import Blob
 from server.forms.models import Form, FormVersion
 from server.submissions.models import (
@@ -218,3 +220,56 @@ def hubs_last_seen(session: Session, project_id: int, scan: int = 2000) -> dict[
                 if name not in seen or seen[name] < received_at:
                     seen[name] = received_at
     return seen
+
+
+# --- what a field hub's tablets sent (the web UI's Field hub page) -------------------------------
+
+
+@dataclass(frozen=True)
+class DeviceFormCount:
+    """How many submission versions one device sent with one form, and the last one's time."""
+
+    device: str | None  # the app user's name; None when no app user sent them (a user, a peer)
+    form_id: str
+    received: int
+    last_received: datetime
+
+
+def received_by_device_and_form(session: Session, project_id: int) -> list[DeviceFormCount]:
+    """What each device sent with each form, most recent first."""
+    last = func.max(SubmissionVersion.received_at)
+    rows = session.execute(
+        select(AppUser.display_name, Form.xml_form_id, func.count(), last)
+        .join(Submission, Submission.id == SubmissionVersion.submission_id)
+        .join(Form, Form.id == SubmissionVersion.form_id)
+        .outerjoin(AppUser, AppUser.id == SubmissionVersion.submitter_app_user_id)
+        .where(Submission.project_id == project_id)
+        .group_by(AppUser.display_name, Form.xml_form_id)
+        .order_by(last.desc(), Form.xml_form_id)
+    ).all()
+    return [DeviceFormCount(name, form_id, int(n), moment) for name, form_id, n, moment in rows]
+
+
+@dataclass(frozen=True)
+class ReceivedVersion:
+    position: int  # the version's row id: how far a reader got (the hub's collect step)
+    instance_id: str
+    form_id: str
+    received_at: datetime
+
+
+def received_after(session: Session, project_id: int, position: int) -> list[ReceivedVersion]:
+    """The project's submission versions received after ``position``, oldest first."""
+    rows = session.execute(
+        select(
+            SubmissionVersion.id,
+            SubmissionVersion.instance_id,
+            Form.xml_form_id,
+            SubmissionVersion.received_at,
+        )
+        .join(Submission, Submission.id == SubmissionVersion.submission_id)
+        .join(Form, Form.id == SubmissionVersion.form_id)
+        .where(Submission.project_id == project_id, SubmissionVersion.id > position)
+        .order_by(SubmissionVersion.id)
+    ).all()
+    return [ReceivedVersion(int(i), str(iid), str(f), at) for i, iid, f, at in rows]

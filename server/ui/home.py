@@ -17,9 +17,10 @@ from server.entities import records as entity_records
 from server.forms import service as forms
 from server.projects.service import list_projects
 from server.submissions import records as submission_records
+from server.ui import hub as hub_page
 from server.ui.blueprint import blueprint
 from server.ui.pages import page
-from server.web import db
+from server.web import db, runtime
 
 AWAITING_REVIEW = ("received", "edited")
 
@@ -61,4 +62,5 @@ def project(project_id: int) -> Any:
         devices=devices,
         hubs=sorted(submission_records.hubs_last_seen(session, project_id).items()),
         forms=forms.list_forms(session, project_id),
+        hub_view=hub_page.hub_view(project_id, summary=True) if runtime().settings.hub else None,
     )

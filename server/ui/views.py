@@ -16,6 +16,7 @@ from server.ui import (  # noqa: F401 (each module adds its routes to the bluepr
     exports,
     forms,
     home,
+    hub,
     people,
     records,
     reports,
