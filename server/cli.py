@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from server.accounts.cli import app_user, user
+from server.blobs.cli import migrate as blobs_migrate
 from server.bundles.cli import bundle_group, keys_group
 from server.console import (
     CliState,
@@ -229,6 +230,7 @@ def run(state: CliState, host: str, port: int, threads: int, workers: int) -> No
 
 # --- the command tree ----------------------------------------------------------------------------
 
+blobs.add_command(blobs_migrate)  # fieldsync-server blobs migrate --to database|file
 main.add_command(user)  # fieldsync-server user create|list|revoke-sessions
 main.add_command(app_user)  # fieldsync-server app-user create|list|revoke
 projects.add_command(intake_cli.encrypt)  # ODK managed encryption (ADR 0016)
