@@ -45,7 +45,8 @@ CliState.open_runtime = make_runtime
         "Administer and serve a fieldsync server.\n\n"
         "Configuration comes from the environment: DATABASE_URL (default: a SQLite file in "
         "FIELDSYNC_DATA_DIR, default ./instance), SECRET_KEY (required when "
-        "FIELDSYNC_ENV=production), FIELDSYNC_PUBLIC_URL (the URL devices reach the server at)."
+        "FIELDSYNC_ENV=production), FIELDSYNC_PUBLIC_URL (the URL devices reach the server at), "
+        "FIELDSYNC_BLOB_STORE (file, the default, or database: where attachments live)."
     )
 )
 @click.version_option(package_name="fieldsync")

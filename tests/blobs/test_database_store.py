@@ -26,6 +26,7 @@ from server.blobs.models import Blob, BlobContent
 from server.blobs.store import BlobSizeMismatch, BlobTooLarge, FileBlobStore
 from server.cli import main
 from server.db import make_session_factory, transaction
+from server.settings import Settings, SettingsError
 from tests.conftest import LiveServer
 from tests.factories import Factories
 from tests.openrosa.helpers import (
@@ -245,3 +246,13 @@ def test_blobs_migrate_names_a_file_that_is_missing_and_fails(
     assert code == 1
     assert "1 missing" in output
     assert stored.sha256 in output
+
+
+def test_the_blob_store_setting_is_read_and_checked() -> None:
+    base = {"FIELDSYNC_DATA_DIR": "/tmp/fieldsync-settings-check", "SECRET_KEY": "k"}
+    assert Settings.from_env(base).blob_store == "file"
+    assert Settings.from_env({**base, "FIELDSYNC_BLOB_STORE": "Database"}).blob_store == "database"
+    with pytest.raises(
+        SettingsError, match="FIELDSYNC_BLOB_STORE='s3' is not one of file, database"
+    ):
+        Settings.from_env({**base, "FIELDSYNC_BLOB_STORE": "s3"})
