@@ -1,7 +1,10 @@
-"""Scale-out, long form: throughput of hazard-area reports (create and update the same areas)
-with 1 and 2 gunicorn workers on one host, and with two hosts of 2 workers each on one
-PostgreSQL database, each run checked for the invariants of one server (no lost update, no
-duplicate, gap-free versions, the merged state and conflicts one server computes).
+"""Scale-out, long form: throughput of hazard-area reports (create and update the same areas,
+every fourth report with a 24 KiB photo) with 1 and 2 gunicorn workers on one host, and with two
+hosts of 2 workers each, on one PostgreSQL database; every host has a data directory of its own
+and keeps blobs in the database (``FIELDSYNC_BLOB_STORE=database``). Each run is checked for
+the invariants of one server (no lost update, no duplicate, gap-free versions, the merged state
+and conflicts one server computes) and every photo is downloaded byte-identical from a host
+other than the one that took it.
 
     .venv/bin/python bench/scale_out.py [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
         [--devices 8] [--reports 60] [--areas 20]
@@ -42,13 +45,15 @@ def main() -> None:
             with engine.connect() as conn:
                 versions = conn.execute(text("SELECT count(*) FROM entity_versions")).scalar()
                 conflicts = conn.execute(text("SELECT count(*) FROM entity_conflicts")).scalar()
+                chunks = conn.execute(text("SELECT count(*) FROM blob_contents")).scalar()
             engine.dispose()
             problems = check_invariants(found, load)
         failed = failed or bool(problems) or bool(load.failures)
         print(
             f"{label:<20} {len(load.acked) / load.seconds:7.1f} reports/s  "
             f"({len(load.acked)} in {load.seconds:.1f} s, {versions} entity versions, "
-            f"{conflicts} conflicts, load {os.getloadavg()[0]:.1f})  "
+            f"{conflicts} conflicts, {len(load.photos)} photos, {chunks} blob chunks, "
+            f"load {os.getloadavg()[0]:.1f})  "
             + ("invariants hold" if not problems else "VIOLATED: " + "; ".join(problems))
             + (f"  {len(load.failures)} failed requests" if load.failures else ""),
             flush=True,

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from server.accounts.cli import app_user, user
+from server.blobs.cli import migrate as blobs_migrate
 from server.bundles.cli import bundle_group, keys_group
 from server.console import (
     CliState,
@@ -44,7 +45,8 @@ CliState.open_runtime = make_runtime
         "Administer and serve a fieldsync server.\n\n"
         "Configuration comes from the environment: DATABASE_URL (default: a SQLite file in "
         "FIELDSYNC_DATA_DIR, default ./instance), SECRET_KEY (required when "
-        "FIELDSYNC_ENV=production), FIELDSYNC_PUBLIC_URL (the URL devices reach the server at)."
+        "FIELDSYNC_ENV=production), FIELDSYNC_PUBLIC_URL (the URL devices reach the server at), "
+        "FIELDSYNC_BLOB_STORE (file, the default, or database: where attachments live)."
     )
 )
 @click.version_option(package_name="fieldsync")
@@ -229,6 +231,7 @@ def run(state: CliState, host: str, port: int, threads: int, workers: int) -> No
 
 # --- the command tree ----------------------------------------------------------------------------
 
+blobs.add_command(blobs_migrate)  # fieldsync-server blobs migrate --to database|file
 main.add_command(user)  # fieldsync-server user create|list|revoke-sessions
 main.add_command(app_user)  # fieldsync-server app-user create|list|revoke
 projects.add_command(intake_cli.encrypt)  # ODK managed encryption (ADR 0016)

@@ -24,6 +24,10 @@ MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
 ENVIRONMENTS = ("development", "production", "test")
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+# Where blob contents (attachments, form media, form sources) live: files under the data
+# directory, or the database (with the data directory as this host's cache), so several server
+# hosts share them and a database backup carries them (docs/adr/0022-blobs-in-the-database.md).
+BLOB_STORES = ("file", "database")
 
 
 class SettingsError(Exception):
@@ -62,6 +66,8 @@ class Settings:
     # The web UI's maps draw the gazetteer and the records offline; with a tile URL (e.g.
     # ``https://tile.example.org/{z}/{x}/{y}.png``) they also show online tiles under them.
     ui_tile_url: str | None = None
+    # "file" (the default) or "database": see BLOB_STORES.
+    blob_store: str = "file"
 
     @property
     def blob_dir(self) -> Path:
@@ -106,6 +112,12 @@ class Settings:
                 )
             secret_key = load_or_create_secret(data_dir)
 
+        blob_store = (env.get("FIELDSYNC_BLOB_STORE") or "file").strip().lower()
+        if blob_store not in BLOB_STORES:
+            raise SettingsError(
+                f"FIELDSYNC_BLOB_STORE={blob_store!r} is not one of {', '.join(BLOB_STORES)}"
+            )
+
         return cls(
             data_dir=data_dir,
             database_url=database_url,
@@ -123,6 +135,7 @@ class Settings:
             ),
             proxy_hops=_int(env, "FIELDSYNC_PROXY_HOPS", 0),
             ui_tile_url=(env.get("FIELDSYNC_TILE_URL") or "").strip() or None,
+            blob_store=blob_store,
             entity_policies_path=Path(
                 env.get("FIELDSYNC_ENTITY_POLICIES") or BUNDLED_FORMS_DIR / "entity_policies.toml"
             ),

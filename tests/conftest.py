@@ -72,6 +72,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         environment="test",
         log_level="WARNING",
         max_upload_bytes=20 * 1024 * 1024,
+        # FIELDSYNC_TEST_BLOB_STORE=database runs the suite on the database blob store.
+        blob_store=os.environ.get("FIELDSYNC_TEST_BLOB_STORE", "file"),
     )
 
 

@@ -1,12 +1,16 @@
 """The scale-out load: several server hosts (``fieldsync-server run`` processes on their own
-ports, each with gunicorn workers) on one PostgreSQL database and one blob directory, with
-devices on every host creating and updating the same hazard areas; then the invariants a single
-server guarantees are checked on the result. Used by ``tests/sync/test_scale_out.py`` (short)
+ports, each with gunicorn workers and a data directory of its own) on one PostgreSQL database
+with the database blob store (``FIELDSYNC_BLOB_STORE=database``), with devices on every host
+creating and updating the same hazard areas, some reports with a photo; then the invariants a
+single server guarantees are checked on the result, and every photo is downloaded, byte for
+byte, from a host other than the one that took it. Used by ``tests/sync/test_scale_out.py`` (short)
 and ``bench/scale_out.py`` (long, with throughput)."""
 
 from __future__ import annotations
 
+import hashlib
 import http.client
+import json
 import os
 import random
 import socket
@@ -40,7 +44,7 @@ FORM = f"""<?xml version="1.0"?>
     <model entities:entities-version="2024.1.0">
       <instance>
         <data id="{FORM_ID}" version="1">
-          <status/><remaining_m2/><team/>
+          <status/><remaining_m2/><team/><photo/>
           <meta><instanceID/>
             <entity dataset="{LIST}" id="" create="1" update="1" baseVersion=""><label/></entity>
           </meta>
@@ -49,6 +53,7 @@ FORM = f"""<?xml version="1.0"?>
       <bind nodeset="/data/status" type="string" entities:saveto="status"/>
       <bind nodeset="/data/remaining_m2" type="int" entities:saveto="remaining_m2"/>
       <bind nodeset="/data/team" type="string" entities:saveto="team"/>
+      <bind nodeset="/data/photo" type="binary"/>
       <bind nodeset="/data/meta/instanceID" type="string" readonly="true()" jr:preload="uid"/>
     </model>
   </h:head>
@@ -57,41 +62,52 @@ FORM = f"""<?xml version="1.0"?>
 """
 
 
-def report_xml(instance_id: str, area: str, *, create: bool, team: str, remaining: int) -> bytes:
+PHOTO = "site.jpg"
+PASSWORD = "scale-out coordinator passphrase"
+
+
+def report_xml(
+    instance_id: str, area: str, *, create: bool, team: str, remaining: int, photo: bool = False
+) -> bytes:
     """A device's report on a hazard area: the first one creates it, later ones update it."""
     flags = 'create="1"' if create else 'update="1"'
     return (
         f'<?xml version="1.0"?><data id="{FORM_ID}" version="1">'
         f"<status>suspected</status><remaining_m2>{remaining}</remaining_m2><team>{team}</team>"
+        f"<photo>{PHOTO if photo else ''}</photo>"
         f"<meta><instanceID>{instance_id}</instanceID>"
         f'<entity dataset="{LIST}" id="{area}" {flags}><label>Area {area[:8]}</label></entity>'
         "</meta></data>"
     ).encode()
 
 
-def multipart(xml: bytes) -> bytes:
-    return (
-        (
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="xml_submission_file"; '
-            'filename="submission.xml"\r\nContent-Type: text/xml\r\n\r\n'
-        ).encode()
-        + xml
-        + f"\r\n--{BOUNDARY}--\r\n".encode()
-    )
+def multipart(xml: bytes, photo: bytes | None = None) -> bytes:
+    body = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="xml_submission_file"; '
+        'filename="submission.xml"\r\nContent-Type: text/xml\r\n\r\n'
+    ).encode() + xml
+    if photo is not None:
+        body += (
+            f'\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name="{PHOTO}"; '
+            f'filename="{PHOTO}"\r\nContent-Type: image/jpeg\r\n\r\n'
+        ).encode() + photo
+    return body + f"\r\n--{BOUNDARY}--\r\n".encode()
 
 
 @dataclass
 class Cluster:
     database_url: str
-    data_dir: Path
+    data_dirs: list[Path]  # one per host; host 0's also set the cluster up
     env: dict[str, str]
     base_path: str
+    project_id: int
+    token: str  # a site administrator's, for the REST API
     ports: list[int] = field(default_factory=list)
 
 
-def _cli(env: dict[str, str], *args: str) -> str:
+def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     done = subprocess.run(
-        [str(SERVER), *args], env=env, capture_output=True, text=True, check=False
+        [str(SERVER), *args], env=env, capture_output=True, text=True, check=False, input=stdin
     )
     if done.returncode != 0:
         raise RuntimeError(f"fieldsync-server {' '.join(args)}: {done.stderr.strip()}")
@@ -121,14 +137,16 @@ def _wait(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> N
 
 @contextmanager
 def cluster(server_url: str, hosts: int, workers: int, threads: int = 4) -> Iterator[Cluster]:
-    """A scratch database and ``hosts`` servers on it, sharing one data directory (blobs);
-    everything is stopped and removed at the end."""
+    """A scratch database and ``hosts`` servers on it, each with its own data directory, blobs
+    in the database; everything is stopped and removed at the end."""
     url, name = create_scratch_database(server_url, "fieldsync_scale")
-    data_dir = Path(tempfile.mkdtemp(prefix="fieldsync-scale-"))
+    work = Path(tempfile.mkdtemp(prefix="fieldsync-scale-"))
+    data_dirs = [work / f"host-{n}" for n in range(hosts)]
     env = {
         **os.environ,
         "DATABASE_URL": url,
-        "FIELDSYNC_DATA_DIR": str(data_dir),
+        "FIELDSYNC_DATA_DIR": str(data_dirs[0]),
+        "FIELDSYNC_BLOB_STORE": "database",
         "SECRET_KEY": uuid.uuid4().hex,
         "FIELDSYNC_ENV": "production",
         "FIELDSYNC_LOG_LEVEL": "WARNING",
@@ -136,21 +154,27 @@ def cluster(server_url: str, hosts: int, workers: int, threads: int = 4) -> Iter
     processes: list[subprocess.Popen[bytes]] = []
     try:
         _cli(env, "init", "--no-forms")
-        (data_dir / "form.xml").write_text(FORM)
-        _cli(env, "forms", "publish", str(data_dir / "form.xml"))
+        (work / "form.xml").write_text(FORM)
+        _cli(env, "forms", "publish", str(work / "form.xml"))
         device_url = _cli(env, "app-user", "create", "scale devices").strip().splitlines()[-1]
-        found = Cluster(url, data_dir, env, "/" + device_url.split("://", 1)[1].split("/", 1)[1])
-        for _host in range(hosts):
+        base_path = "/" + device_url.split("://", 1)[1].split("/", 1)[1]
+        _cli(env, "user", "create", "scale@example.org", "--site-admin", stdin=PASSWORD + "\n")
+        found = Cluster(url, data_dirs, env, base_path, int(base_path.split("/")[-1]), "")
+        for data_dir in data_dirs:
             port = _free_port()
             command = [str(SERVER), "run", "--port", str(port), "--threads", str(threads)]
             command += ["--workers", str(workers)] if workers else []
             processes.append(
                 subprocess.Popen(
-                    command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+                    command,
+                    env={**env, "FIELDSYNC_DATA_DIR": str(data_dir)},
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.STDOUT,
                 )
             )
             _wait(port, processes[-1])
             found.ports.append(port)
+        found.token = _login(found.ports[0])
         yield found
     finally:
         for process in processes:
@@ -163,7 +187,19 @@ def cluster(server_url: str, hosts: int, workers: int, threads: int = 4) -> Iter
         drop_scratch_database(server_url, name)
         import shutil
 
-        shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _login(port: int) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    body = json.dumps({"email": "scale@example.org", "password": PASSWORD})
+    conn.request("POST", "/v1/sessions", body=body, headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    answer = response.read()
+    conn.close()
+    if response.status != 200:
+        raise RuntimeError(f"logging in: {response.status} {answer[:200]!r}")
+    return str(json.loads(answer)["token"])
 
 
 @dataclass
@@ -171,14 +207,17 @@ class LoadResult:
     acked: list[str]  # instanceIDs answered 201
     failures: list[str]
     seconds: float
+    # (instanceID, the photo's SHA-256, the index of the host that took it) for reports with one
+    photos: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 def run_load(
     found: Cluster, devices_per_host: int, reports_per_device: int, areas: int, seed: int = 17
 ) -> LoadResult:
     """Every device first creates one of the ``areas`` hazard areas (several devices create the
-    same one, on different hosts), then updates areas chosen at random. Every area is created
-    by at least one device, so no update waits for ever for its entity.
+    same one, on different hosts), then updates areas chosen at random; every fourth report
+    carries a photo. Every area is created by at least one device, so no update waits for ever
+    for its entity.
 
     Raises:
         ValueError: more areas than devices.
@@ -188,9 +227,10 @@ def run_load(
     area_ids = [str(uuid.UUID(int=random.Random(seed + i).getrandbits(128))) for i in range(areas)]
     acked: list[str] = []
     failures: list[str] = []
+    photos: list[tuple[str, str, int]] = []
     lock = threading.Lock()
 
-    def device(port: int, number: int) -> None:
+    def device(host: int, port: int, number: int) -> None:
         rng = random.Random(seed * 1000 + number)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         headers = {
@@ -200,6 +240,7 @@ def run_load(
         for i in range(reports_per_device):
             instance_id = f"uuid:{uuid.UUID(int=rng.getrandbits(128))}"
             area = area_ids[number % areas] if i == 0 else rng.choice(area_ids)
+            photo = rng.randbytes(24 * 1024) if i % 4 == 1 else None
             body = multipart(
                 report_xml(
                     instance_id,
@@ -207,7 +248,9 @@ def run_load(
                     create=i == 0,
                     team=f"team {number}",
                     remaining=rng.randrange(0, 50_000),
-                )
+                    photo=photo is not None,
+                ),
+                photo,
             )
             conn.request("POST", f"{found.base_path}/submission", body=body, headers=headers)
             response = conn.getresponse()
@@ -215,12 +258,14 @@ def run_load(
             with lock:
                 if response.status == 201:
                     acked.append(instance_id)
+                    if photo is not None:
+                        photos.append((instance_id, hashlib.sha256(photo).hexdigest(), host))
                 else:
                     failures.append(f"{response.status}: {answer[:200]!r}")
         conn.close()
 
     threads = [
-        threading.Thread(target=device, args=(port, h * devices_per_host + d))
+        threading.Thread(target=device, args=(h, port, h * devices_per_host + d))
         for h, port in enumerate(found.ports)
         for d in range(devices_per_host)
     ]
@@ -229,7 +274,7 @@ def run_load(
         thread.start()
     for thread in threads:
         thread.join()
-    return LoadResult(acked, failures, time.perf_counter() - started)
+    return LoadResult(acked, failures, time.perf_counter() - started, photos)
 
 
 def check_invariants(found: Cluster, load: LoadResult) -> list[str]:
@@ -277,12 +322,42 @@ def check_invariants(found: Cluster, load: LoadResult) -> list[str]:
     for entity_uuid, numbers in by_entity.items():
         if numbers != list(range(1, current[entity_uuid] + 1)):
             problems.append(f"versions of {entity_uuid} are not 1..{current[entity_uuid]}")
+    problems += _photos_from_other_hosts(found, load)
     order = [update_id for _u, _v, update_id, _c in versions]
     single = _single_server_state(found, [xml_of[i].encode() for i in order])
     if single != state:
         differing = sorted(k for k in set(single) | set(state) if single.get(k) != state.get(k))
         problems.append(f"merged state differs from a single server's for {differing[:5]}")
     return problems
+
+
+def _photos_from_other_hosts(found: Cluster, load: LoadResult) -> list[str]:
+    """Every acknowledged photo, downloaded through the REST API from the next host (its own
+    data directory: it reads the photo from the database), must be the bytes sent."""
+    wrong: list[str] = []
+    connections: dict[int, http.client.HTTPConnection] = {}
+    headers = {"Authorization": f"Bearer {found.token}"}
+    for instance_id, sha256, host in load.photos:
+        port = found.ports[(host + 1) % len(found.ports)]
+        conn = connections.setdefault(
+            port, http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        )
+        path = (
+            f"/v1/projects/{found.project_id}/forms/{FORM_ID}/submissions/{instance_id}"
+            f"/attachments/{PHOTO}"
+        )
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+        if response.status != 200 or hashlib.sha256(data).hexdigest() != sha256:
+            wrong.append(instance_id)
+    for conn in connections.values():
+        conn.close()
+    if not load.photos:
+        return ["no photo was acknowledged"]
+    if wrong:
+        return [f"photos not served byte-identical by another host: {len(wrong)}"]
+    return []
 
 
 def _entity_state(conn: Any) -> dict[str, Any]:

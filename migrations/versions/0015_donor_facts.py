@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_donor_facts"
-down_revision = "0013_ingest"
+down_revision = "0014_blob_contents"
 branch_labels = None
 depends_on = None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db import Base, utcnow
@@ -35,3 +35,19 @@ class ProjectBlob(Base):
     )
     sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BlobContent(Base):
+    """One chunk of a blob's content, for the database blob store (``FIELDSYNC_BLOB_STORE=
+    database``, docs/adr/0022-blobs-in-the-database.md): chunk 0, 1, ... of at most
+    :data:`server.blobs.store.DB_CHUNK` bytes each, so a large photo is never one huge value.
+    The chunks are written in the transaction that registers the blob, and go when its row goes.
+    """
+
+    __tablename__ = "blob_contents"
+
+    sha256: Mapped[str] = mapped_column(
+        ForeignKey("blobs.sha256", ondelete="CASCADE"), primary_key=True
+    )
+    chunk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

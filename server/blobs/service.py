@@ -26,7 +26,11 @@ def register(
 def record(
     session: Session, stored: StoredBlob, content_type: str = "", *, project_id: int | None = None
 ) -> None:
-    """:func:`register` without reading the row back: two inserts, for the ingest path."""
+    """:func:`register` without reading the row back: two inserts, for the ingest path.
+
+    The session's blob store (``session.info["blob_store"]``, set by the runtime) makes the
+    content durable in the same transaction: nothing to do for the file store, the chunks in
+    ``blob_contents`` for the database store."""
     values = {
         "sha256": stored.sha256,
         "md5": stored.md5,
@@ -34,6 +38,9 @@ def record(
         "content_type": content_type or "application/octet-stream",
     }
     session.execute(insert_for(session)(Blob).values(**values).on_conflict_do_nothing())
+    store = session.info.get("blob_store")
+    if store is not None:
+        store.persist(session, stored.sha256)
     if project_id is not None:
         grant(session, project_id, stored.sha256)
 

@@ -1,4 +1,6 @@
-"""Blob store adapter: a directory of files named by their SHA-256.
+"""Blob store adapters: a directory of files named by their SHA-256 (:class:`FileBlobStore`, the
+default), and the same directory as a per-host cache in front of the database
+(:class:`server.blobs.database.DatabaseBlobStore`, ``FIELDSYNC_BLOB_STORE=database``).
 
 Content is streamed to a temporary file in the store's own directory while it is hashed, then
 renamed into place, so a reader never sees half a blob and a crash leaves at most a temporary
@@ -14,9 +16,12 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from server.files import private_dir
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 CHUNK = 64 * 1024
 
@@ -49,9 +54,13 @@ class BlobStore(Protocol):
 
     def path(self, sha256: str) -> Path: ...
 
+    def persist(self, session: Session, sha256: str) -> None: ...
+
 
 class FileBlobStore:
     """The default store: files under ``<data dir>/blobs/ab/cd/<sha256>``."""
+
+    kind = "file"
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -146,6 +155,11 @@ class FileBlobStore:
         except BaseException:
             path.unlink(missing_ok=True)
             raise
+
+    def persist(self, session: Session, sha256: str) -> None:
+        """Make the stored content durable in ``session``'s transaction: nothing to do here, the
+        file was fsynced before it was renamed into place (the database store writes it to the
+        database; :func:`server.blobs.service.record` calls this for every blob it registers)."""
 
     def copy_file(self, path: Path) -> StoredBlob:
         with path.open("rb") as fh:

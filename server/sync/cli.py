@@ -44,7 +44,9 @@ def start_sweeper(runtime: Any, interval: timedelta = SWEEP_INTERVAL) -> threadi
     return stop
 
 
-@click.group(help="Attachment storage: sweeping abandoned uploads.")
+@click.group(
+    help="Attachment storage: sweeping abandoned uploads, moving contents into the database."
+)
 def blobs() -> None:
     pass
 
