@@ -7,7 +7,7 @@ kind ``held`` are the devices removed for later destruction, indexed with the de
 with data, so existing facts get their village and held items.
 
 Revision ID: 0015_donor_facts
-Revises: 0013_ingest
+Revises: 0014_blob_contents
 Create Date: 2026-12-01
 """
 

@@ -6,7 +6,7 @@ let the table sorted by device or by submitter read a page in its order instead 
 every submission of the form (docs/adr/0021-web-ui.md).
 
 Revision ID: 0016_gazetteer_shapes
-Revises: 0013_ingest
+Revises: 0015_donor_facts
 Create Date: 2026-12-01
 """
 

@@ -6,8 +6,8 @@ Both tables are derived from ``report_facts`` and filled here from the facts alr
 so an upgraded server's reports stay right; ``fieldsync-server reports rebuild-facts``
 recomputes them.
 
-Revision ID: 0018_report_days
-Revises: 0013_ingest
+Revision ID: 0017_report_days
+Revises: 0016_gazetteer_shapes
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018_report_days"
+revision = "0017_report_days"
 down_revision = "0016_gazetteer_shapes"
 branch_labels = None
 depends_on = None
