@@ -143,7 +143,9 @@ def add_device(
     home: Path, name: str, base_url: str, project_name: str = "", forms: Sequence[str] = ()
 ) -> DeviceSetup:
     """Issue an app-user token on the hub (assigned ``forms``, which only assigned devices
-    get) and the settings ODK Collect needs to use it."""
+    get) and the settings ODK Collect needs to use it.
+
+    Raises: UsageError for an empty name or a form the hub does not serve (yet)."""
     from server import hub as server_hub
 
     runtime = open_hub(home)
@@ -154,6 +156,8 @@ def add_device(
         return DeviceSetup(
             issued.app_user_id, name, url, collect_qr_payload(url, issued.project_name, name)
         )
+    except server_hub.Problem as problem:
+        raise UsageError(problem.detail or problem.title) from None
     finally:
         server_hub.close_runtime(runtime)
 

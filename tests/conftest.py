@@ -143,6 +143,8 @@ class LiveServer:
         return self
 
     def stop(self) -> None:
+        if self._stopping.is_set():
+            return  # stopped already (a test took the server away on purpose)
         self._stopping.set()
         self._server.close()
         # Keep-alive connections keep waitress's loop running; close them too.

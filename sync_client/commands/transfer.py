@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -25,6 +27,18 @@ from sync_client.push import PushOptions, PushReport, push
 from sync_client.store import Store, utcnow
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@contextmanager
+def _failure_kept_for_the_hub(store: Store, home: Path) -> Iterator[None]:
+    """On a field hub, keep why an exchange with the centre failed, for the hub's web page
+    (one line, as the command prints it); the error goes on to the caller unchanged."""
+    try:
+        yield
+    except FieldsyncError as exc:
+        if hub.hub_exists(home):
+            hub.record_failure(store, str(exc))
+        raise
 
 
 def _transfer_options(func: F) -> F:
@@ -166,7 +180,7 @@ def push_command(
     home = fieldsync_home()
     config = load_config(home).require_login()
     options = PushOptions(batch_items=batch_size, chunk_bytes=chunk_size, parallel=parallel)
-    with opened_store(home) as store:
+    with opened_store(home) as store, _failure_kept_for_the_hub(store, home):
         report = _do_push(store, config, net, options, retry_refused)
     if report.refused:
         raise _refused_error(report)
@@ -177,7 +191,7 @@ def push_command(
 def pull_command(net: NetOptions) -> None:
     home = fieldsync_home()
     config = load_config(home).require_login()
-    with opened_store(home) as store:
+    with opened_store(home) as store, _failure_kept_for_the_hub(store, home):
         _do_pull(store, config, net)
 
 
@@ -190,7 +204,7 @@ def sync_command(
     home = fieldsync_home()
     config = load_config(home).require_login()
     options = PushOptions(batch_items=batch_size, chunk_bytes=chunk_size, parallel=parallel)
-    with opened_store(home) as store:
+    with opened_store(home) as store, _failure_kept_for_the_hub(store, home):
         report = _do_push(store, config, net, options, retry_refused)
         _do_pull(store, config, net)
         with store.transaction() as conn:

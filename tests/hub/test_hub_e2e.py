@@ -447,3 +447,14 @@ def test_add_device_checks_the_png_path_before_issuing_a_token(tmp_path: Path) -
     assert done.stdout.strip().splitlines()[-1].startswith(f"{url}/v1/key/")
     [device] = fieldsync(home, "hub", "devices").stdout.strip().splitlines()
     assert device.endswith("\ttab\tactive")
+
+
+def test_add_device_for_a_form_the_hub_does_not_serve_is_one_line(tmp_path: Path) -> None:
+    home = tmp_path / "laptop"
+    url = "http://192.0.2.10:8765"
+    result = fieldsync(home, "hub", "add-device", "tab", "--url", url, "--form", "no_such_form")
+    assert result.returncode == 2, result.stdout + result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "no_such_form" in line, line
+    assert "internal error" not in line and "Problem" not in line
+    assert fieldsync(home, "hub", "devices").stdout.strip() == ""

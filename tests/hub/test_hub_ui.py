@@ -169,6 +169,27 @@ def test_the_hub_page_shows_what_waits_and_what_is_provisional_until_a_sync(
     assert text_of(refused.text, "fig-refused") == "1"
 
 
+def test_a_sync_from_the_command_line_that_fails_is_shown_with_its_reason(
+    field: Field, live_server: LiveServer, laptop: Hub
+) -> None:
+    assert fieldsync(laptop.home, "pull").returncode == 0
+    laptop.start()
+    project_id = hub_account(laptop.home)
+    coordinator = log_in(laptop.url, EMAIL, DEFAULT_PASSWORD)
+    hub_page = f"{laptop.url}/ui/projects/{project_id}/hub"
+    assert "finished" in text_of(coordinator.get(hub_page, timeout=30).text, "sync-outcome")
+
+    live_server.stop()  # the link to the centre is down
+    failed = fieldsync(laptop.home, "sync", "--max-retries", "0", "--connect-timeout", "2")
+    assert failed.returncode != 0
+    reason = failed.stderr.strip().splitlines()[-1]
+
+    outcome = text_of(coordinator.get(hub_page, timeout=30).text, "sync-outcome")
+    assert "failed" in outcome, outcome
+    # The page gives the command's own one-line reason.
+    assert reason.removeprefix("fieldsync: ")[:40] in outcome, (reason, outcome)
+
+
 def test_a_server_that_is_not_a_hub_has_no_hub_page(field: Field, live_server: LiveServer) -> None:
     coordinator = field.factories.user(field.project, Role.COORDINATOR)
     http = log_in(live_server.url, coordinator.email, DEFAULT_PASSWORD)
