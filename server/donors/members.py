@@ -23,6 +23,17 @@ def linked_donor_ids(session: Session, user: User, project_id: int) -> set[int]:
     )
 
 
+def linked_project_ids(session: Session, user: User) -> set[int]:
+    """The projects in which this user speaks for a donor (whatever their role there)."""
+    return set(
+        session.scalars(
+            select(Donor.project_id)
+            .join(DonorUser, DonorUser.donor_id == Donor.id)
+            .where(DonorUser.user_id == user.id)
+        )
+    )
+
+
 def link_user(
     session: Session, donor: Donor, user: User, *, actor_user_id: int | None = None
 ) -> DonorUser:

@@ -13,6 +13,7 @@ from server.accounts.identity import current_user
 from server.accounts.models import Role
 from server.accounts.permissions import requires
 from server.db import utcnow
+from server.donors import members
 from server.entities import records as entity_records
 from server.forms import service as forms
 from server.projects.service import list_projects
@@ -28,10 +29,17 @@ AWAITING_REVIEW = ("received", "edited")
 @blueprint.get("/")
 def home() -> Any:
     user = current_user()
-    projects = list_projects(db(), accounts.visible_project_ids(db(), user))
+    visible = accounts.visible_project_ids(db(), user)
+    donor_only: set[int] = set()
+    if visible is not None:
+        # A donor's programme officer with no role in a project reads its donor report there.
+        donor_only = members.linked_project_ids(db(), user) - set(visible)
+        visible = [*visible, *sorted(donor_only)]
+    projects = list_projects(db(), visible)
     if len(projects) == 1:
-        return redirect(url_for("ui.project", project_id=projects[0].id))
-    return page("projects.html", projects=projects)
+        endpoint = "ui.reports" if projects[0].id in donor_only else "ui.project"
+        return redirect(url_for(endpoint, project_id=projects[0].id))
+    return page("projects.html", projects=projects, donor_only=donor_only)
 
 
 @blueprint.get("/projects/<int:project_id>")

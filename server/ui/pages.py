@@ -36,13 +36,20 @@ def page(
     project_id = request.view_args.get("project_id") if request.view_args else None
     if project is None and isinstance(project_id, int):
         project = get_project(db(), project_id)
+    user = ui_user()
     html = render_template(
         f"ui/{template}",
-        user=ui_user(),
+        user=user,
         project=project,
         role=current_role(),
         can_review=at_least(Role.COORDINATOR),
         can_admin=at_least(Role.ADMINISTRATOR),
+        # No role in the project (a donor's programme officer): the menu offers what they
+        # may open, the donor report.
+        roleless=project is not None
+        and user is not None
+        and not user.is_site_admin
+        and current_role() is None,
         csrf_field=CSRF_FIELD,
         csrf_token=csrf_token(),
         asset=asset_url,

@@ -383,6 +383,12 @@ def test_a_donors_programme_officer_without_a_role_opens_only_their_donors_repor
         members.link_user(session, ours, user)
         ours_id, other_id = ours.id, other.id
     http = log_in(scene.server.url, "officer@example.org", scene.people.password)
+    # Their one project's home is its donor report, and the menu offers nothing they cannot open.
+    landing = http.get(f"{scene.server.url}/ui/", timeout=30)
+    assert landing.status_code == 200 and landing.url.endswith(f"{scene.ui}/reports")
+    menu = landing.text.split('aria-label="Main"')[1].split("</nav>")[0]
+    assert "/reports" in menu
+    assert "/forms" not in menu and "/exports" not in menu and "/conflicts" not in menu
     page = http.get(f"{scene.ui}/reports", timeout=30)
     assert page.status_code == 200, page.text[:2000]
     assert "Our Fund" in page.text and "Other Fund" not in page.text
