@@ -40,6 +40,10 @@ class CacheGeneration(Base):
     generation: Mapped[int] = mapped_column(BigInteger)
 
 
+# Built once: this runs at the start of every request the cache serves.
+_READ_GENERATION = select(CacheGeneration.generation).where(CacheGeneration.name == "config")
+
+
 class ConfigCache:
     """A per-process map filled by loaders, emptied whenever the generation changes."""
 
@@ -96,9 +100,7 @@ def config_cache(session: Session) -> ConfigCache | None:
 def _generation(session: Session) -> int | None:
     """The generation as this transaction sees it, read once per transaction."""
     if _INFO_KEY not in session.info:
-        session.info[_INFO_KEY] = session.scalar(
-            select(CacheGeneration.generation).where(CacheGeneration.name == "config")
-        )
+        session.info[_INFO_KEY] = session.scalar(_READ_GENERATION)
     value = session.info[_INFO_KEY]
     return int(value) if value is not None else None
 

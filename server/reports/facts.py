@@ -27,14 +27,18 @@ def record(
     form_id: str,
     root: etree._Element,
     received: date,
+    *,
+    new: bool = False,
 ) -> ReportFact | None:
     """Write (or replace) the facts of ``submission``'s current version, read from ``root``.
 
-    ``received`` dates a report that carries no date of its own. Returns None for a form the
+    ``received`` dates a report that carries no date of its own; ``new`` says the submission
+    was created in this transaction, so it has no facts to replace. Returns None for a form the
     reports do not read.
     """
     extracted = extract(form_id, root)
-    session.execute(delete(ReportFact).where(ReportFact.submission_id == submission.id))
+    if not new:
+        session.execute(delete(ReportFact).where(ReportFact.submission_id == submission.id))
     if extracted is None:
         return None
     fact = _fact(submission, extracted, received)
