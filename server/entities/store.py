@@ -88,7 +88,7 @@ def lock_entity(session: Session, project_id: int, list_name: str, uuid: str) ->
     serialises every writer. The lock is taken before the "already applied?" check."""
     if session.get_bind().dialect.name == "postgresql":
         key = zlib.crc32(f"{project_id}:{list_name}:{uuid}".encode()) - 2**31
-        session.execute(_LOCK, {"ns": 7010, "key": key})
+        session.connection().execute(_LOCK, {"ns": 7010, "key": key})
 
 
 def find_entity(session: Session, entity_list: EntityList, uuid: str) -> Entity | None:
