@@ -216,6 +216,7 @@ def create_if_new(
         "updated_at": now,
         "deleted_at": None,
     }
+    session.flush()  # as the full path's flush would: what is pending goes first
     connection = session.connection()
     new_entity, new_version = _creation_inserts(connection.dialect.name)
     entity_id = connection.execute(new_entity, entity_values).scalar()

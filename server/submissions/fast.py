@@ -55,6 +55,8 @@ def store_if_new(
         "created_at": now,
         "updated_at": now,
     }
+    if session.autoflush:
+        session.flush()  # as an ORM statement would: what is pending goes first (usually none)
     connection = session.connection()
     new_submission, new_version = _inserts(connection.dialect.name)
     submission_id = connection.execute(new_submission, submission_values).scalar()
