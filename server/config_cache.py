@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import BigInteger, String, event, inspect, select
+from sqlalchemy import BigInteger, String, Table, event, inspect, select
 from sqlalchemy.orm import (
     Mapped,
     ORMExecuteState,
@@ -38,6 +38,11 @@ class CacheGeneration(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     generation: Mapped[int] = mapped_column(BigInteger)
+
+
+# Built once, in Core: this runs at the start of every request the cache serves.
+_GENERATIONS = cast(Table, CacheGeneration.__table__)
+_READ_GENERATION = select(_GENERATIONS.c.generation).where(_GENERATIONS.c.name == "config")
 
 
 class ConfigCache:
@@ -96,9 +101,9 @@ def config_cache(session: Session) -> ConfigCache | None:
 def _generation(session: Session) -> int | None:
     """The generation as this transaction sees it, read once per transaction."""
     if _INFO_KEY not in session.info:
-        session.info[_INFO_KEY] = session.scalar(
-            select(CacheGeneration.generation).where(CacheGeneration.name == "config")
-        )
+        if session.autoflush:
+            session.flush()  # as a query through the ORM would: pending changes count
+        session.info[_INFO_KEY] = session.connection().execute(_READ_GENERATION).scalar()
     value = session.info[_INFO_KEY]
     return int(value) if value is not None else None
 

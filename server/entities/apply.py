@@ -8,9 +8,14 @@ The caller holds the entity's lock (:func:`server.entities.store.lock_entity`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 
 from server.db import utcnow
 from server.entities import feed, merge
@@ -137,15 +142,20 @@ def device_base(
 
 
 def to_update(
-    inbox: EntityInbox, payload: InboxPayload, kind: merge.UpdateKind, base_ids: frozenset[str]
+    inbox: EntityInbox | str,
+    payload: InboxPayload,
+    kind: merge.UpdateKind,
+    base_ids: frozenset[str],
 ) -> merge.EntityUpdate:
+    """The merge core's update from an inbox entry (or its update id) and its payload."""
+    update_id = inbox if isinstance(inbox, str) else inbox.update_id
     values = dict(payload.values)
     if payload.label:
         values[LABEL] = str(payload.label)
     return merge.EntityUpdate(
-        update_id=inbox.update_id,
+        update_id=update_id,
         kind=kind,
-        base_ids=base_ids - {inbox.update_id},
+        base_ids=base_ids - {update_id},
         values=values,
         date_of_information=parse_date(payload.date_of_information),
         source=payload.source,
@@ -169,6 +179,83 @@ def create_entity(
     update = to_update(inbox, payload, merge.UpdateKind.CREATE, frozenset())
     return apply_update(
         session, entity_list, entity, [], update, inbox=inbox, base_version=None, forced=forced
+    )
+
+
+def create_if_new(
+    session: Session,
+    entity_list: EntityList,
+    uuid: str,
+    update: merge.EntityUpdate,
+    submission_version_id: int,
+) -> EntityVersion | None:
+    """The common case of a report creating an entity, in the fewest round trips: when no entity
+    has that id, insert it already in its first version's state, then the version (Core inserts,
+    no unit of work, no history to derive from), record it in the change feed and return the
+    version (not in the session). None, with nothing written, when the entity exists (or was
+    deleted) or its first version opens conflicts: the caller then takes the full path
+    (:func:`create_entity` or :func:`apply_update`), whose outcome this one is equal to.
+
+    The caller holds the entity's lock and is not a field hub (a hub records its context).
+    """
+    policy = list_policy(session, entity_list)
+    result = merge.apply(policy, [], update)
+    if result.duplicate or result.state.conflicts:
+        return None
+    now = utcnow()
+    values = dict(result.state.values)
+    label = values.pop(LABEL, "")
+    entity_values = {
+        "list_id": entity_list.id,
+        "uuid": uuid,
+        "label": label,
+        "values": values,
+        "current_version": 1,
+        "conflict": None,
+        "created_at": now,
+        "updated_at": now,
+        "deleted_at": None,
+    }
+    session.flush()  # as the full path's flush would: what is pending goes first
+    connection = session.connection()
+    new_entity, new_version = _creation_inserts(connection.dialect.name)
+    entity_id = connection.execute(new_entity, entity_values).scalar()
+    if entity_id is None:
+        return None
+    version_values = {
+        "entity_id": entity_id,
+        "version": 1,
+        "base_version": None,
+        "update_id": update.update_id,
+        "kind": update.kind.value,
+        "update": update_to_json(update),
+        "result": {"label": label, "values": values},
+        "conflicts_opened": [],
+        "conflicts_closed": [],
+        "source_submission_version_id": submission_version_id,
+        "source_user_id": None,
+        "forced": False,
+        "created_at": now,
+    }
+    connection.execute(new_version, version_values)
+    entity = Entity(id=entity_id, **entity_values)
+    version = EntityVersion(**version_values)
+    feed.entity_version_recorded(session, entity_list, entity, version, result)
+    return version
+
+
+@lru_cache(maxsize=4)
+def _creation_inserts(dialect: str) -> tuple[Insert, Insert]:
+    """The entity's insert (nothing when its id exists) and its version's, built once per
+    dialect; their values are bound at execution."""
+    entities = cast(Table, Entity.__table__)
+    versions = cast(Table, EntityVersion.__table__)
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(entities)
+        .on_conflict_do_nothing(index_elements=["list_id", "uuid"])
+        .returning(entities.c.id),
+        versions.insert(),
     )
 
 

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -45,8 +45,8 @@ def ensure_list(
     session: Session, project_id: int, name: str, properties: list[str] | None = None
 ) -> EntityList:
     """Get or create a project's entity list, adding properties a form declares."""
-    stmt = select(EntityList).where(EntityList.project_id == project_id, EntityList.name == name)
-    entity_list = session.scalars(stmt).first()
+    key = {"project_id": project_id, "name": name}
+    entity_list = session.scalars(_LIST, key).first()
     if entity_list is None:
         try:
             with session.begin_nested():
@@ -54,11 +54,18 @@ def ensure_list(
                 session.add(entity_list)
                 session.flush()
         except IntegrityError:
-            entity_list = session.scalars(stmt).one()
+            entity_list = session.scalars(_LIST, key).one()
     new = [p for p in properties or [] if p not in entity_list.properties]
     if new:
         entity_list.properties = [*entity_list.properties, *new]
     return entity_list
+
+
+# Built once: every report with an entity block looks its list up.
+_LIST = select(EntityList).where(
+    EntityList.project_id == bindparam("project_id"), EntityList.name == bindparam("name")
+)
+_LOCK = text("SELECT pg_advisory_xact_lock(:ns, :key)")
 
 
 def register_form_version(session: Session, project_id: int, spec: dict[str, Any]) -> None:
@@ -81,7 +88,7 @@ def lock_entity(session: Session, project_id: int, list_name: str, uuid: str) ->
     serialises every writer. The lock is taken before the "already applied?" check."""
     if session.get_bind().dialect.name == "postgresql":
         key = zlib.crc32(f"{project_id}:{list_name}:{uuid}".encode()) - 2**31
-        session.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": 7010, "key": key})
+        session.connection().execute(_LOCK, {"ns": 7010, "key": key})
 
 
 def find_entity(session: Session, entity_list: EntityList, uuid: str) -> Entity | None:

@@ -59,6 +59,7 @@ def submission_arrives(
             result.form.xml_form_id,
             result.parsed.root,
             result.version.received_at.date(),
+            new=result.outcome is Outcome.CREATED,
         )
     return result
 

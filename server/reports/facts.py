@@ -30,12 +30,14 @@ def record(
     received: date,
     *,
     summarise: bool = True,
+    new: bool = False,
 ) -> ReportFact | None:
     """Write (or replace) the facts of ``submission``'s current version, read from ``root``,
     and keep the summary (:mod:`server.reports.summary`) in step unless ``summarise`` is
     false (:func:`rebuild` recomputes it at the end).
 
-    ``received`` dates a report that carries no date of its own. Returns None for a form the
+    ``received`` dates a report that carries no date of its own; ``new`` says the submission
+    was created in this transaction, so it has no facts to replace. Returns None for a form the
     reports do not read.
     """
     extracted = extract(form_id, root)
@@ -43,8 +45,12 @@ def record(
     areas: set[str] = set()
     held_before: set[str] = set()
     # An earlier version's facts (an edit, or a rebuild): taken away from the summary, then
-    # deleted. A new submission has none, and costs this one read by the unique index.
-    earlier = session.execute(select(ReportFact.id, ReportFact.hazard_area).where(mine)).first()
+    # deleted. A submission created in this transaction (``new``) has none: no read at all.
+    earlier = (
+        None
+        if new
+        else session.execute(select(ReportFact.id, ReportFact.hazard_area).where(mine)).first()
+    )
     if earlier is not None:
         held_before = _held_refs(session, submission.id)
         if summarise:

@@ -386,6 +386,39 @@ def test_update_for_an_unknown_entity_is_held_then_force_applied(field: Field) -
     assert versions(field, ha)[0].forced is True
 
 
+def test_an_update_that_arrived_before_its_creation_is_applied_when_the_report_arrives(
+    field: Field,
+) -> None:
+    ha = str(uuid.uuid4())
+    update = clearance(field, ha, 1, status="in_clearance", cleared_area_m2="3000")
+    field.receive(update)
+    assert field.inbox(update.instance_id).status == "held"
+    created = new_area(field, ha)
+    field.receive(created)
+    creation = field.inbox(created.instance_id)
+    assert (creation.status, creation.entity_version, creation.reason) == ("applied", 1, "")
+    assert field.inbox(update.instance_id).status == "applied"
+    assert [(v.version, v.kind, v.update_id) for v in versions(field, ha)] == [
+        (1, "create", created.instance_id),
+        (2, "update", update.instance_id),
+    ]
+    entity = field.entity(ha)
+    assert entity.current_version == 2
+    assert entity.values["status"] == "in_clearance"
+    assert entity.values["cleared_area_m2"] == "3000"
+
+
+def test_a_second_creation_of_an_existing_id_takes_the_merge_not_an_insert(field: Field) -> None:
+    ha = str(uuid.uuid4())
+    field.receive(new_area(field, ha))
+    again = new_area(field, ha, priority="low")
+    field.receive(again)
+    assert field.inbox(again.instance_id).status == "applied"
+    assert [v.version for v in versions(field, ha)] == [1, 2]
+    # Its author saw nothing of the entity: the differing value is a conflict.
+    assert [c.property_name for c in field.open_conflicts(ha)] == ["priority"]
+
+
 def test_base_version_from_the_future_is_held_not_applied(field: Field) -> None:
     ha = str(uuid.uuid4())
     field.receive(new_area(field, ha))
