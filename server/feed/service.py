@@ -57,12 +57,15 @@ def record_change(
         ValueError: ``kind`` is not one of :class:`ChangeKind`.
     """
     ChangeKind(kind)
-    # A Core insert, so the ORM does not send NULL for xid and the database default applies.
     session.execute(
-        insert(SyncChange).values(
-            project_id=project_id, kind=kind, key=key, data=data, created_at=utcnow()
-        )
+        _APPEND,
+        {"project_id": project_id, "kind": kind, "key": key, "data": data, "created_at": utcnow()},
     )
+
+
+# A Core insert, so the ORM does not send NULL for xid and the database default applies; built
+# once (every entity version appends one), its values bound at execution.
+_APPEND = insert(SyncChange)
 
 
 # --- reading --------------------------------------------------------------------------------
