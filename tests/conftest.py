@@ -27,6 +27,10 @@ from server.settings import BUNDLED_FORMS_DIR, Settings
 from tests.factories import Factories
 from tests.scratch_database import create_scratch_database, drop_scratch_database
 
+# One browser for the whole run, defined here only: a session fixture imported into two test
+# modules would be two, and Playwright's sync API cannot run two at once.
+from tests.ui.browser import chromium as chromium
+
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

@@ -28,7 +28,6 @@ from tests.entities.conftest import Field
 from tests.entities.test_entity_service import clearance, new_area
 from tests.factories import DEFAULT_PASSWORD
 from tests.hub.test_hub_e2e import Hub, Tablet, _plain, fieldsync, laptop
-from tests.ui.browser import chromium as chromium
 from tests.ui.browser import open_browser
 from tests.ui.browserless import log_in
 

@@ -28,7 +28,6 @@ from tests.entities.builders import Filled
 from tests.entities.test_entity_service import clearance
 from tests.personal.conftest import FIXTURES
 from tests.ui.browser import Browser, open_browser
-from tests.ui.browser import chromium as chromium
 from tests.ui.conftest import Scene
 
 pytestmark = pytest.mark.e2e
