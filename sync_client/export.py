@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 import click
 
 from sync_client.errors import UsageError
-from sync_client.store import Store
+from sync_client.store import Store, parse_moment
 
 _DEPRECATED = re.compile(rb"<(?:\w+:)?deprecatedID>\s*([^<\s]+)\s*</(?:\w+:)?deprecatedID>")
 _DEVICE = re.compile(rb"<(?:\w+:)?deviceid>\s*([^<]*?)\s*</(?:\w+:)?deviceid>")
@@ -36,16 +36,6 @@ class _Row:
     form_version: str
     created_at: datetime
     via: list[dict[str, Any]]
-
-
-def _moment(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def form_xforms(
@@ -98,7 +88,7 @@ def _rows(store: Store, form_id: str) -> list[_Row]:
                 instance_id=instance_id,
                 deprecated_id=found.group(1).decode() if found else None,
                 form_version=version,
-                created_at=_moment(created) or datetime.now(UTC),
+                created_at=parse_moment(created) or datetime.now(UTC),
                 via=hops if isinstance(hops, list) else [],
             )
         )
@@ -156,7 +146,7 @@ class LaptopSource:
                 (current.outbox_id,),
             ).fetchone()[0]
             hop = first.via[0] if first.via and isinstance(first.via[0], dict) else {}
-            arrived = _moment(hop.get("received_at")) or first.created_at
+            arrived = parse_moment(hop.get("received_at")) or first.created_at
             review = self._review_state(first.instance_id)
             if node is not None and not filters.matches(
                 node,

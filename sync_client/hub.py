@@ -15,13 +15,12 @@ import json
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sync_client.errors import UsageError
-from sync_client.store import Store, utcnow
+from sync_client.store import Store, parse_moment, utcnow
 
 if TYPE_CHECKING:
     from server import hub as server_api
@@ -388,16 +387,6 @@ def record_failure(store: Store, reason: str) -> None:
         store.set_meta(conn, EXCHANGE_FAILED, json.dumps({"at": utcnow(), "reason": line}))
 
 
-def _moment(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def laptop_state(home: Path) -> server_api.LaptopState:
     """What the laptop's outbox says about the hub's reports: those the centre has not
     acknowledged (by form id and instanceID, never their answers), those it refused with its
@@ -426,8 +415,8 @@ def laptop_state(home: Path) -> server_api.LaptopState:
                 server_hub.QueuedReport(
                     instance_id=str(instance_id),
                     form_id=str(form_id),
-                    received_at=_moment(device.get("received_at")),
-                    queued_at=_moment(created_at),
+                    received_at=parse_moment(device.get("received_at")),
+                    queued_at=parse_moment(created_at),
                     attempts=int(attempts),
                     last_error=last_error,
                 )
@@ -445,12 +434,12 @@ def laptop_state(home: Path) -> server_api.LaptopState:
         ).fetchone()[0]
         failed = json.loads(store.get_meta(EXCHANGE_FAILED) or "{}")
         exchange = server_hub.CentreExchange(
-            last_sync=_moment(store.get_meta(f"last_sync:{pid}")),
-            last_push=_moment(store.get_meta(f"last_push:{pid}")),
-            last_pull=_moment(store.get_meta(f"last_pull:{pid}")),
-            last_attempt=_moment(store.get_meta(EXCHANGE_STARTED)),
-            last_done=_moment(store.get_meta(EXCHANGE_DONE)),
-            failed_at=_moment(failed.get("at")),
+            last_sync=parse_moment(store.get_meta(f"last_sync:{pid}")),
+            last_push=parse_moment(store.get_meta(f"last_push:{pid}")),
+            last_pull=parse_moment(store.get_meta(f"last_pull:{pid}")),
+            last_attempt=parse_moment(store.get_meta(EXCHANGE_STARTED)),
+            last_done=parse_moment(store.get_meta(EXCHANGE_DONE)),
+            failed_at=parse_moment(failed.get("at")),
             failure=str(failed.get("reason", "")),
         )
         return server_hub.LaptopState(

@@ -199,6 +199,18 @@ def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def parse_moment(text: str | None) -> datetime | None:
+    """A time the store (or the server) wrote as ISO 8601; one without a zone is UTC. None for
+    nothing or for text that is not a time."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 class SourceUnreadable(Exception):
     """The stream being copied into the blob directory failed to read (not the store's fault)."""
 
