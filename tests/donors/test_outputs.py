@@ -14,6 +14,7 @@ from server.reports import facts
 from server.reports.extract import extract
 from server.reports.models import ReportFact
 from tests.donors.conftest import Coalition, _clearance, _device
+from tests.reports.test_summary import assert_summary_is_the_facts
 
 
 def test_a_device_row_with_a_blank_quantity_is_one_device_and_a_held_one_keeps_its_tag() -> None:
@@ -101,6 +102,7 @@ def test_a_later_destruction_is_placed_where_found_whichever_arrives_first(
             )
 
     assert d2_place() == (None, None, None)
+    assert_summary_is_the_facts(c)
     _clearance(
         c,
         "c6",
@@ -111,6 +113,8 @@ def test_a_later_destruction_is_placed_where_found_whichever_arrives_first(
         [_device("uxo", "mortar_60", 2, "removed_for_destruction", "EO-TAG00002")],
     )
     assert d2_place() == (c.areas["HA-0003"], "LA13", "LA1301")
+    # The reports' summary moved it too: it equals a recomputation from the facts.
+    assert_summary_is_the_facts(c)
     # Rebuilding the tables from the stored XML keeps the placement.
     with transaction(c.factories.runtime.session_factory) as session:
         assert facts.rebuild(session, c.project.id) > 0
