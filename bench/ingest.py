@@ -106,7 +106,7 @@ def main() -> None:
         help="PostgreSQL server to create the bench database on, or 'sqlite'",
     )
     parser.add_argument(
-        "--small", type=int, default=2000, help="small submissions per concurrency level"
+        "--small", type=int, default=2000, help="small submissions per concurrency level (0: none)"
     )
     parser.add_argument(
         "--concurrency", default="1,8,32", help="comma-separated device counts for the small runs"
@@ -206,7 +206,8 @@ def main() -> None:
         with multiprocessing.Pool(args.client_processes) as pool:
             target = Target(pool, args.client_processes, port, base_path, server.pid)
             load(target, "warm-up", 4, 200)
-            for concurrency in (int(c) for c in args.concurrency.split(",") if c):
+            levels = [int(c) for c in args.concurrency.split(",") if c] if args.small else []
+            for concurrency in levels:
                 target.report(load(target, "small submissions", concurrency, args.small))
             if args.entities:
                 target.report(load(target, "entity-creating", 8, args.entities, kind="entity"))

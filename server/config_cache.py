@@ -1,12 +1,13 @@
 """What the ingest path keeps between requests (app users and their projects, forms and form
-versions), with a validity check that holds across worker processes and server hosts.
+versions, entity lists), with a validity check that holds across worker processes and server
+hosts.
 
-Database triggers (migration 0013) give ``cache_generations`` a new random number in the same
-transaction as any change to those tables. Each transaction that uses the cache reads the
-number once (one indexed row); when it differs from the number the cache was filled at, the
-cache is emptied first. So a revoked device token, a closed form or a new form version is seen
-by every worker at its next request, as it would be without the cache
-(docs/adr/0019-workers-and-caches.md).
+Database triggers (migrations 0013 and 0018) give ``cache_generations`` a new random number
+in the same transaction as any change to those tables. Each transaction that uses the cache
+reads the number once (one indexed row); when it differs from the number the cache was filled
+at, the cache is emptied first. So a revoked device token, a closed form, a new form version or
+a list that now requires approval is seen by every worker at its next request, as it would be
+without the cache (docs/adr/0019-workers-and-caches.md).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from server.db import Base
 
 T = TypeVar("T")
 _INFO_KEY = "config_generation"
-# The tables whose changes give the generation a new number (the triggers of migration 0013).
-WATCHED = frozenset({"app_users", "projects", "forms", "form_versions"})
+# The tables whose changes give the generation a new number (the triggers of migrations 0013
+# and 0018).
+WATCHED = frozenset({"app_users", "projects", "forms", "form_versions", "entity_lists"})
 
 
 class CacheGeneration(Base):

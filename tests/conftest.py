@@ -53,15 +53,22 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def empty_database(app: Flask) -> None:
+    """Delete every row, children before parents, and start the sequences again.
+
+    On PostgreSQL this is one round trip of ``DELETE`` statements: ``TRUNCATE`` of every table
+    took about 0.2 s however little a test wrote, twice per test, and a test writes a few rows.
+    """
     engine = app.extensions["fieldsync"].engine
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            conn.execute(
-                text(
-                    "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
-                )
+            statements = [f'DELETE FROM "{t}"' for t in tables]  # noqa: S608 (table names are ours)
+            statements.append(
+                "SELECT setval(c.oid, s.seqstart, false) FROM pg_class c "
+                "JOIN pg_sequence s ON s.seqrelid = c.oid "
+                "WHERE c.relkind = 'S' AND c.relnamespace = current_schema()::regnamespace"
             )
+            conn.exec_driver_sql("; ".join(statements))
         else:
             for table in tables:
                 conn.execute(text(f'DELETE FROM "{table}"'))  # noqa: S608 (table names are ours)

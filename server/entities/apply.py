@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Select, Table, bindparam, exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -38,6 +38,7 @@ from server.entities.models import (
     InboxStatus,
 )
 from server.entities.store import list_policy
+from server.feed.service import CHANGES as feed_changes
 
 
 @dataclass
@@ -182,19 +183,30 @@ def create_entity(
     )
 
 
+@dataclass(frozen=True)
+class Created:
+    """An entity created at once: its first version, and whether updates of its id arrived
+    before it and wait in the inbox (``held``: the caller releases them)."""
+
+    version: EntityVersion
+    held: bool
+
+
 def create_if_new(
     session: Session,
     entity_list: EntityList,
     uuid: str,
     update: merge.EntityUpdate,
-    submission_version_id: int,
-) -> EntityVersion | None:
+    inbox_entry: dict[str, Any],
+) -> Created | None:
     """The common case of a report creating an entity, in the fewest round trips: when no entity
-    has that id, insert it already in its first version's state, then the version (Core inserts,
-    no unit of work, no history to derive from), record it in the change feed and return the
-    version (not in the session). None, with nothing written, when the entity exists (or was
-    deleted) or its first version opens conflicts: the caller then takes the full path
-    (:func:`create_entity` or :func:`apply_update`), whose outcome this one is equal to.
+    has that id, insert it already in its first version's state, its version, its change-feed
+    row and its inbox entry already applied (``inbox_entry``: the entry's submission, update id
+    and payload), then look for updates of that id held before it (Core statements, no unit of
+    work, no history to derive from; on PostgreSQL all of it is one statement). None, with
+    nothing written, when the entity exists (or was deleted) or its first version opens
+    conflicts: the caller then takes the full path (:func:`create_entity` or
+    :func:`apply_update`), whose outcome this one is equal to.
 
     The caller holds the entity's lock and is not a field hub (a hub records its context).
     """
@@ -216,14 +228,7 @@ def create_if_new(
         "updated_at": now,
         "deleted_at": None,
     }
-    session.flush()  # as the full path's flush would: what is pending goes first
-    connection = session.connection()
-    new_entity, new_version = _creation_inserts(connection.dialect.name)
-    entity_id = connection.execute(new_entity, entity_values).scalar()
-    if entity_id is None:
-        return None
     version_values = {
-        "entity_id": entity_id,
         "version": 1,
         "base_version": None,
         "update_id": update.update_id,
@@ -232,16 +237,60 @@ def create_if_new(
         "result": {"label": label, "values": values},
         "conflicts_opened": [],
         "conflicts_closed": [],
-        "source_submission_version_id": submission_version_id,
+        "source_submission_version_id": inbox_entry["submission_version_id"],
         "source_user_id": None,
         "forced": False,
         "created_at": now,
     }
-    connection.execute(new_version, version_values)
-    entity = Entity(id=entity_id, **entity_values)
-    version = EntityVersion(**version_values)
-    feed.entity_version_recorded(session, entity_list, entity, version, result)
-    return version
+    inbox_values = {
+        **inbox_entry,
+        "project_id": entity_list.project_id,
+        "list_name": entity_list.name,
+        "entity_uuid": uuid,
+        "status": InboxStatus.APPLIED.value,
+        "reason": "",
+        "received_at": now,
+        "processed_at": now,
+        "entity_version": 1,
+    }
+    change = feed.entity_version_row(entity_list, Entity(**entity_values), 1)
+    session.flush()  # as the full path's flush would: what is pending goes first
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        params = {
+            **{f"e_{k}": v for k, v in entity_values.items()},
+            **{f"v_{k}": v for k, v in version_values.items()},
+            **{f"c_{k}": v for k, v in change.items()},
+            **{f"i_{k}": v for k, v in inbox_values.items()},
+        }
+        entity_id, held = connection.execute(_pg_creation(), params).one()
+        if entity_id is None:
+            return None
+    else:
+        new_entity, new_version = _creation_inserts(connection.dialect.name)
+        entity_id = connection.execute(new_entity, entity_values).scalar()
+        if entity_id is None:
+            return None
+        connection.execute(new_version, {"entity_id": entity_id, **version_values})
+        connection.execute(_NEW_CHANGE, change)
+        connection.execute(_NEW_INBOX_ENTRY, inbox_values)
+        session.flush()  # rows this transaction changed through the ORM count (usually none)
+        looked = {f"i_{k}": v for k, v in inbox_values.items()}
+        held = connection.execute(select(_ANY_HELD), looked).scalar()
+    return Created(EntityVersion(entity_id=entity_id, **version_values), bool(held))
+
+
+_INBOX = cast(Table, EntityInbox.__table__)
+_NEW_INBOX_ENTRY = _INBOX.insert()
+_NEW_CHANGE = feed_changes.insert()
+# Whether updates of the id wait for its creation (one cheap look: usually none do), bound with
+# the inbox entry's values.
+_ANY_HELD = exists().where(
+    _INBOX.c.project_id == bindparam("i_project_id"),
+    _INBOX.c.list_name == bindparam("i_list_name"),
+    _INBOX.c.entity_uuid == bindparam("i_entity_uuid"),
+    _INBOX.c.status == InboxStatus.HELD.value,
+)
 
 
 @lru_cache(maxsize=4)
@@ -257,6 +306,46 @@ def _creation_inserts(dialect: str) -> tuple[Insert, Insert]:
         .returning(entities.c.id),
         versions.insert(),
     )
+
+
+@lru_cache(maxsize=1)
+def _pg_creation() -> Select[Any]:
+    """On PostgreSQL, :func:`create_if_new`'s five statements in one: the entity's insert (when
+    its id is new) and, only when it inserted a row, its version, its feed row and its inbox
+    entry (data-modifying CTEs selecting from it), then the new id (NULL when the id existed)
+    and whether updates of the id are held. Every CTE sees the snapshot the statement started
+    with, taken after the caller's lock, so an update held before the lock was taken is seen.
+    Built once; the values are bound at execution (``e_``, ``v_``, ``c_``, ``i_`` prefixes)."""
+    entities = cast(Table, Entity.__table__)
+    versions = cast(Table, EntityVersion.__table__)
+
+    def bound(table: Table, prefix: str, names: list[str]) -> list[Any]:
+        # Typed: the dialect casts each one (a parameter in a SELECT list takes no type from
+        # the column it goes to).
+        return [bindparam(prefix + n, type_=table.c[n].type) for n in names]
+
+    def columns(table: Table, *leave_out: str) -> list[str]:
+        return [c.name for c in table.columns if c.name not in ("id", "xid", *leave_out)]
+
+    entity_columns = columns(entities)
+    new_entity = (
+        pg_insert(entities)
+        .values({n: bindparam("e_" + n, type_=entities.c[n].type) for n in entity_columns})
+        .on_conflict_do_nothing(index_elements=["list_id", "uuid"])
+        .returning(entities.c.id)
+        .cte("new_entity")
+    )
+    version_columns = columns(versions, "entity_id")
+    new_version = versions.insert().from_select(
+        ["entity_id", *version_columns],
+        select(new_entity.c.id, *bound(versions, "v_", version_columns)),
+    )
+    followers = [new_version.cte("new_version")]
+    for table, prefix, name in ((feed_changes, "c_", "new_change"), (_INBOX, "i_", "new_entry")):
+        names = columns(table)
+        rows = select(*bound(table, prefix, names)).select_from(new_entity)
+        followers.append(table.insert().from_select(names, rows).cte(name))
+    return select(select(new_entity.c.id).scalar_subquery(), _ANY_HELD).add_cte(*followers)
 
 
 def apply_update(

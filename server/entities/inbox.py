@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from lxml import etree
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server import errors
@@ -31,7 +31,13 @@ from server.entities.apply import (
 from server.entities.blocks import read_entity_block
 from server.entities.codec import HubContext, InboxPayload
 from server.entities.models import EntityInbox, EntityList, InboxStatus
-from server.entities.store import ensure_list, find_entity, lock_entity, versions_of
+from server.entities.store import (
+    ensure_list,
+    find_entity,
+    known_list,
+    lock_entity,
+    versions_of,
+)
 
 
 @dataclass(frozen=True)
@@ -75,12 +81,7 @@ def receive(
     declared = str(spec.get("dataset") or "")
     if not declared or block.list_name != declared:
         raise errors.undeclared_entity_list(received.form_id, block.list_name, declared or None)
-    entity_list = ensure_list(
-        session,
-        received.project_id,
-        declared,
-        [str(p["name"]) for p in spec.get("properties", [])],
-    )
+    properties = [str(p["name"]) for p in spec.get("properties", [])]
     payload = InboxPayload(
         create=block.create,
         update=block.update,
@@ -96,15 +97,19 @@ def receive(
         problems=block.problems,
         hub=hub_context,
     )
+    # A creation with nothing to decide takes the short path, on the list as kept between
+    # requests when it already has every property the form declares.
+    new_id = block.uuid if block.create and not block.problems and not hub.is_hub(session) else ""
+    kept = known_list(session, received.project_id, declared, properties) if new_id else None
+    entity_list = kept or ensure_list(session, received.project_id, declared, properties)
     if (
-        block.uuid
-        and not block.problems
-        and payload.create
-        and not hub.is_hub(session)
+        new_id
         and not (entity_list.approval_required and not received.approved)
-        and _created_at_once(session, entity_list, received, block.uuid, payload)
+        and _created_at_once(session, entity_list, received, new_id, payload)
     ):
         return
+    if kept is not None:
+        entity_list = ensure_list(session, received.project_id, declared, properties)
     inbox = EntityInbox(
         project_id=received.project_id,
         list_name=entity_list.name,
@@ -150,49 +155,19 @@ def _created_at_once(
     """
     lock_entity(session, received.project_id, entity_list.name, uuid)
     update = to_update(received.instance_id, payload, merge.UpdateKind.CREATE, frozenset())
-    version = create_if_new(session, entity_list, uuid, update, received.submission_version_id)
-    if version is None:
+    entry = {
+        "submission_id": received.submission_id,
+        "submission_version_id": received.submission_version_id,
+        "update_id": received.instance_id,
+        "payload": payload.to_json(),
+    }
+    created = create_if_new(session, entity_list, uuid, update, entry)
+    if created is None:
         return False
-    now = version.created_at
-    connection = session.connection()
-    connection.execute(
-        _NEW_INBOX_ENTRY,
-        {
-            "project_id": received.project_id,
-            "list_name": entity_list.name,
-            "entity_uuid": uuid,
-            "submission_id": received.submission_id,
-            "submission_version_id": received.submission_version_id,
-            "update_id": received.instance_id,
-            "payload": payload.to_json(),
-            "status": InboxStatus.APPLIED.value,
-            "reason": "",
-            "received_at": now,
-            "processed_at": now,
-            "entity_version": version.version,
-        },
-    )
-    # Updates of this id that arrived before their creation can be applied now (one cheap
-    # look first: usually there are none).
-    session.flush()  # rows this transaction changed through the ORM count (usually none)
-    held = {"project_id": received.project_id, "list_name": entity_list.name, "uuid": uuid}
-    if connection.execute(_ANY_HELD, held).first() is not None:
+    if created.held:
+        # Updates of this id that arrived before their creation can be applied now.
         release_waiting(session, entity_list, uuid)
     return True
-
-
-_INBOX = cast(Table, EntityInbox.__table__)
-_NEW_INBOX_ENTRY = _INBOX.insert()
-_ANY_HELD = (
-    select(_INBOX.c.id)
-    .where(
-        _INBOX.c.project_id == bindparam("project_id"),
-        _INBOX.c.list_name == bindparam("list_name"),
-        _INBOX.c.entity_uuid == bindparam("uuid"),
-        _INBOX.c.status == InboxStatus.HELD.value,
-    )
-    .limit(1)
-)
 
 
 def review_decided(session: Session, submission_id: int, state: str) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from server.config_cache import config_cache
 from server.entities.models import Entity, EntityList, EntityVersion
 from server.entities.policies import EntityPolicies, ListPolicy, load_policies
 from server.settings import BUNDLED_FORMS_DIR, Settings
@@ -39,6 +40,24 @@ def find_list(session: Session, project_id: int, name: str) -> EntityList | None
     return session.scalars(
         select(EntityList).where(EntityList.project_id == project_id, EntityList.name == name)
     ).first()
+
+
+def known_list(
+    session: Session, project_id: int, name: str, properties: list[str]
+) -> EntityList | None:
+    """A copy of the project's list, kept between requests (``server.config_cache``), when it
+    exists and already has every one of ``properties``; None otherwise (the caller takes
+    :func:`ensure_list`). The copy is not in the session: read it, never change it."""
+    cache = config_cache(session)
+    if cache is None:
+        return None
+    key = {"project_id": project_id, "name": name}
+    kept = cache.get(
+        session, ("entity_list", project_id, name), lambda: session.scalars(_LIST, key).first()
+    )
+    if kept is None or not set(properties) <= set(kept.properties):
+        return None
+    return kept
 
 
 def ensure_list(

@@ -20,9 +20,9 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, literal_column, select, tuple_
+from sqlalchemy import Table, func, insert, literal_column, select, tuple_
 from sqlalchemy.orm import Session
 
 from server.db import utcnow
@@ -56,16 +56,31 @@ def record_change(
     Raises:
         ValueError: ``kind`` is not one of :class:`ChangeKind`.
     """
+    session.connection().execute(_APPEND, change_row(project_id, kind, key, data))
+
+
+def change_row(project_id: int, kind: str, key: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The values of a feed row (for a caller that writes it in a statement of its own, as
+    :func:`record_change` would: ``CHANGES`` is the table); ``xid`` is the database's default.
+
+    Raises:
+        ValueError: ``kind`` is not one of :class:`ChangeKind`.
+    """
     ChangeKind(kind)
-    session.execute(
-        _APPEND,
-        {"project_id": project_id, "kind": kind, "key": key, "data": data, "created_at": utcnow()},
-    )
+    return {
+        "project_id": project_id,
+        "kind": kind,
+        "key": key,
+        "data": data,
+        "created_at": utcnow(),
+    }
 
 
-# A Core insert, so the ORM does not send NULL for xid and the database default applies; built
+CHANGES = cast(Table, SyncChange.__table__)
+# A Core insert on the table, run on the session's connection: the ORM does not send NULL for
+# xid (the database default applies), and no ORM bulk-insert machinery runs for one row. Built
 # once (every entity version appends one), its values bound at execution.
-_APPEND = insert(SyncChange)
+_APPEND = insert(CHANGES)
 
 
 # --- reading --------------------------------------------------------------------------------
