@@ -27,9 +27,12 @@ from tests.scratch_database import create_scratch_database, drop_scratch_databas
 
 POSTGRES = os.environ.get("FIELDSYNC_TEST_DATABASE_URL", "").strip()
 
-pytestmark = pytest.mark.skipif(
-    not POSTGRES or POSTGRES.startswith("sqlite"), reason="pg_dump backs up PostgreSQL"
-)
+pytestmark = [
+    pytest.mark.database,
+    pytest.mark.skipif(
+        not POSTGRES or POSTGRES.startswith("sqlite"), reason="pg_dump backs up PostgreSQL"
+    ),
+]
 
 TOTAL = 100
 BACKUP_AFTER = 40

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import json
+import select
 import shutil
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,12 @@ RunForm = Callable[..., dict[str, Any]]
 
 
 @pytest.fixture(scope="session")
-def odk_engine() -> RunForm:
+def odk_engine() -> Iterator[RunForm]:
     """A function that fills a form XML with the engine and returns run_form.mjs's report.
 
-    Skips when node is not installed; fails when npm cannot install the pinned packages.
+    One node process serves the whole run (``run_form.mjs --serve``, a request a line): starting
+    node and loading the engine took most of each form's time. Skips when node is not
+    installed; fails when npm cannot install the pinned packages.
     """
     node = shutil.which("node")
     if node is None:
@@ -35,6 +38,14 @@ def odk_engine() -> RunForm:
             capture_output=True,
             timeout=600,
         )
+    engine = subprocess.Popen(
+        [node, str(ENGINE_DIR / "run_form.mjs"), "--serve"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert engine.stdin is not None and engine.stdout is not None
+    replies = engine.stdout
 
     def run(
         form: Path,
@@ -53,16 +64,20 @@ def odk_engine() -> RunForm:
             "answers": [list(answer) for answer in answers],
             "preload": preload or {},
         }
-        done = subprocess.run(
-            [node, str(ENGINE_DIR / "run_form.mjs")],
-            input=json.dumps(request),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        report: dict[str, Any] = json.loads(done.stdout)
+        assert engine.poll() is None, f"the engine's process ended ({engine.returncode})"
+        assert engine.stdin is not None
+        engine.stdin.write(json.dumps(request).encode() + b"\n")
+        engine.stdin.flush()
+        ready, _, _ = select.select([replies], [], [], 120)
+        assert ready, "the engine gave no answer in 120 s"
+        report: dict[str, Any] = json.loads(replies.readline())
+        assert "error" not in report, report.get("error")
         return report
 
-    return run
+    yield run
+    engine.stdin.close()
+    try:
+        engine.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        engine.kill()
+        engine.wait()

@@ -15,6 +15,8 @@ from server.db import make_engine
 from server.migrate import upgrade
 from tests.scratch_database import create_scratch_database, drop_scratch_database
 
+pytestmark = pytest.mark.database
+
 
 @pytest.fixture
 def old_database(tmp_path: Path) -> Iterator[Engine]:

@@ -16,10 +16,13 @@ from tests.scale_out_load import check_invariants, cluster, run_load
 
 POSTGRES = os.environ.get("FIELDSYNC_TEST_DATABASE_URL", "").strip()
 
-pytestmark = pytest.mark.skipif(
-    not POSTGRES or POSTGRES.startswith("sqlite"),
-    reason="scale-out is several servers on one PostgreSQL database",
-)
+pytestmark = [
+    pytest.mark.database,
+    pytest.mark.skipif(
+        not POSTGRES or POSTGRES.startswith("sqlite"),
+        reason="scale-out is several servers on one PostgreSQL database",
+    ),
+]
 
 
 def test_two_hosts_with_workers_keep_every_invariant_of_one_server() -> None:

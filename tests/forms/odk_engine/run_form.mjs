@@ -3,6 +3,10 @@
 // asked for, the violations after the answers, and the submission XML the engine produces.
 //
 // Usage: node run_form.mjs < request.json
+//        node run_form.mjs --serve    one request a line on stdin, one report a line on stdout
+//                                     ({"error": "..."} for a request that fails); the tests
+//                                     keep one such process for the run (starting node and the
+//                                     engine took most of a form's time)
 // request: {"form": "form.xml", "media": "dir with gazetteer.csv, entity-list CSVs...",
 //           "languages": ["English (en)", ...]   labels are reported in each of these,
 //           "language": "Lao (lo)"              the language the answers are entered in,
@@ -11,6 +15,7 @@
 // An answer to a select is its choice names separated by spaces; an answer to a repeat is the
 // number of items it must have. Answers are applied in order, as a person fills the form.
 import { readFileSync, existsSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { basename, join } from "node:path";
 import { JSDOM } from "jsdom";
 
@@ -46,10 +51,6 @@ globalThis.__dirname ??= import.meta.dirname;
 const { createInstance } = await import("@getodk/xforms-engine");
 
 const CONTROLS = new Set(["input", "select", "note", "trigger", "range", "rank", "upload"]);
-
-function readRequest() {
-  return JSON.parse(readFileSync(0, "utf-8"));
-}
 
 function mediaFetcher(folder) {
   return async (url) => {
@@ -140,34 +141,52 @@ function answer(root, ref, value) {
   }
 }
 
-const request = readRequest();
-const instance = await createInstance(readFileSync(request.form, "utf-8"), {
-  form: { fetchFormAttachment: mediaFetcher(request.media) },
-  instance: { preloadProperties: request.preload ?? {} },
-});
-const root = instance.root;
-const report = {
-  languages: root.languages.map((language) => language.language),
-  labels: {},
-};
-for (const name of request.languages ?? []) {
-  setLanguage(root, name);
-  report.labels[name] = controls(root);
+async function fill(request) {
+  const instance = await createInstance(readFileSync(request.form, "utf-8"), {
+    form: { fetchFormAttachment: mediaFetcher(request.media) },
+    instance: { preloadProperties: request.preload ?? {} },
+  });
+  const root = instance.root;
+  const report = {
+    languages: root.languages.map((language) => language.language),
+    labels: {},
+  };
+  for (const name of request.languages ?? []) {
+    setLanguage(root, name);
+    report.labels[name] = controls(root);
+  }
+  if (request.language) {
+    setLanguage(root, request.language);
+  }
+  for (const [ref, value] of request.answers ?? []) {
+    answer(root, ref, value);
+  }
+  report.language = root.currentState.activeLanguage.language;
+  report.controls = controls(root);
+  report.violations = root.validationState.violations.map((item) => ({
+    ref: item.reference,
+    condition: item.violation.condition,
+    message: item.violation.message === null ? null : item.violation.message.asString,
+  }));
+  const payload = await root.prepareInstancePayload();
+  report.status = payload.status;
+  report.submission = await payload.data[0].get("xml_submission_file").text();
+  return report;
 }
-if (request.language) {
-  setLanguage(root, request.language);
+
+if (process.argv.includes("--serve")) {
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (!line.trim()) {
+      continue;
+    }
+    let reply;
+    try {
+      reply = await fill(JSON.parse(line));
+    } catch (error) {
+      reply = { error: String(error?.stack ?? error) };
+    }
+    process.stdout.write(JSON.stringify(reply) + "\n");
+  }
+} else {
+  process.stdout.write(JSON.stringify(await fill(JSON.parse(readFileSync(0, "utf-8")))));
 }
-for (const [ref, value] of request.answers ?? []) {
-  answer(root, ref, value);
-}
-report.language = root.currentState.activeLanguage.language;
-report.controls = controls(root);
-report.violations = root.validationState.violations.map((item) => ({
-  ref: item.reference,
-  condition: item.violation.condition,
-  message: item.violation.message === null ? null : item.violation.message.asString,
-}));
-const payload = await root.prepareInstancePayload();
-report.status = payload.status;
-report.submission = await payload.data[0].get("xml_submission_file").text();
-process.stdout.write(JSON.stringify(report));
