@@ -87,6 +87,46 @@ ENTITY_FORM = f"""<?xml version="1.0"?>
 """
 
 
+def library_template(path: Path) -> str:
+    """A filled hazard report of the form library (``forms/hazard_report.xlsx``), entity block
+    included, as Collect sends it: an instance template for ``run_device``'s "template" kind.
+    The reports' facts are kept for it at intake, which the bench's own forms do not have."""
+    from types import SimpleNamespace
+
+    from server.forms.compile import compile_upload
+    from tests.entities.builders import Filled
+
+    compiled = compile_upload(path.name, path.read_bytes())
+    values = {
+        "ha_code": "HA-0145",
+        "admin1_pcode": "LA09",
+        "admin2_pcode": "LA0901",
+        "admin_area": "Xieng Khouang / Pek",
+        "hazard_type": "sha",
+        "status": "suspected",
+        "contamination_types": "cmr",
+        "evidence": "indirect",
+        "estimated_area_m2": "12000",
+        "remaining_area_m2": "12000",
+        "land_use": "agriculture",
+        "blockages": "farmland",
+        "priority": "high",
+        "landowner_type": "community",
+    }
+    form = SimpleNamespace(entity_spec=compiled.entity_spec, version=compiled.version)
+    filled = Filled(
+        form_id=compiled.form_id,
+        form=form,  # type: ignore[arg-type]
+        instance_id="{instance_id}",
+        entity_id="{entity_id}",
+        create=True,
+        label="HA-0145 Xieng Khouang / Pek",
+        values=values,
+        device_id="collect:bench",
+    )
+    return filled.xml().decode()
+
+
 # --- the simulated devices -----------------------------------------------------------------------
 
 
@@ -140,11 +180,18 @@ class DeviceResult:
 
 
 def run_device(
-    port: int, base_path: str, count: int, photo_bytes: int, result: DeviceResult, kind: str
+    port: int,
+    base_path: str,
+    count: int,
+    photo_bytes: int,
+    result: DeviceResult,
+    kind: str,
+    template: str = "",
 ) -> None:
     """One tablet: a keep-alive connection, HEAD before each batch, then POSTs. ``kind`` is
-    "small" (the site report, with a photo when ``photo_bytes``) or "entity" (a report that
-    creates a hazard area)."""
+    "small" (the site report, with a photo when ``photo_bytes``), "entity" (a report that
+    creates a hazard area) or "template" (``template``, an instance whose ``{instance_id}`` and
+    ``{entity_id}`` are filled with new ids: a library form)."""
     photo = os.urandom(photo_bytes) if photo_bytes else None
     headers = {
         "X-OpenRosa-Version": "1.0",
@@ -161,11 +208,13 @@ def run_device(
             if response.status != 204:
                 result.failures.append(f"HEAD {response.status}")
         instance_id = f"uuid:{uuid.uuid4()}"
-        xml = (
-            entity_xml(instance_id)
-            if kind == "entity"
-            else instance_xml(instance_id, "photo.jpg" if photo else "")
-        )
+        if kind == "template":
+            filled = template.replace("{instance_id}", instance_id)
+            xml = filled.replace("{entity_id}", str(uuid.uuid4())).encode()
+        elif kind == "entity":
+            xml = entity_xml(instance_id)
+        else:
+            xml = instance_xml(instance_id, "photo.jpg" if photo else "")
         body = multipart(xml, photo)
         started = time.perf_counter()
         conn.request("POST", f"{base_path}/submission", body=body, headers=headers)
@@ -177,11 +226,13 @@ def run_device(
     conn.close()
 
 
-def _process_worker(args: tuple[int, str, list[int], int, str]) -> DeviceResult:
-    port, base_path, counts, photo_bytes, kind = args
+def _process_worker(args: tuple[int, str, list[int], int, str, str]) -> DeviceResult:
+    port, base_path, counts, photo_bytes, kind, template = args
     results = [DeviceResult() for _ in counts]
     threads = [
-        threading.Thread(target=run_device, args=(port, base_path, n, photo_bytes, r, kind))
+        threading.Thread(
+            target=run_device, args=(port, base_path, n, photo_bytes, r, kind, template)
+        )
         for n, r in zip(counts, results, strict=True)
     ]
     for thread in threads:
@@ -248,6 +299,7 @@ def load(
     total: int,
     photo_bytes: int = 0,
     kind: str = "small",
+    template: str = "",
 ) -> Run:
     """``concurrency`` devices spread over the client processes, ``total`` POSTs in all."""
     per_device = [
@@ -260,7 +312,7 @@ def load(
     started = time.perf_counter()
     results = target.pool.map(
         _process_worker,
-        [(target.port, target.base_path, g, photo_bytes, kind) for g in groups],
+        [(target.port, target.base_path, g, photo_bytes, kind, template) for g in groups],
     )
     seconds = time.perf_counter() - started
     latencies = [x for r in results for x in r.latencies]

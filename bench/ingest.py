@@ -43,12 +43,15 @@ from devices import (  # noqa: E402
     Target,
     cli,
     free_port,
+    library_template,
     load,
     wait_until_up,
     worker_rss_mb,
 )
 
 from tests.scratch_database import create_scratch_database, drop_scratch_database  # noqa: E402
+
+LIBRARY_FORM = ROOT / "forms" / "hazard_report.xlsx"
 
 
 def start_server(
@@ -115,6 +118,13 @@ def main() -> None:
         "--entities", type=int, default=1000, help="entity-creating submissions (concurrency 8)"
     )
     parser.add_argument(
+        "--library",
+        type=int,
+        default=0,
+        help="hazard reports of the form library, each creating a hazard area, whose reports' "
+        "facts are kept at intake (concurrency 8; 0: none)",
+    )
+    parser.add_argument(
         "--photos", type=int, default=400, help="submissions with a photo (concurrency 8)"
     )
     parser.add_argument("--photo-kb", type=int, default=200)
@@ -170,6 +180,10 @@ def main() -> None:
         for name, form in (("bench_form.xml", BENCH_FORM), ("bench_entity.xml", ENTITY_FORM)):
             (data_dir / name).write_text(form)
             cli(env, "forms", "publish", str(data_dir / name))
+        template = ""
+        if args.library:
+            cli(env, "forms", "publish", str(LIBRARY_FORM))
+            template = library_template(LIBRARY_FORM)
         device_url = cli(env, "app-user", "create", "bench devices").strip().splitlines()[-1]
         base_path = "/" + device_url.split("://", 1)[1].split("/", 1)[1]
 
@@ -211,6 +225,10 @@ def main() -> None:
                 target.report(load(target, "small submissions", concurrency, args.small))
             if args.entities:
                 target.report(load(target, "entity-creating", 8, args.entities, kind="entity"))
+            if args.library:
+                label = "hazard report (library)"
+                run = load(target, label, 8, args.library, kind="template", template=template)
+                target.report(run)
             if args.photos:
                 label = f"with a {args.photo_kb} KB photo"
                 photo = args.photo_kb * 1024
