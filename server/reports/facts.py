@@ -9,9 +9,11 @@ submission, so a report never counts a submission that was not stored, nor misse
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
+from typing import Any
 
 from lxml import etree
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from server.forms.models import Form
@@ -86,7 +88,7 @@ def record(
             session, fact.project_id, held, summarise=summarise, pending=fact.id
         )
     if summarise:
-        summary.add(session, 1, ReportFact.id == fact.id)
+        summary.add_facts(session, 1, [fact.id])
         summary.place_states(session, fact.project_id, areas)
     return fact
 
@@ -101,36 +103,15 @@ def place_area(
     The facts that move are moved in the summary too, but for ``pending`` (a fact not summed
     yet)."""
     f = ReportFact
-    latest = session.execute(
-        select(f.admin1, f.admin2, f.admin3, f.ha_code)
-        .where(
-            f.project_id == project_id,
-            f.hazard_area == hazard_area,
-            f.kind == "nts",
-            f.admin1.is_not(None),
-        )
-        .order_by(f.fact_date.desc(), f.id.desc())
-        .limit(1)
-    ).first()
+    latest_place, placed_elsewhere = _placing()
+    area = {"project_id": project_id, "hazard_area": hazard_area}
+    latest = session.execute(latest_place, area).first()
     if latest is None:
         return
-    moved = list(
-        session.scalars(
-            select(f.id).where(
-                f.project_id == project_id,
-                f.hazard_area == hazard_area,
-                or_(
-                    f.admin1.is_distinct_from(latest.admin1),
-                    f.admin2.is_distinct_from(latest.admin2),
-                    f.admin3.is_distinct_from(latest.admin3),
-                    f.ha_code.is_distinct_from(latest.ha_code),
-                ),
-            )
-        )
-    )
+    moved = list(session.scalars(placed_elsewhere, {**area, **latest._asdict()}))
     summed = [fact_id for fact_id in moved if fact_id != pending]
     if summed:
-        summary.add(session, -1, f.id.in_(summed))
+        summary.add_facts(session, -1, summed)
     if moved:
         session.execute(
             update(f)
@@ -143,7 +124,36 @@ def place_area(
             )
         )
     if summed:
-        summary.add(session, 1, f.id.in_(summed))
+        summary.add_facts(session, 1, summed)
+
+
+@lru_cache(maxsize=1)
+def _placing() -> tuple[Any, Any]:
+    """:func:`place_area`'s two reads, built once (they run for every report on an area): the
+    place of the area's latest hazard report, and the facts placed otherwise."""
+    f = ReportFact
+    project: Any = bindparam("project_id")
+    area: Any = bindparam("hazard_area")
+    latest = (
+        select(f.admin1, f.admin2, f.admin3, f.ha_code)
+        .where(
+            f.project_id == project,
+            f.hazard_area == area,
+            f.kind == "nts",
+            f.admin1.is_not(None),
+        )
+        .order_by(f.fact_date.desc(), f.id.desc())
+        .limit(1)
+    )
+    elsewhere = select(f.id).where(
+        f.project_id == project,
+        f.hazard_area == area,
+        or_(*(getattr(f, c).is_distinct_from(bindparam(c)) for c in _PLACE)),
+    )
+    return latest, elsewhere
+
+
+_PLACE = ("admin1", "admin2", "admin3", "ha_code")
 
 
 def place_destructions(
@@ -173,10 +183,10 @@ def place_destructions(
     for fact_id in fact_ids:
         summed = summarise and fact_id != pending
         if summed:
-            summary.add(session, -1, f.id == fact_id)
+            summary.add_facts(session, -1, [fact_id])
         areas |= _place_destruction(session, fact_id, project_id)
         if summed:
-            summary.add(session, 1, f.id == fact_id)
+            summary.add_facts(session, 1, [fact_id])
     return areas
 
 
@@ -229,9 +239,9 @@ def review_changed(session: Session, submission: Submission) -> None:
     flipped = session.execute(select(f.id, f.hazard_area).where(*changed)).first()
     if flipped is None:
         return
-    summary.add(session, -1, f.id == flipped.id)
+    summary.add_facts(session, -1, [flipped.id])
     session.execute(update(f).where(f.id == flipped.id).values(approved=approved))
-    summary.add(session, 1, f.id == flipped.id)
+    summary.add_facts(session, 1, [flipped.id])
     if flipped.hazard_area:
         summary.place_states(session, submission.project_id, {flipped.hazard_area})
 

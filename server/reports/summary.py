@@ -14,11 +14,15 @@ index). :func:`resummarise` recomputes a project's summary from its facts.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
+    Table,
     and_,
+    bindparam,
     case,
     delete,
     false,
@@ -123,16 +127,19 @@ _SUMMED = ("reports", "cancelled_m2", "reduced_m2", "cleared_m2", "items", "quan
 _COLUMNS = [*_UNIQUE, *_SUMMED]
 
 
-def _upsert(session: Session, query: Any) -> None:
-    dialect = session.get_bind().dialect.name
+def _upsert_statement(dialect: str, query: Any) -> Any:
     make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = make(ReportSum).from_select(_COLUMNS, query)
-    table = ReportSum.__table__
-    statement = statement.on_conflict_do_update(
+    table = cast(Table, ReportSum.__table__)
+    statement = make(table).from_select(_COLUMNS, query)
+    return statement.on_conflict_do_update(
         index_elements=_UNIQUE,
         set_={name: table.c[name] + statement.excluded[name] for name in _SUMMED},
     )
-    session.execute(statement)
+
+
+def _upsert(session: Session, query: Any) -> None:
+    connection = _flushed_connection(session)
+    connection.execute(_upsert_statement(connection.dialect.name, query))
 
 
 def add(session: Session, sign: int, *where: ColumnElement[bool]) -> None:
@@ -142,24 +149,68 @@ def add(session: Session, sign: int, *where: ColumnElement[bool]) -> None:
     _upsert(session, _items_select(sign, where))
 
 
+def add_facts(session: Session, sign: int, fact_ids: Iterable[int]) -> None:
+    """:func:`add` for the facts of ``fact_ids``: what intake and review do for every report,
+    so its two statements are built once (per dialect and sign) and the ids bound at
+    execution."""
+    ids = sorted(set(fact_ids))
+    if ids:
+        connection = _flushed_connection(session)
+        for statement in _fact_upserts(connection.dialect.name, sign):
+            connection.execute(statement, {"fact_ids": ids})
+
+
+@lru_cache(maxsize=8)
+def _fact_upserts(dialect: str, sign: int) -> tuple[Any, Any]:
+    where = (ReportFact.id.in_(bindparam("fact_ids", expanding=True)),)
+    return (
+        _upsert_statement(dialect, _facts_select(sign, where)),
+        _upsert_statement(dialect, _items_select(sign, where)),
+    )
+
+
 def place_states(session: Session, project_id: int, areas: Iterable[str]) -> None:
-    """Recompute the state rows of ``areas`` from their facts."""
+    """Recompute the state rows of ``areas`` from their facts (statements built once, the
+    project and the areas bound at execution)."""
     wanted = sorted(set(areas))
     if not wanted:
         return
-    session.execute(
-        delete(ReportAreaState).where(
-            ReportAreaState.project_id == project_id, ReportAreaState.hazard_area.in_(wanted)
-        )
-    )
-    f = ReportFact
-    _insert_states(session, f.project_id == project_id, f.hazard_area.in_(wanted))
+    values = {"project_id": project_id, "areas": wanted}
+    connection = _flushed_connection(session)
+    for statement in _placing():
+        connection.execute(statement, values)
+
+
+def _flushed_connection(session: Session) -> Connection:
+    """The session's connection, after what is pending was flushed (as an ORM statement would
+    have done): the built-once statements are Core, run with their values bound."""
+    if session.autoflush:
+        session.flush()
+    return session.connection()
+
+
+@lru_cache(maxsize=1)
+def _placing() -> tuple[Any, ...]:
+    s, f = cast(Table, ReportAreaState.__table__), ReportFact
+    areas: Any = bindparam("areas", expanding=True)
+    project: Any = bindparam("project_id")
+    removal = delete(s).where(s.c.project_id == project, s.c.hazard_area.in_(areas))
+    return (removal, *_state_inserts(f.project_id == project, f.hazard_area.in_(areas)))
 
 
 def _insert_states(session: Session, *where: ColumnElement[bool]) -> None:
+    connection = _flushed_connection(session)
+    for statement in _state_inserts(*where):
+        connection.execute(statement)
+
+
+def _state_inserts(*where: ColumnElement[bool]) -> list[Any]:
+    """The inserts of the state rows of the areas whose facts ``where`` selects: one for every
+    report, one for the approved ones."""
     f = ReportFact
     key = day_then_id(f.fact_date, f.id)
     cmr = func.min(case((f.contamination.like("%cmr%"), f.fact_date), else_=None))
+    statements = []
     for approved in (False, True):
         counted: ColumnElement[bool] = f.status.is_not(None)
         if approved:
@@ -177,11 +228,12 @@ def _insert_states(session: Session, *where: ColumnElement[bool]) -> None:
             .where(*where, f.hazard_area.is_not(None))
             .group_by(f.project_id, f.hazard_area)
         )
-        session.execute(
-            insert(ReportAreaState).from_select(
+        statements.append(
+            insert(cast(Table, ReportAreaState.__table__)).from_select(
                 ["project_id", "hazard_area", "approved", "key", "fact_id", "cmr_since"], query
             )
         )
+    return statements
 
 
 def resummarise(session: Session, project_id: int) -> None:
