@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import date
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from lxml import etree
-from sqlalchemy import bindparam, delete, insert, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Table, bindparam, delete, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased, make_transient_to_detached
 
 from server.forms.models import Form
 from server.reports import summary
@@ -68,9 +68,7 @@ def record(
         if summarise:
             summary.place_states(session, submission.project_id, areas)
         return None
-    fact = _fact(submission, extracted, received)
-    session.add(fact)
-    session.flush()
+    fact = _insert_fact(session, submission, extracted, received)
     if extracted.items:
         session.execute(
             insert(ReportItem),
@@ -270,12 +268,26 @@ def rebuild(session: Session, project_id: int) -> int:
     return written
 
 
-def _fact(submission: Submission, extracted: Extracted, received: date) -> ReportFact:
-    columns = {k: v for k, v in vars(extracted).items() if k != "items"}
-    columns["fact_date"] = extracted.fact_date or received
-    return ReportFact(
+def _insert_fact(
+    session: Session, submission: Submission, extracted: Extracted, received: date
+) -> ReportFact:
+    """Insert the fact (a Core insert built once, after what is pending is flushed, as the
+    ORM's flush would) and put it in the session as if it had been loaded (no SELECT)."""
+    values = {k: v for k, v in vars(extracted).items() if k != "items"}
+    values["fact_date"] = extracted.fact_date or received
+    values.update(
         project_id=submission.project_id,
         submission_id=submission.id,
         approved=submission.review_state == ReviewState.APPROVED.value,
-        **columns,
     )
+    if session.autoflush:
+        session.flush()
+    fact_id = session.connection().execute(_NEW_FACT, values).scalar_one()
+    fact = ReportFact(id=fact_id, **values)
+    make_transient_to_detached(fact)
+    session.add(fact)
+    return fact
+
+
+_FACTS = cast(Table, ReportFact.__table__)
+_NEW_FACT = insert(_FACTS).returning(_FACTS.c.id)
