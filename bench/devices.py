@@ -95,24 +95,11 @@ def library_template(path: Path) -> str:
 
     from server.forms.compile import compile_upload
     from tests.entities.builders import Filled
+    from tests.entities.test_entity_service import AREA
 
     compiled = compile_upload(path.name, path.read_bytes())
-    values = {
-        "ha_code": "HA-0145",
-        "admin1_pcode": "LA09",
-        "admin2_pcode": "LA0901",
-        "admin_area": "Xieng Khouang / Pek",
-        "hazard_type": "sha",
-        "status": "suspected",
-        "contamination_types": "cmr",
-        "evidence": "indirect",
-        "estimated_area_m2": "12000",
-        "remaining_area_m2": "12000",
-        "land_use": "agriculture",
-        "blockages": "farmland",
-        "priority": "high",
-        "landowner_type": "community",
-    }
+    # The hazard area the shared-record tests report, placed in the bundled gazetteer.
+    values = {**AREA, "admin1_pcode": "LA09", "admin2_pcode": "LA0901"}
     form = SimpleNamespace(entity_spec=compiled.entity_spec, version=compiled.version)
     filled = Filled(
         form_id=compiled.form_id,
@@ -120,7 +107,7 @@ def library_template(path: Path) -> str:
         instance_id="{instance_id}",
         entity_id="{entity_id}",
         create=True,
-        label="HA-0145 Xieng Khouang / Pek",
+        label=f"{AREA['ha_code']} {AREA['admin_area']}",
         values=values,
         device_id="collect:bench",
     )
