@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from server.blobs.models import BlobContent
+from server.blobs.models import Blob, BlobContent
 from server.blobs.store import FileBlobStore
 from server.files import private_dir
 
@@ -144,9 +144,37 @@ class DatabaseBlobStore(FileBlobStore):
                 os.unlink(tmp_name)
             raise
 
+    def prune_cache(self, session: Session, older_than: float) -> int:
+        """Delete this host's cached files of blobs the database no longer has (a retention
+        purge, a withdrawal or a rollback on any host), last written before ``older_than``
+        (a timestamp: a younger file may belong to a transaction still running). Returns how
+        many were deleted. The host that purged deleted its own copy already; this is how the
+        other hosts' copies of a person's photo go."""
+        found: list[tuple[str, Path]] = []
+        for path in self.root.glob("[0-9a-f][0-9a-f]/[0-9a-f][0-9a-f]/*"):
+            name = path.name
+            if len(name) == 64 and name[:2] == path.parent.parent.name and _older(path, older_than):
+                found.append((name, path))
+        removed = 0
+        for start in range(0, len(found), 500):
+            batch = dict(found[start : start + 500])
+            stored = set(session.scalars(select(Blob.sha256).where(Blob.sha256.in_(batch))))
+            for sha256, path in batch.items():
+                if sha256 not in stored:
+                    path.unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
     def in_database(self, sha256: str) -> bool:
         with _Reader(self.engine) as reader:
             return reader.chunk(sha256, 0) is not None
+
+
+def _older(path: Path, moment: float) -> bool:
+    try:
+        return path.stat().st_mtime < moment
+    except FileNotFoundError:
+        return False
 
 
 class _Reader:

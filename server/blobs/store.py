@@ -118,6 +118,7 @@ class FileBlobStore:
             target = self.path(digest)
             if target.exists():
                 os.unlink(tmp_name)
+                os.utime(target)  # fresh again, as in adopt()
             else:
                 private_dir(target.parent)
                 os.replace(tmp_name, target)
@@ -148,6 +149,9 @@ class FileBlobStore:
             target = self.path(sha256)
             if target.exists():
                 path.unlink()
+                # Fresh again: a host's cache sweep (DatabaseBlobStore.prune_cache) leaves young
+                # files alone while the transaction registering them may still be running.
+                os.utime(target)
             else:
                 private_dir(target.parent)
                 os.replace(path, target)
@@ -160,6 +164,11 @@ class FileBlobStore:
         """Make the stored content durable in ``session``'s transaction: nothing to do here, the
         file was fsynced before it was renamed into place (the database store writes it to the
         database; :func:`server.blobs.service.record` calls this for every blob it registers)."""
+
+    def prune_cache(self, session: Session, older_than: float) -> int:
+        """Nothing to prune: in the file store the files are the contents (the purge deletes
+        the ones it removes). See :meth:`DatabaseBlobStore.prune_cache`."""
+        return 0
 
     def copy_file(self, path: Path) -> StoredBlob:
         with path.open("rb") as fh:

@@ -55,8 +55,10 @@ def blobs() -> None:
     "sweep",
     help=(
         "Remove resumable uploads untouched for 7 days (with their bytes), partial files no "
-        "upload names, and temporary files older than 6 hours. 'fieldsync-server run' does "
-        "this every 6 hours; run it from cron when the server runs another way."
+        "upload names, temporary files older than 6 hours and, with the database blob store, "
+        "this host's cached files of blobs the database no longer has (purged or withdrawn "
+        "on any host). 'fieldsync-server run' does this every 6 hours; run it from cron when "
+        "the server runs another way."
     ),
 )
 @pass_state
@@ -67,3 +69,5 @@ def sweep(state: CliState) -> None:
         f"removed {report.expired} expired uploads, {report.orphaned} orphaned partial files, "
         f"{report.temporary} temporary files"
     )
+    if state.runtime.blobs.kind == "database":
+        click.echo(f"removed {report.uncached} cached files of blobs no longer in the database")

@@ -42,6 +42,9 @@ from server.sync.models import BlobUpload, partial_name
 UPLOAD_EXPIRY = timedelta(days=7)
 # Temporary files younger than this may belong to a request still running; the sweep keeps them.
 TEMPORARY_GRACE = timedelta(hours=6)
+# A cached blob whose row is missing is kept this long after it was written: the request that
+# stored it commits within seconds, and a purged person's photo should not linger for hours.
+CACHE_GRACE = timedelta(minutes=10)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -252,6 +255,8 @@ class SweepReport:
     expired: int  # uploads untouched for UPLOAD_EXPIRY, removed with their bytes
     orphaned: int  # partial files no upload row names (a crash, a deleted user or project)
     temporary: int  # chunk and store temporary files left by an interrupted request
+    # cached files of blobs the database no longer has (the database store's host cache)
+    uncached: int = 0
 
 
 def sweep(
@@ -261,9 +266,12 @@ def sweep(
     now: datetime | None = None,
     *,
     grace: timedelta = TEMPORARY_GRACE,
+    cache_grace: timedelta = CACHE_GRACE,
 ) -> SweepReport:
-    """Remove expired uploads, partial files no upload names, and temporary files older than
-    ``grace`` (younger ones may belong to a request in progress)."""
+    """Remove expired uploads, partial files no upload names, temporary files older than
+    ``grace`` (younger ones may belong to a request in progress), and, with the database
+    store, this host's cached copies of blobs the database no longer has, written before
+    ``cache_grace``."""
     now = now or utcnow()
     expired = expire_uploads(session, uploads_dir, now)
     session.flush()
@@ -284,7 +292,8 @@ def sweep(
             if _mtime(path) < cutoff:
                 path.unlink(missing_ok=True)
                 temporary += 1
-    return SweepReport(expired, orphaned, temporary)
+    uncached = blobs.prune_cache(session, now.timestamp() - cache_grace.total_seconds())
+    return SweepReport(expired, orphaned, temporary, uncached)
 
 
 def _mtime(path: Path) -> float:

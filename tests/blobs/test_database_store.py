@@ -10,6 +10,7 @@ import io
 import os
 import uuid
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,9 @@ from server.blobs.database import DB_CHUNK, BlobCorrupt, DatabaseBlobStore
 from server.blobs.models import Blob, BlobContent
 from server.blobs.store import BlobSizeMismatch, BlobTooLarge, FileBlobStore
 from server.cli import main
-from server.db import make_session_factory, transaction
+from server.db import make_session_factory, transaction, utcnow
 from server.settings import Settings, SettingsError
+from server.sync import uploads
 from tests.conftest import LiveServer
 from tests.factories import Factories
 from tests.openrosa.helpers import (
@@ -137,6 +139,52 @@ def test_removing_a_blob_row_removes_its_contents(app: Flask) -> None:
     with transaction(app.extensions["fieldsync"].session_factory) as session:
         session.execute(delete(Blob).where(Blob.sha256 == sha))
     assert chunks_of(app, sha) == []
+
+
+def test_a_blob_removed_on_one_host_leaves_the_other_hosts_cache_at_its_sweep(
+    app: Flask, host_b: Flask, tmp_path: Path, database_url: str
+) -> None:
+    """A purged person's photo must not stay on the disks of the hosts that had read it: each
+    host's sweep deletes its cached copies of blobs the database no longer has, once they are
+    older than a running request could be."""
+    gone, kept = (put_and_register(app, os.urandom(1000 + n)) for n in range(2))
+    cache = store_of(host_b)
+    for sha in (gone, kept):
+        cache.fetch(sha)  # host B served both, so it has cached both
+    young = cache.put_bytes(b"stored by a request that has not committed yet").sha256
+    with transaction(app.extensions["fieldsync"].session_factory) as session:
+        session.execute(delete(Blob).where(Blob.sha256 == gone))  # the purge, on host A
+    store_of(app).path(gone).unlink()  # and its delete_files
+
+    runtime = host_b.extensions["fieldsync"]
+    with transaction(runtime.session_factory) as session:
+        now = uploads.sweep(session, tmp_path / "uploads", cache)
+    assert now.uncached == 0  # everything is younger than the grace
+    assert cache.path(gone).exists()
+    later = utcnow() + uploads.CACHE_GRACE + timedelta(seconds=1)
+    with transaction(runtime.session_factory) as session:
+        report = uploads.sweep(session, tmp_path / "uploads", cache, now=later)
+    assert report.uncached == 2
+    assert not cache.path(gone).exists() and not cache.path(young).exists()
+    assert cache.path(kept).exists()
+    with cache.open(kept) as fh:
+        assert len(fh.read()) == 1001
+
+    # The same content stored again is fresh: the sweep keeps it while its request runs.
+    again = cache.put_bytes(cache.path(kept).read_bytes())
+    assert again.sha256 == kept
+    os.utime(cache.path(kept), (0, 0))  # as if cached long ago ...
+    cache.put_bytes(cache.path(kept).read_bytes())  # ... then received again
+    assert cache.path(kept).stat().st_mtime > later.timestamp() - 3600
+
+    env = {
+        "DATABASE_URL": database_url,
+        "FIELDSYNC_DATA_DIR": str(tmp_path / "host-b"),
+        "FIELDSYNC_BLOB_STORE": "database",
+    }
+    code, output = run(env, "blobs", "sweep")
+    assert code == 0, output
+    assert "removed 0 cached files of blobs no longer in the database" in output
 
 
 def test_a_photo_sent_to_one_host_is_downloaded_and_exported_from_the_other(
