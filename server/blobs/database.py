@@ -146,7 +146,7 @@ class DatabaseBlobStore(FileBlobStore):
 
     def prune_cache(self, session: Session, older_than: float) -> int:
         """Delete this host's cached files of blobs the database no longer has (a retention
-        purge, a withdrawal or a rollback on any host), last written before ``older_than``
+        purge or a rolled-back request on any host), last written before ``older_than``
         (a timestamp: a younger file may belong to a transaction still running). Returns how
         many were deleted. The host that purged deleted its own copy already; this is how the
         other hosts' copies of a person's photo go."""

@@ -56,8 +56,8 @@ def blobs() -> None:
     help=(
         "Remove resumable uploads untouched for 7 days (with their bytes), partial files no "
         "upload names, temporary files older than 6 hours and, with the database blob store, "
-        "this host's cached files of blobs the database no longer has (purged or withdrawn "
-        "on any host). 'fieldsync-server run' does this every 6 hours; run it from cron when "
+        "this host's cached files of blobs the database no longer has (purged on any "
+        "host). 'fieldsync-server run' does this every 6 hours; run it from cron when "
         "the server runs another way."
     ),
 )
