@@ -158,7 +158,7 @@ class DatabaseBlobStore(FileBlobStore):
         removed = 0
         for start in range(0, len(found), 500):
             batch = dict(found[start : start + 500])
-            stored = set(session.scalars(select(Blob.sha256).where(Blob.sha256.in_(batch))))
+            stored = set(session.scalars(select(Blob.sha256).where(Blob.sha256.in_(list(batch)))))
             for sha256, path in batch.items():
                 if sha256 not in stored:
                     path.unlink(missing_ok=True)

@@ -15,7 +15,6 @@ from sqlalchemy import Select, Table, bindparam, exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import Insert
 
 from server.db import utcnow
 from server.entities import feed, merge
@@ -267,22 +266,30 @@ def create_if_new(
         if entity_id is None:
             return None
     else:
-        new_entity, new_version = _creation_inserts(connection.dialect.name)
-        entity_id = connection.execute(new_entity, entity_values).scalar()
+        entity_id = connection.execute(_NEW_ENTITY, entity_values).scalar()
         if entity_id is None:
             return None
-        connection.execute(new_version, {"entity_id": entity_id, **version_values})
+        connection.execute(_NEW_VERSION, {"entity_id": entity_id, **version_values})
         connection.execute(_NEW_CHANGE, change)
         connection.execute(_NEW_INBOX_ENTRY, inbox_values)
-        session.flush()  # rows this transaction changed through the ORM count (usually none)
         looked = {f"i_{k}": v for k, v in inbox_values.items()}
         held = connection.execute(select(_ANY_HELD), looked).scalar()
     return Created(EntityVersion(entity_id=entity_id, **version_values), bool(held))
 
 
 _INBOX = cast(Table, EntityInbox.__table__)
-_NEW_INBOX_ENTRY = _INBOX.insert()
+_ENTITIES = cast(Table, Entity.__table__)
+_VERSIONS = cast(Table, EntityVersion.__table__)
+# SQLite's statements, built once, their values bound at execution: the entity's insert
+# (nothing when its id exists), its version's, its feed row's and its inbox entry's.
+_NEW_ENTITY = (
+    sqlite_insert(_ENTITIES)
+    .on_conflict_do_nothing(index_elements=["list_id", "uuid"])
+    .returning(_ENTITIES.c.id)
+)
+_NEW_VERSION = _VERSIONS.insert()
 _NEW_CHANGE = feed_changes.insert()
+_NEW_INBOX_ENTRY = _INBOX.insert()
 # Whether updates of the id wait for its creation (one cheap look: usually none do), bound with
 # the inbox entry's values.
 _ANY_HELD = exists().where(
@@ -293,21 +300,6 @@ _ANY_HELD = exists().where(
 )
 
 
-@lru_cache(maxsize=4)
-def _creation_inserts(dialect: str) -> tuple[Insert, Insert]:
-    """The entity's insert (nothing when its id exists) and its version's, built once per
-    dialect; their values are bound at execution."""
-    entities = cast(Table, Entity.__table__)
-    versions = cast(Table, EntityVersion.__table__)
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return (
-        insert(entities)
-        .on_conflict_do_nothing(index_elements=["list_id", "uuid"])
-        .returning(entities.c.id),
-        versions.insert(),
-    )
-
-
 @lru_cache(maxsize=1)
 def _pg_creation() -> Select[Any]:
     """On PostgreSQL, :func:`create_if_new`'s five statements in one: the entity's insert (when
@@ -316,8 +308,7 @@ def _pg_creation() -> Select[Any]:
     and whether updates of the id are held. Every CTE sees the snapshot the statement started
     with, taken after the caller's lock, so an update held before the lock was taken is seen.
     Built once; the values are bound at execution (``e_``, ``v_``, ``c_``, ``i_`` prefixes)."""
-    entities = cast(Table, Entity.__table__)
-    versions = cast(Table, EntityVersion.__table__)
+    entities, versions = _ENTITIES, _VERSIONS
 
     def bound(table: Table, prefix: str, names: list[str]) -> list[Any]:
         # Typed: the dialect casts each one (a parameter in a SELECT list takes no type from

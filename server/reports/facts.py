@@ -101,7 +101,7 @@ def place_area(
     The facts that move are moved in the summary too, but for ``pending`` (a fact not summed
     yet)."""
     f = ReportFact
-    latest_place, placed_elsewhere = _placing()
+    latest_place, placed_elsewhere = _place_reads()
     area = {"project_id": project_id, "hazard_area": hazard_area}
     latest = session.execute(latest_place, area).first()
     if latest is None:
@@ -126,7 +126,7 @@ def place_area(
 
 
 @lru_cache(maxsize=1)
-def _placing() -> tuple[Any, Any]:
+def _place_reads() -> tuple[Any, Any]:
     """:func:`place_area`'s two reads, built once (they run for every report on an area): the
     place of the area's latest hazard report, and the facts placed otherwise."""
     f = ReportFact

@@ -177,7 +177,7 @@ def place_states(session: Session, project_id: int, areas: Iterable[str]) -> Non
         return
     values = {"project_id": project_id, "areas": wanted}
     connection = _flushed_connection(session)
-    for statement in _placing():
+    for statement in _state_statements():
         connection.execute(statement, values)
 
 
@@ -190,7 +190,8 @@ def _flushed_connection(session: Session) -> Connection:
 
 
 @lru_cache(maxsize=1)
-def _placing() -> tuple[Any, ...]:
+def _state_statements() -> tuple[Any, ...]:
+    """:func:`place_states`'s delete and inserts, built once."""
     s, f = cast(Table, ReportAreaState.__table__), ReportFact
     areas: Any = bindparam("areas", expanding=True)
     project: Any = bindparam("project_id")
